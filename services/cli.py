@@ -1,0 +1,83 @@
+"""`credstack`: migrate, bootstrap an organisation, seed the demo, run the embedded platform."""
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from alembic import command
+
+from shared.migrations import alembic_config, upgrade
+
+SERVICES = ("taxonomy_api", "badge_issuer", "gap_engine")
+
+
+def _settings(service: str):  # noqa: ANN202 - each service's own settings class
+    if service == "taxonomy_api":
+        from services.taxonomy_api.settings import TaxonomySettings
+
+        return TaxonomySettings()
+    if service == "badge_issuer":
+        from services.badge_issuer.settings import IssuerSettings
+
+        return IssuerSettings()
+    from services.gap_engine.settings import GapSettings
+
+    return GapSettings()
+
+
+def migrate(services: Sequence[str]) -> None:
+    for service in services:
+        upgrade(service, _settings(service).resolved_database_url)
+        print(f"{service}: migrated to head", file=sys.stderr)
+
+
+def _revision(service: str, message: str) -> None:
+    command.revision(alembic_config(service, _settings(service).resolved_database_url), message, autogenerate=True)
+
+
+def _bootstrap(org_name: str, client_name: str) -> dict[str, str]:
+    from services.taxonomy_api.provisioning import bootstrap_organisation
+
+    return asyncio.run(bootstrap_organisation(_settings("taxonomy_api"), org_name, client_name))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="credstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    migrate_parser = commands.add_parser("migrate", help="apply database migrations")
+    migrate_parser.add_argument(
+        "services", nargs="*", metavar="SERVICE", help=f"any of {', '.join(SERVICES)}; all by default"
+    )
+    bootstrap = commands.add_parser("bootstrap", help="create an organisation and its first admin client")
+    bootstrap.add_argument("--org", required=True, help="organisation name")
+    bootstrap.add_argument("--client-name", default="admin")
+    revision = commands.add_parser("revision", help="autogenerate a migration for a service")
+    revision.add_argument("service", choices=SERVICES)
+    revision.add_argument("message")
+    serve = commands.add_parser("serve", help="migrate, seed the demo organisation, run all three services")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--no-demo", action="store_true", help="do not seed the demo organisation")
+    args = parser.parse_args(argv)
+
+    if args.command == "migrate":
+        unknown = set(args.services) - set(SERVICES)
+        if unknown:
+            parser.error(f"unknown service(s) {', '.join(sorted(unknown))}")
+        migrate(args.services or SERVICES)
+    elif args.command == "bootstrap":
+        print(json.dumps(_bootstrap(args.org, args.client_name), indent=2))
+        print("Store the client_secret now: only its hash is kept.", file=sys.stderr)
+    elif args.command == "revision":
+        _revision(args.service, args.message)
+    elif args.command == "serve":
+        from services.platform import serve_platform
+
+        migrate(SERVICES)
+        serve_platform(args.host, seed_demo=not args.no_demo)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

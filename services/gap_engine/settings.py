@@ -1,0 +1,13 @@
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class GapSettings(ServiceSettings):
+    """Environment variables CREDSTACK_GAP_* (and the shared CREDSTACK_* ones)."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDSTACK_GAP_", extra="ignore", populate_by_name=True)
+    service_name: str = "gap_engine"
+    public_base_url: str = "http://127.0.0.1:8003"
+    taxonomy_url: str = "http://127.0.0.1:8001"
+    issuer_url: str = "http://127.0.0.1:8002"

@@ -1,0 +1,49 @@
+"""Public, unauthenticated, rate-limited reads: the URLs that appear inside issued credentials."""
+
+import uuid
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.taxonomy_api.db.tables import Achievement, Skill
+from services.taxonomy_api.domain import achievements
+from shared.db import get_session
+from shared.errors import NotFound
+from shared.etag import json_with_etag
+from shared.rate_limit import public_rate_limit
+
+router = APIRouter(prefix="/v1/public", tags=["public"], dependencies=[Depends(public_rate_limit)])
+
+
+@router.get("/achievements/{achievement_id}", summary="An achievement as Open Badges 3.0 JSON")
+async def public_achievement(
+    request: Request, achievement_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Public. The stable `achievement.id` of issued credentials resolves here."""
+    achievement = await session.scalar(select(Achievement).where(Achievement.id == achievement_id))
+    if achievement is None:
+        raise NotFound(f"No achievement {achievement_id}.")
+    base_url = request.app.state.settings.public_base_url
+    described = await achievements.describe_achievement(session, achievement, base_url)
+    return json_with_etag(request, achievements.ob3_achievement(described, base_url), media_type="application/ld+json")
+
+
+@router.get("/skills/{skill_id}", summary="A skill, the target of achievement alignments")
+async def public_skill(request: Request, skill_id: uuid.UUID, session: AsyncSession = Depends(get_session)) -> Response:
+    """Public. Name, description and external alignments of a skill that an achievement certifies."""
+    skill = await session.scalar(select(Skill).where(Skill.id == skill_id))
+    if skill is None:
+        raise NotFound(f"No skill {skill_id}.")
+    return json_with_etag(
+        request,
+        {
+            "id": str(skill.id),
+            "name": skill.name,
+            "description": skill.description,
+            "alignments": [
+                {"framework": a.framework, "target_code": a.target_code, "target_url": a.target_url}
+                for a in skill.alignments
+            ],
+        },
+    )

@@ -1,0 +1,135 @@
+"""The create / read / replace / delete routes every taxonomy resource shares, declared once."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.taxonomy_api.db.tables import IdempotencyRecord
+from shared.auth import requires
+from shared.db import get_session
+from shared.etag import json_with_etag
+from shared.idempotency import create_once, idempotency_key, request_fingerprint
+from shared.repository import TenantRepository
+
+TaxonomyReader = requires("taxonomy:read")
+TaxonomyWriter = requires("taxonomy:write")
+
+Describe = Callable[[Request, AsyncSession, Any], Awaitable[BaseModel]]
+ERRORS = {
+    401: {"description": "No or invalid access token"},
+    403: {"description": "The token lacks the scope"},
+    404: {"description": "Not found in the caller's organisation"},
+}
+WRITE_ERRORS = {
+    **ERRORS,
+    409: {"description": "Name already used in the organisation, or still referenced"},
+    413: {"description": "Body too large"},
+    422: {"description": "Invalid body (the problem names the field)"},
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    noun: str
+    path: str
+    schema_in: type[BaseModel]
+    schema_out: type[BaseModel]
+    repository: Callable[[AsyncSession, uuid.UUID], TenantRepository]
+    save: Callable[..., Awaitable[Any]]
+    describe: Describe
+
+
+def add_item_routes(router: APIRouter, resource: Resource) -> None:
+    """POST (idempotent), GET one (ETag), PUT (replace) and DELETE for `resource`."""
+    noun, schema_in, schema_out = resource.noun, resource.schema_in, resource.schema_out
+    item_path = f"{resource.path}/{{item_id}}"
+
+    async def create(
+        request: Request,
+        body: schema_in,  # type: ignore[valid-type]
+        caller: TaxonomyWriter,
+        session: AsyncSession = Depends(get_session),
+    ) -> Response:
+        async def build() -> tuple[int, Any]:
+            saved = await resource.save(session, caller.org_id, body)
+            described = await resource.describe(request, session, saved)
+            return status.HTTP_201_CREATED, described.model_dump(mode="json")
+
+        return await create_once(
+            session,
+            IdempotencyRecord,
+            org_id=caller.org_id,
+            key=idempotency_key(request),
+            fingerprint=request_fingerprint("POST", resource.path, body.model_dump(mode="json")),  # type: ignore[attr-defined]
+            create=build,
+        )
+
+    async def read(
+        request: Request, item_id: uuid.UUID, caller: TaxonomyReader, session: AsyncSession = Depends(get_session)
+    ) -> Response:
+        found = await resource.repository(session, caller.org_id).get(item_id)
+        return json_with_etag(request, await resource.describe(request, session, found))
+
+    async def replace(
+        request: Request,
+        item_id: uuid.UUID,
+        body: schema_in,  # type: ignore[valid-type]
+        caller: TaxonomyWriter,
+        session: AsyncSession = Depends(get_session),
+    ) -> BaseModel:
+        saved = await resource.save(session, caller.org_id, body, item_id)
+        described = await resource.describe(request, session, saved)
+        await session.commit()
+        return described
+
+    async def delete(
+        item_id: uuid.UUID, caller: TaxonomyWriter, session: AsyncSession = Depends(get_session)
+    ) -> Response:
+        repository = resource.repository(session, caller.org_id)
+        await repository.delete(await repository.get(item_id))
+        await session.commit()
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    create.__doc__ = f"Create a {noun}. Send an `Idempotency-Key` header to make retries safe."
+    read.__doc__ = f"One {noun}. Answers 304 to `If-None-Match` with the current ETag."
+    replace.__doc__ = f"Replace a {noun} with the body (every field)."
+    delete.__doc__ = f"Delete a {noun}; refused with 409 while other objects refer to it."
+    router.add_api_route(
+        resource.path,
+        create,
+        methods=["POST"],
+        status_code=201,
+        response_model=schema_out,
+        summary=f"Create a {noun}",
+        responses=WRITE_ERRORS,
+    )
+    router.add_api_route(
+        item_path,
+        read,
+        methods=["GET"],
+        response_model=schema_out,
+        summary=f"Get a {noun}",
+        responses={**ERRORS, 304: {"description": "Not modified"}},
+    )
+    router.add_api_route(
+        item_path,
+        replace,
+        methods=["PUT"],
+        response_model=schema_out,
+        summary=f"Replace a {noun}",
+        responses=WRITE_ERRORS,
+    )
+    router.add_api_route(
+        item_path,
+        delete,
+        methods=["DELETE"],
+        status_code=204,
+        summary=f"Delete a {noun}",
+        responses=WRITE_ERRORS,
+        response_class=Response,
+    )

@@ -1,0 +1,21 @@
+"""The skills taxonomy service, and the token authority of the platform."""
+
+from fastapi import FastAPI
+
+from services.taxonomy_api.api import auth, public, taxonomy
+from services.taxonomy_api.settings import TaxonomySettings
+from shared.auth import TokenAuthority
+from shared.service_app import build_service_app
+
+
+def create_app(settings: TaxonomySettings | None = None) -> FastAPI:
+    settings = settings or TaxonomySettings()
+    app = build_service_app(
+        settings,
+        title="CredStack taxonomy API",
+        description="Skills, proficiency scales, roles, credential definitions and pathways; "
+        "and the OAuth2 token endpoint shared by all CredStack services.",
+        routers=[auth.router, taxonomy.router, public.router],
+    )
+    app.state.token_authority = TokenAuthority.from_settings(settings)
+    return app

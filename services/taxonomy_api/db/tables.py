@@ -1,0 +1,169 @@
+"""The taxonomy service's tables. Every organisation-owned row carries org_id (TenantMixin)."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from shared.db import IdMixin, JSONType, TenantMixin, TimestampMixin
+from shared.idempotency import IdempotencyRecordMixin
+
+NAME_LENGTH = 200
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organisation(IdMixin, TimestampMixin, Base):
+    """A tenant. The taxonomy service is the token authority, so it owns organisations and clients."""
+
+    __tablename__ = "organisations"
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+
+
+class OAuthClient(IdMixin, TenantMixin, TimestampMixin, Base):
+    __tablename__ = "oauth_clients"
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    scopes: Mapped[list[str]] = mapped_column(JSONType)
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class ProficiencyScale(IdMixin, TenantMixin, TimestampMixin, Base):
+    __tablename__ = "proficiency_scales"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_scale_org_name"),)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Ordered levels: [{"value": 0, "name": "...", "descriptor": "..."}]; values strictly increase.
+    levels: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+
+
+class Capability(IdMixin, TenantMixin, TimestampMixin, Base):
+    __tablename__ = "capabilities"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_capability_org_name"),)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Skill(IdMixin, TenantMixin, TimestampMixin, Base):
+    __tablename__ = "skills"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_skill_org_name"),)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    description: Mapped[str] = mapped_column(Text, default="")
+    capability_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("capabilities.id", ondelete="RESTRICT"), index=True
+    )
+    scale_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("proficiency_scales.id", ondelete="RESTRICT"))
+    behaviours: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    tags: Mapped[list["SkillTag"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="SkillTag.tag"
+    )
+    alignments: Mapped[list["SkillAlignment"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="SkillAlignment.target_code"
+    )
+
+
+class SkillTag(Base):
+    __tablename__ = "skill_tags"
+    skill_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("skills.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class SkillAlignment(IdMixin, Base):
+    """An external framework's identifier for the skill (ESCO URI, O*NET element id, CASE CFItem URI)."""
+
+    __tablename__ = "skill_alignments"
+    skill_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("skills.id", ondelete="CASCADE"), index=True)
+    framework: Mapped[str] = mapped_column(String(16))
+    target_code: Mapped[str] = mapped_column(String(512), index=True)
+    target_url: Mapped[str | None] = mapped_column(String(2048))
+    target_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+
+
+class Role(IdMixin, TenantMixin, TimestampMixin, Base):
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_role_org_name"),)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    job_family: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    grade: Mapped[str] = mapped_column(String(64), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    requirements: Mapped[list["RoleRequirement"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="RoleRequirement.position"
+    )
+
+
+class RoleRequirement(IdMixin, Base):
+    __tablename__ = "role_requirements"
+    __table_args__ = (UniqueConstraint("role_id", "skill_id", name="uq_requirement_role_skill"),)
+    role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"), index=True)
+    skill_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("skills.id", ondelete="RESTRICT"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    criticality: Mapped[str] = mapped_column(String(8), default="must")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Achievement(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A credential definition: the Open Badges 3.0 Achievement that credentials will carry."""
+
+    __tablename__ = "achievements"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_achievement_org_name"),)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    description: Mapped[str] = mapped_column(Text, default="")
+    achievement_type: Mapped[str] = mapped_column(String(64), default="Badge")
+    criteria_narrative: Mapped[str] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    tier: Mapped[str] = mapped_column(String(64), index=True)
+    result_description: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    evidence_required: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    kpi_anchors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    skills: Mapped[list["AchievementSkill"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="AchievementSkill.position"
+    )
+
+
+class AchievementSkill(Base):
+    """A skill the achievement certifies, and the level on the skill's scale it certifies it at."""
+
+    __tablename__ = "achievement_skills"
+    achievement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("achievements.id", ondelete="CASCADE"), primary_key=True
+    )
+    skill_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("skills.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    level: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Pathway(IdMixin, TenantMixin, TimestampMixin, Base):
+    __tablename__ = "pathways"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_pathway_org_name"),)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    description: Mapped[str] = mapped_column(Text, default="")
+    capstone_achievement_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("achievements.id", ondelete="RESTRICT")
+    )
+    steps: Mapped[list["PathwayStep"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="PathwayStep.position"
+    )
+
+
+class PathwayStep(Base):
+    __tablename__ = "pathway_steps"
+    pathway_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pathways.id", ondelete="CASCADE"), primary_key=True)
+    achievement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("achievements.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    # Achievement ids (members of the same pathway) that must be held before this step.
+    prerequisites: Mapped[list[str]] = mapped_column(JSONType, default=list)
+
+
+class IdempotencyRecord(IdempotencyRecordMixin, Base):
+    __tablename__ = "idempotency_records"

@@ -1,0 +1,196 @@
+"""Achievements: credential definitions, and their public Open Badges 3.0 Achievement form."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, String, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.taxonomy_api.db.tables import Achievement, AchievementSkill
+from services.taxonomy_api.domain.levels import SkillLevels
+from shared.errors import Unprocessable
+from shared.repository import TenantRepository
+from shared.schemas.taxonomy import (
+    AchievementIn,
+    AchievementOut,
+    CertifiedSkillOut,
+    ResultDescriptionIn,
+    SkillAlignmentIn,
+)
+
+FRAMEWORK_NAMES = {"esco": "ESCO", "onet": "O*NET", "case": "CASE", "other": "Other"}
+
+
+def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[Achievement]:
+    return TenantRepository(session, org_id, Achievement, "achievement")
+
+
+def public_achievement_url(base_url: str, achievement_id: uuid.UUID) -> str:
+    return f"{base_url.rstrip('/')}/v1/public/achievements/{achievement_id}"
+
+
+def public_skill_url(base_url: str, skill_id: uuid.UUID) -> str:
+    return f"{base_url.rstrip('/')}/v1/public/skills/{skill_id}"
+
+
+async def save_achievement(
+    session: AsyncSession, org_id: uuid.UUID, data: AchievementIn, achievement_id: uuid.UUID | None = None
+) -> Achievement:
+    """Create (no id) or replace (id); each certified level must be on its skill's scale."""
+    achievements = repository(session, org_id)
+    await achievements.ensure_name_free(data.name, except_id=achievement_id)
+    levels = await SkillLevels.load(session, org_id, (s.skill_id for s in data.skills))
+    for index, certified in enumerate(data.skills):
+        try:
+            levels.level_name(certified.skill_id, certified.level)
+        except Unprocessable as exc:
+            exc.extensions["field"] = f"skills.{index}.level"
+            raise
+    achievement = achievements.add(Achievement()) if achievement_id is None else await achievements.get(achievement_id)
+    achievement.name = data.name
+    achievement.description = data.description
+    achievement.achievement_type = data.achievement_type
+    achievement.criteria_narrative = data.criteria_narrative
+    achievement.image_url = str(data.image_url) if data.image_url else None
+    achievement.tier = (
+        data.tier.lower() if data.tier.lower() in {"foundational", "intermediate", "advanced"} else data.tier
+    )
+    achievement.result_description = data.result_description.model_dump()
+    achievement.evidence_required = list(data.evidence_required)
+    achievement.kpi_anchors = [anchor.model_dump() for anchor in data.kpi_anchors]
+    achievement.tags = sorted(set(data.tags))
+    achievement.skills = [
+        AchievementSkill(skill_id=s.skill_id, level=s.level, position=position)
+        for position, s in enumerate(data.skills)
+    ]
+    await session.flush()
+    return achievement
+
+
+async def describe_achievement(session: AsyncSession, achievement: Achievement, base_url: str) -> AchievementOut:
+    levels = await SkillLevels.load(session, achievement.org_id, (s.skill_id for s in achievement.skills))
+    return AchievementOut(
+        id=achievement.id,
+        public_url=public_achievement_url(base_url, achievement.id),
+        name=achievement.name,
+        description=achievement.description,
+        achievement_type=achievement.achievement_type,
+        criteria_narrative=achievement.criteria_narrative,
+        image_url=achievement.image_url,
+        tier=achievement.tier,
+        skills=[
+            CertifiedSkillOut(
+                skill_id=s.skill_id,
+                level=s.level,
+                skill_name=levels.skill(s.skill_id).name,
+                level_name=levels.level_name(s.skill_id, s.level),
+                alignments=[
+                    SkillAlignmentIn.model_validate(a, from_attributes=True)
+                    for a in levels.skill(s.skill_id).alignments
+                ],
+            )
+            for s in achievement.skills
+        ],
+        result_description=ResultDescriptionIn.model_validate(achievement.result_description),
+        evidence_required=achievement.evidence_required,
+        kpi_anchors=achievement.kpi_anchors,  # type: ignore[arg-type]
+        tags=achievement.tags,
+        created_at=achievement.created_at,
+        updated_at=achievement.updated_at,
+    )
+
+
+def ob3_achievement(achievement: AchievementOut, base_url: str) -> dict[str, Any]:
+    """The Open Badges 3.0 `Achievement` a credential for this definition carries (OB 3.0 §B.1.1)."""
+    url = achievement.public_url
+    document: dict[str, Any] = {
+        "id": url,
+        "type": ["Achievement"],
+        "achievementType": achievement.achievement_type,
+        "name": achievement.name,
+        "description": achievement.description or achievement.name,
+        "criteria": {"id": f"{url}#criteria", "narrative": achievement.criteria_narrative},
+        "alignment": _alignments(achievement, base_url),
+        "resultDescription": [_result_description(achievement.result_description, url)],
+    }
+    if achievement.image_url:
+        document["image"] = {"id": achievement.image_url, "type": "Image"}
+    if achievement.tags:
+        document["tag"] = achievement.tags
+    return document
+
+
+def _alignments(achievement: AchievementOut, base_url: str) -> list[dict[str, Any]]:
+    alignments: list[dict[str, Any]] = []
+    for skill in achievement.skills:
+        alignments.append(
+            {
+                "type": ["Alignment"],
+                "targetType": "ceasn:Competency",
+                "targetName": skill.skill_name,
+                "targetUrl": public_skill_url(base_url, skill.skill_id),
+                "targetCode": str(skill.skill_id),
+                "targetFramework": "CredStack",
+                "targetDescription": f"Certified at level {skill.level} ({skill.level_name}).",
+            }
+        )
+        for external in skill.alignments:
+            alignments.append(
+                {
+                    "type": ["Alignment"],
+                    "targetType": "ceasn:Competency",
+                    "targetName": external.target_name or skill.skill_name,
+                    "targetUrl": external.target_url or external.target_code,
+                    "targetCode": external.target_code,
+                    "targetFramework": FRAMEWORK_NAMES[external.framework],
+                }
+            )
+    return alignments
+
+
+def _result_description(result: ResultDescriptionIn, url: str) -> dict[str, Any]:
+    description: dict[str, Any] = {"id": f"{url}#result", "type": ["ResultDescription"], "name": result.name}
+    if result.kind == "score":
+        description.update(
+            resultType="RawScore",
+            valueMin="0",
+            valueMax=f"{result.max_score:g}",
+            requiredValue=f"{result.pass_mark:g}",
+        )
+    else:
+        description.update(
+            resultType="RubricCriterionLevel",
+            requiredLevel=f"{url}#level-{result.required_level}",
+            rubricCriterionLevel=[
+                {
+                    "id": f"{url}#level-{level.id}",
+                    "type": ["RubricCriterionLevel"],
+                    "name": level.name,
+                    **({"description": level.description} if level.description else {}),
+                }
+                for level in result.rubric_levels
+            ],
+        )
+    return description
+
+
+def search_statement(
+    achievements: TenantRepository[Achievement],
+    *,
+    name: str | None = None,
+    tier: str | None = None,
+    tag: str | None = None,
+    skill_id: uuid.UUID | None = None,
+) -> Select:
+    statement = achievements.select()
+    if name:
+        statement = statement.where(func.lower(Achievement.name).like(f"%{name.lower()}%"))
+    if tier:
+        statement = statement.where(Achievement.tier == tier)
+    if tag:  # narrows to candidates; the caller keeps exact matches of the JSON list
+        statement = statement.where(cast(Achievement.tags, String).like(f"%{tag}%"))
+    if skill_id:
+        statement = statement.where(
+            Achievement.id.in_(select(AchievementSkill.achievement_id).where(AchievementSkill.skill_id == skill_id))
+        )
+    return statement

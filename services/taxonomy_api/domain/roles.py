@@ -1,0 +1,65 @@
+"""Roles and the competencies they require."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.taxonomy_api.db.tables import Role, RoleRequirement
+from services.taxonomy_api.domain.levels import SkillLevels
+from shared.errors import Unprocessable
+from shared.repository import TenantRepository
+from shared.schemas.taxonomy import RequirementOut, RoleIn, RoleOut
+
+
+def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[Role]:
+    return TenantRepository(session, org_id, Role, "role")
+
+
+async def save_role(session: AsyncSession, org_id: uuid.UUID, data: RoleIn, role_id: uuid.UUID | None = None) -> Role:
+    """Create (no id) or replace (id) a role with its requirements, each level checked on its skill's scale."""
+    roles = repository(session, org_id)
+    await roles.ensure_name_free(data.name, except_id=role_id)
+    levels = await SkillLevels.load(session, org_id, (r.skill_id for r in data.requirements))
+    for index, requirement in enumerate(data.requirements):
+        try:
+            levels.level_name(requirement.skill_id, requirement.level)
+        except Unprocessable as exc:
+            exc.extensions["field"] = f"requirements.{index}.level"
+            raise
+    role = roles.add(Role()) if role_id is None else await roles.get(role_id)
+    role.name, role.job_family, role.grade, role.description = (
+        data.name,
+        data.job_family,
+        data.grade,
+        data.description,
+    )
+    role.requirements = [
+        RoleRequirement(position=position, **requirement.model_dump())
+        for position, requirement in enumerate(data.requirements)
+    ]
+    await session.flush()
+    return role
+
+
+async def describe_role(session: AsyncSession, org_id: uuid.UUID, role: Role) -> RoleOut:
+    levels = await SkillLevels.load(session, org_id, (r.skill_id for r in role.requirements))
+    return RoleOut(
+        id=role.id,
+        name=role.name,
+        job_family=role.job_family,
+        grade=role.grade,
+        description=role.description,
+        requirements=[
+            RequirementOut(
+                skill_id=r.skill_id,
+                level=r.level,
+                weight=r.weight,
+                criticality=r.criticality,  # type: ignore[arg-type]
+                skill_name=levels.skill(r.skill_id).name,
+                level_name=levels.level_name(r.skill_id, r.level),
+            )
+            for r in role.requirements
+        ],
+        created_at=role.created_at,
+        updated_at=role.updated_at,
+    )

@@ -1,0 +1,52 @@
+"""Proficiency scales: the ordered levels a skill is assessed on."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.taxonomy_api.db.tables import ProficiencyScale
+from shared.errors import Unprocessable
+from shared.repository import TenantRepository
+from shared.schemas.taxonomy import ScaleIn
+
+
+def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[ProficiencyScale]:
+    return TenantRepository(session, org_id, ProficiencyScale, "proficiency scale")
+
+
+def level_name(scale: ProficiencyScale, value: int) -> str:
+    """The level's name; raises a 422 naming the valid values when the scale has no such level."""
+    for level in scale.levels:
+        if level["value"] == value:
+            return str(level["name"])
+    valid = ", ".join(f"{level['value']} ({level['name']})" for level in scale.levels)
+    raise Unprocessable(
+        f"Level {value} is not on the scale {scale.name!r}; valid levels: {valid}.",
+        scale_id=str(scale.id),
+        level=value,
+    )
+
+
+async def save_scale(
+    session: AsyncSession, org_id: uuid.UUID, data: ScaleIn, scale_id: uuid.UUID | None = None
+) -> ProficiencyScale:
+    """Create (no id) or replace (id) a scale. Narrowing a scale in use is refused by the skills' checks."""
+    scales = repository(session, org_id)
+    await scales.ensure_name_free(data.name, except_id=scale_id)
+    if scale_id is None:
+        scale = scales.add(ProficiencyScale(**_columns(data)))
+    else:
+        scale = await scales.get(scale_id)
+        for key, value in _columns(data).items():
+            setattr(scale, key, value)
+    await session.flush()
+    return scale
+
+
+def _columns(data: ScaleIn) -> dict[str, Any]:
+    return {
+        "name": data.name,
+        "description": data.description,
+        "levels": [level.model_dump() for level in data.levels],
+    }

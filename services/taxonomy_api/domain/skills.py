@@ -1,0 +1,66 @@
+"""Skills: what people can do, each on a proficiency scale, with external framework alignments."""
+
+import uuid
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.taxonomy_api.db.tables import Skill, SkillAlignment, SkillTag
+from services.taxonomy_api.domain import capabilities, scales
+from shared.repository import TenantRepository
+from shared.schemas.taxonomy import SkillIn
+
+
+def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[Skill]:
+    return TenantRepository(session, org_id, Skill, "skill")
+
+
+async def save_skill(
+    session: AsyncSession, org_id: uuid.UUID, data: SkillIn, skill_id: uuid.UUID | None = None
+) -> Skill:
+    """Create (no id) or replace (id) a skill; its scale and capability must be this organisation's."""
+    skills = repository(session, org_id)
+    await skills.ensure_name_free(data.name, except_id=skill_id)
+    await scales.repository(session, org_id).get(data.scale_id)
+    if data.capability_id is not None:
+        await capabilities.repository(session, org_id).get(data.capability_id)
+    skill = skills.add(Skill()) if skill_id is None else await skills.get(skill_id)
+    skill.name = data.name
+    skill.description = data.description
+    skill.capability_id = data.capability_id
+    skill.scale_id = data.scale_id
+    skill.behaviours = list(data.behaviours)
+    skill.tags = [SkillTag(tag=tag) for tag in sorted(set(data.tags))]
+    skill.alignments = [SkillAlignment(**alignment.model_dump()) for alignment in data.alignments]
+    await session.flush()
+    return skill
+
+
+def search_statement(
+    skills: TenantRepository[Skill],
+    *,
+    name: str | None = None,
+    tag: str | None = None,
+    capability_id: uuid.UUID | None = None,
+    external_id: str | None = None,
+) -> Select:
+    """Filters combine with AND; `name` matches a case-insensitive substring of name or description."""
+    statement = skills.select()
+    if name:
+        pattern = f"%{name.lower()}%"
+        statement = statement.where(
+            or_(func.lower(Skill.name).like(pattern), func.lower(Skill.description).like(pattern))
+        )
+    if tag:
+        statement = statement.where(Skill.id.in_(select(SkillTag.skill_id).where(SkillTag.tag == tag)))
+    if capability_id:
+        statement = statement.where(Skill.capability_id == capability_id)
+    if external_id:
+        statement = statement.where(
+            Skill.id.in_(
+                select(SkillAlignment.skill_id).where(
+                    or_(SkillAlignment.target_code == external_id, SkillAlignment.target_url == external_id)
+                )
+            )
+        )
+    return statement

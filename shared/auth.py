@@ -1,0 +1,180 @@
+"""OAuth2 client-credentials access tokens: one authority signs, every service verifies.
+
+Tokens are short-lived EdDSA JWTs carrying the organisation and scopes. Verification pins the
+algorithm to the key type, so `alg: none` or an HS256 token forged with the public key is refused.
+"""
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.errors import Forbidden, Unauthorized
+from shared.settings import ServiceSettings
+
+SCOPES = {
+    "taxonomy:read": "Read skills, roles, achievements and pathways",
+    "taxonomy:write": "Change the taxonomy",
+    "assessments:write": "Post assessment results for issuance",
+    "credentials:read": "Read issued credentials and wallets",
+    "credentials:revoke": "Revoke credentials",
+    "gaps:read": "Read gap reports and recommendations",
+    "hris:write": "Sync employees, roles and KPI observations",
+    "admin": "Everything in the organisation, including clients and issuers",
+}
+TOKEN_ALGORITHM = "EdDSA"  # noqa: S105 - an algorithm name, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the organisation every query is scoped to, the client, its granted scopes."""
+
+    org_id: uuid.UUID
+    client_id: str
+    scopes: frozenset[str]
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+
+def generate_client_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_client_secret(secret: str) -> str:
+    """Secrets are 256-bit random strings, so a plain SHA-256 resists guessing and keeps tokens fast."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def client_secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_client_secret(secret), stored_hash)
+
+
+def load_or_create_private_key(path: Path, *, create: bool) -> Ed25519PrivateKey:
+    """The authority's signing key; created on first start in dev, required in production."""
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return key
+    if not create:
+        raise RuntimeError(f"token signing key {path} is missing (set CREDSTACK_AUTH_PRIVATE_KEY_FILE)")
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    path.touch(mode=0o600)
+    path.write_bytes(pem)
+    return key
+
+
+def public_key_pem(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+class TokenVerifier:
+    def __init__(self, public_key: Ed25519PublicKey, *, issuer: str, audience: str) -> None:
+        self.public_key = public_key
+        self.issuer = issuer
+        self.audience = audience
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> "TokenVerifier":
+        if settings.auth_public_key_pem:
+            key = serialization.load_pem_public_key(settings.auth_public_key_pem.encode())
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError("CREDSTACK_AUTH_PUBLIC_KEY_PEM must be an Ed25519 public key")
+        else:
+            private = load_or_create_private_key(settings.auth_private_key_file, create=settings.environment == "dev")
+            key = private.public_key()
+        return cls(key, issuer=settings.token_issuer, audience=settings.token_audience)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self.public_key,
+                algorithms=[TOKEN_ALGORITHM],
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require": ["exp", "iat", "sub", "org", "scope"]},
+            )
+            return Principal(
+                org_id=uuid.UUID(claims["org"]),
+                client_id=str(claims["sub"]),
+                scopes=frozenset(str(claims["scope"]).split()),
+            )
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise Unauthorized("The access token is invalid or expired.") from exc
+
+
+class TokenAuthority:
+    """Signs access tokens; only the taxonomy service holds one."""
+
+    def __init__(self, private_key: Ed25519PrivateKey, *, issuer: str, audience: str, ttl_seconds: int) -> None:
+        self.private_key = private_key
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl_seconds = ttl_seconds
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> "TokenAuthority":
+        key = load_or_create_private_key(settings.auth_private_key_file, create=settings.environment == "dev")
+        return cls(
+            key,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            ttl_seconds=settings.access_token_ttl_seconds,
+        )
+
+    def issue(self, *, org_id: uuid.UUID, client_id: str, scopes: frozenset[str]) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": client_id,
+            "org": str(org_id),
+            "scope": " ".join(sorted(scopes)),
+            "iat": now,
+            "exp": now + self.ttl_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self.private_key, algorithm=TOKEN_ALGORITHM)
+
+
+_bearer = HTTPBearer(auto_error=False, description="OAuth2 client-credentials access token")
+
+
+class Authenticator:
+    """Dependency that admits a caller holding every listed scope; the route's signature says who."""
+
+    def __init__(self, *scopes: str) -> None:
+        unknown = set(scopes) - SCOPES.keys()
+        if unknown:
+            raise ValueError(f"unknown scopes {unknown}")
+        self.scopes = scopes
+
+    async def __call__(
+        self, request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> Principal:
+        if credentials is None:
+            raise Unauthorized("An access token is required (Authorization: Bearer ...).")
+        principal: Principal = request.app.state.token_verifier.verify(credentials.credentials)
+        missing = [scope for scope in self.scopes if not principal.has(scope)]
+        if missing:
+            raise Forbidden(f"The access token lacks the scope(s): {', '.join(missing)}.")
+        return principal
+
+
+def requires(*scopes: str) -> type[Principal]:
+    """`caller: requires("taxonomy:read")` in a route signature declares its auth rule."""
+    return Annotated[Principal, Depends(Authenticator(*scopes))]  # type: ignore[return-value]

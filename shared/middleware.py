@@ -1,0 +1,130 @@
+"""One pure-ASGI middleware for what every request needs: request id, body bound, metrics, access log.
+
+Pure ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path.
+"""
+
+import logging
+import time
+import uuid
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import PROBLEM_MEDIA_TYPE, problem_body
+from shared.observability import ServiceMetrics, request_id_var
+
+access_logger = logging.getLogger("credstack.access")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _send_problem(send: Send, status: int, title: str, detail: str, slug: str, request_id: str) -> None:
+    body = orjson.dumps(problem_body(status, title, detail, slug))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: ServiceMetrics, access_log: bool) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = [500]
+        try:
+            if _declared_length(scope) > self.max_body_bytes:
+                status_holder[0] = 413
+                await _send_problem(send, 413, "Payload too large", self._too_large(), "payload-too-large", request_id)
+                return
+            await self._call_bounded(scope, receive, send, request_id, status_holder)
+        finally:
+            self._record(scope, status_holder[0], time.perf_counter() - started)
+            request_id_var.reset(token)
+
+    def _too_large(self) -> str:
+        return f"The request body exceeds the limit of {self.max_body_bytes} bytes."
+
+    async def _call_bounded(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, status_holder: list[int]
+    ) -> None:
+        received = 0
+        started_response = False
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tagged_send(message: Message) -> None:
+            nonlocal started_response
+            if message["type"] == "http.response.start":
+                started_response = True
+                status_holder[0] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, tagged_send)
+        except _BodyTooLarge:
+            if started_response:
+                raise
+            status_holder[0] = 413
+            await _send_problem(send, 413, "Payload too large", self._too_large(), "payload-too-large", request_id)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        method = scope.get("method", "-")
+        self.metrics.requests.labels(self.metrics.service, method, template, str(status)).inc()
+        self.metrics.latency.labels(self.metrics.service, method, template).observe(seconds)
+        if self.access_log:
+            access_logger.info(
+                "%s %s %s",
+                method,
+                template,
+                status,
+                extra={"fields": {"status": status, "duration_ms": round(seconds * 1000, 2), "route": template}},
+            )
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")[:64]
+            return candidate if candidate.replace("-", "").isalnum() else None
+    return None
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0

@@ -1,0 +1,90 @@
+"""Builds a service's FastAPI app the same way for all three: errors, middleware, health, metrics."""
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from shared.auth import TokenVerifier
+from shared.db import Database
+from shared.errors import install_problem_handlers, problem_response
+from shared.middleware import RequestContextMiddleware
+from shared.migrations import current_revision, head_revision
+from shared.observability import ServiceMetrics, configure_logging
+from shared.settings import ServiceSettings
+
+OPERATIONS_TAG = "operations"
+
+
+def _operations_router(service: str) -> APIRouter:
+    router = APIRouter(tags=[OPERATIONS_TAG])
+
+    @router.get("/healthz", summary="Liveness", description="Public. The process is up.")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness",
+        description="Public. The database answers and its schema is at the latest migration.",
+        responses={503: {"description": "Not ready"}},
+    )
+    async def readyz(request: Request) -> Response:
+        database: Database = request.app.state.database
+        try:
+            async with database.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            current = await current_revision(database.engine, service)
+        except Exception:  # readiness must answer, whatever the database does
+            return problem_response(503, "Not ready", "The database is unreachable.", "not-ready")
+        expected = head_revision(service)
+        if current != expected:
+            return problem_response(
+                503, "Not ready", f"Database schema at {current}, expected {expected}.", "not-ready"
+            )
+        return JSONResponse({"status": "ready", "service": service, "migration": current})
+
+    @router.get("/metrics", summary="Prometheus metrics", description="Public (operational counters only).")
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def build_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Iterable[APIRouter],
+    on_startup: Callable[[FastAPI], None] | None = None,
+) -> FastAPI:
+    configure_logging(settings.log_level)
+    database = Database(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await database.dispose()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.database = database
+    app.state.metrics = ServiceMetrics(settings.service_name)
+    app.state.token_verifier = TokenVerifier.from_settings(settings)
+    install_problem_handlers(app)
+    app.include_router(_operations_router(settings.service_name))
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=app.state.metrics,
+        access_log=settings.access_log,
+    )
+    if on_startup:
+        on_startup(app)
+    return app
