@@ -10,12 +10,12 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import DateTime, Integer, String, UniqueConstraint, Uuid, select
+from sqlalchemy import Integer, String, UniqueConstraint, Uuid, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from shared.db import JSONType, utcnow
+from shared.db import JSONType, UTCDateTime, utcnow
 from shared.errors import Unprocessable
 
 MAX_KEY_LENGTH = 255
@@ -34,7 +34,7 @@ class IdempotencyRecordMixin:
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[Any] = mapped_column(JSONType)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def idempotency_key(request: Request) -> str | None:

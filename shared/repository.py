@@ -54,6 +54,13 @@ class TenantRepository(Generic[M]):
         if await self.name_taken(name, except_id=except_id):
             raise Conflict(f"A {self.noun} named {name!r} already exists in this organisation.", name=name)
 
+    async def claim_name(self, name: str, object_id: uuid.UUID | None) -> M | None:
+        """Before a create (no id) or a replace (id): the object being replaced, 404 if it is not the
+        caller's (checked first, so nothing is revealed about names), then 409 if the name is taken."""
+        existing = await self.get(object_id) if object_id is not None else None
+        await self.ensure_name_free(name, except_id=object_id)
+        return existing
+
     def add(self, instance: M) -> M:
         instance.org_id = self.org_id  # type: ignore[attr-defined]
         self.session.add(instance)

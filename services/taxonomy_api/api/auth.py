@@ -34,6 +34,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 
 @router.post(
     "/oauth/token",
+    tags=["public"],
     response_model=TokenResponse,
     summary="Get an access token (client credentials)",
     responses={401: {"description": "invalid_client"}, 422: {"description": "unsupported grant or scope"}},
@@ -61,7 +62,7 @@ async def issue_token(
     return TokenResponse(access_token=token, expires_in=authority.ttl_seconds, scope=" ".join(sorted(principal.scopes)))
 
 
-@router.get("/.well-known/jwks.json", summary="Public key of the token authority")
+@router.get("/.well-known/jwks.json", tags=["public"], summary="Public key of the token authority")
 async def token_jwks(request: Request) -> Response:
     """Public. The services verify access tokens with this key."""
     authority: TokenAuthority = request.app.state.token_authority

@@ -26,6 +26,7 @@ from shared.schemas.taxonomy import (
     RoleOut,
     ScaleIn,
     ScaleOut,
+    SkillAlignmentIn,
     SkillIn,
     SkillOut,
 )
@@ -61,7 +62,7 @@ async def _describe_skill(_: Request, __: AsyncSession, skill: Skill) -> BaseMod
         scale_id=skill.scale_id,
         behaviours=skill.behaviours,
         tags=[tag.tag for tag in skill.tags],
-        alignments=[alignment.__dict__ for alignment in skill.alignments],  # type: ignore[misc]
+        alignments=[SkillAlignmentIn.model_validate(alignment) for alignment in skill.alignments],
         created_at=skill.created_at,
         updated_at=skill.updated_at,
     )

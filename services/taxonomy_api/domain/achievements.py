@@ -38,7 +38,7 @@ async def save_achievement(
 ) -> Achievement:
     """Create (no id) or replace (id); each certified level must be on its skill's scale."""
     achievements = repository(session, org_id)
-    await achievements.ensure_name_free(data.name, except_id=achievement_id)
+    existing = await achievements.claim_name(data.name, achievement_id)
     levels = await SkillLevels.load(session, org_id, (s.skill_id for s in data.skills))
     for index, certified in enumerate(data.skills):
         try:
@@ -46,7 +46,7 @@ async def save_achievement(
         except Unprocessable as exc:
             exc.extensions["field"] = f"skills.{index}.level"
             raise
-    achievement = achievements.add(Achievement()) if achievement_id is None else await achievements.get(achievement_id)
+    achievement = existing or achievements.add(Achievement())
     achievement.name = data.name
     achievement.description = data.description
     achievement.achievement_type = data.achievement_type
@@ -84,10 +84,7 @@ async def describe_achievement(session: AsyncSession, achievement: Achievement, 
                 level=s.level,
                 skill_name=levels.skill(s.skill_id).name,
                 level_name=levels.level_name(s.skill_id, s.level),
-                alignments=[
-                    SkillAlignmentIn.model_validate(a, from_attributes=True)
-                    for a in levels.skill(s.skill_id).alignments
-                ],
+                alignments=[SkillAlignmentIn.model_validate(a) for a in levels.skill(s.skill_id).alignments],
             )
             for s in achievement.skills
         ],

@@ -18,11 +18,7 @@ async def save_capability(
 ) -> Capability:
     """Create (no id) or replace (id) a capability."""
     capabilities = repository(session, org_id)
-    await capabilities.ensure_name_free(data.name, except_id=capability_id)
-    if capability_id is None:
-        capability = capabilities.add(Capability(name=data.name, description=data.description))
-    else:
-        capability = await capabilities.get(capability_id)
-        capability.name, capability.description = data.name, data.description
+    capability = await capabilities.claim_name(data.name, capability_id) or capabilities.add(Capability())
+    capability.name, capability.description = data.name, data.description
     await session.flush()
     return capability

@@ -27,7 +27,7 @@ class SkillLevels:
             .join(ProficiencyScale, ProficiencyScale.id == Skill.scale_id)
             .where(Skill.org_id == org_id, Skill.id.in_(wanted))
         )
-        return cls({skill.id: (skill, scale) for skill, scale in rows.tuples()})
+        return cls({skill.id: (skill, scale) for skill, scale in rows})
 
     def skill(self, skill_id: uuid.UUID) -> Skill:
         return self.pairs[skill_id][0]

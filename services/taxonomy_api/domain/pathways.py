@@ -78,7 +78,7 @@ async def save_pathway(
     session: AsyncSession, org_id: uuid.UUID, data: PathwayIn, pathway_id: uuid.UUID | None = None
 ) -> Pathway:
     pathways = repository(session, org_id)
-    await pathways.ensure_name_free(data.name, except_id=pathway_id)
+    existing = await pathways.claim_name(data.name, pathway_id)
     ordered_steps(data.steps)
     referenced = [step.achievement_id for step in data.steps]
     if data.capstone_achievement_id is not None:
@@ -86,7 +86,7 @@ async def save_pathway(
             raise Unprocessable("The capstone is awarded for completing the steps; it cannot also be a step.")
         referenced.append(data.capstone_achievement_id)
     await achievements.repository(session, org_id).get_many(referenced)
-    pathway = pathways.add(Pathway()) if pathway_id is None else await pathways.get(pathway_id)
+    pathway = existing or pathways.add(Pathway())
     pathway.name, pathway.description = data.name, data.description
     pathway.capstone_achievement_id = data.capstone_achievement_id
     pathway.steps = [

@@ -18,7 +18,7 @@ def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[Rol
 async def save_role(session: AsyncSession, org_id: uuid.UUID, data: RoleIn, role_id: uuid.UUID | None = None) -> Role:
     """Create (no id) or replace (id) a role with its requirements, each level checked on its skill's scale."""
     roles = repository(session, org_id)
-    await roles.ensure_name_free(data.name, except_id=role_id)
+    existing = await roles.claim_name(data.name, role_id)
     levels = await SkillLevels.load(session, org_id, (r.skill_id for r in data.requirements))
     for index, requirement in enumerate(data.requirements):
         try:
@@ -26,7 +26,7 @@ async def save_role(session: AsyncSession, org_id: uuid.UUID, data: RoleIn, role
         except Unprocessable as exc:
             exc.extensions["field"] = f"requirements.{index}.level"
             raise
-    role = roles.add(Role()) if role_id is None else await roles.get(role_id)
+    role = existing or roles.add(Role())
     role.name, role.job_family, role.grade, role.description = (
         data.name,
         data.job_family,

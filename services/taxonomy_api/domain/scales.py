@@ -33,13 +33,9 @@ async def save_scale(
 ) -> ProficiencyScale:
     """Create (no id) or replace (id) a scale. Narrowing a scale in use is refused by the skills' checks."""
     scales = repository(session, org_id)
-    await scales.ensure_name_free(data.name, except_id=scale_id)
-    if scale_id is None:
-        scale = scales.add(ProficiencyScale(**_columns(data)))
-    else:
-        scale = await scales.get(scale_id)
-        for key, value in _columns(data).items():
-            setattr(scale, key, value)
+    scale = await scales.claim_name(data.name, scale_id) or scales.add(ProficiencyScale())
+    for key, value in _columns(data).items():
+        setattr(scale, key, value)
     await session.flush()
     return scale
 

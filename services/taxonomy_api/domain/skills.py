@@ -20,11 +20,11 @@ async def save_skill(
 ) -> Skill:
     """Create (no id) or replace (id) a skill; its scale and capability must be this organisation's."""
     skills = repository(session, org_id)
-    await skills.ensure_name_free(data.name, except_id=skill_id)
+    existing = await skills.claim_name(data.name, skill_id)
     await scales.repository(session, org_id).get(data.scale_id)
     if data.capability_id is not None:
         await capabilities.repository(session, org_id).get(data.capability_id)
-    skill = skills.add(Skill()) if skill_id is None else await skills.get(skill_id)
+    skill = existing or skills.add(Skill())
     skill.name = data.name
     skill.description = data.description
     skill.capability_id = data.capability_id

@@ -1,0 +1,122 @@
+"""Test fixtures shared by every service's suite.
+
+The same suite runs on SQLite (default) and on PostgreSQL when CREDSTACK_TEST_POSTGRES_URL is set
+(e.g. postgresql+asyncpg://credstack@127.0.0.1:55432/postgres): a fresh database per service per run,
+migrated with Alembic (never create_all). Tests isolate by tenant: each creates its own organisation.
+"""
+
+import asyncio
+import inspect
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.auth import SCOPES, TokenAuthority, load_or_create_private_key
+from shared.migrations import upgrade
+
+SERVICES = ("taxonomy_api", "badge_issuer", "gap_engine")
+POSTGRES_URL = os.environ.get("CREDSTACK_TEST_POSTGRES_URL")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every coroutine test on asyncio through anyio's pytest plugin."""
+    for item in items:
+        if inspect.iscoroutinefunction(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def _create_postgres_databases(names: list[str]) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+    try:
+        for name in names:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_postgres_databases(names: list[str]) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+    try:
+        for name in names:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One migrated database per service for the whole run."""
+    if POSTGRES_URL:
+        run = uuid.uuid4().hex[:8]
+        names = {service: f"credstack_test_{service}_{run}" for service in SERVICES}
+        asyncio.run(_create_postgres_databases(list(names.values())))
+        base = POSTGRES_URL.rsplit("/", 1)[0]
+        urls = {service: f"{base}/{name}" for service, name in names.items()}
+    else:
+        folder = tmp_path_factory.mktemp("databases")
+        urls = {service: f"sqlite+aiosqlite:///{folder / service}.db" for service in SERVICES}
+    for service, url in urls.items():
+        upgrade(service, url)
+    yield urls
+    if POSTGRES_URL:
+        asyncio.run(_drop_postgres_databases(list(names.values())))
+
+
+@pytest.fixture(scope="session")
+def auth_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "auth_signing_key.pem"
+    load_or_create_private_key(path, create=True)
+    return path
+
+
+@pytest.fixture
+def service_settings(database_urls: dict[str, str], auth_key_file: Path):
+    """Build a service's settings for tests: its test database, the shared test signing key."""
+
+    def build(settings_class: type, service: str, **overrides: object):
+        return settings_class(
+            database_url=database_urls[service],
+            auth_private_key_file=auth_key_file,
+            environment="dev",
+            access_log=False,
+            **overrides,
+        )
+
+    return build
+
+
+@pytest.fixture
+def token_authority(auth_key_file: Path) -> TokenAuthority:
+    key = load_or_create_private_key(auth_key_file, create=False)
+    return TokenAuthority(key, issuer="credstack", audience="credstack", ttl_seconds=900)
+
+
+@pytest.fixture
+def bearer(token_authority: TokenAuthority):
+    """Authorization headers for an organisation with the given scopes (all by default)."""
+
+    def headers(org_id: uuid.UUID, *scopes: str) -> dict[str, str]:
+        token = token_authority.issue(org_id=org_id, client_id="test-client", scopes=frozenset(scopes or SCOPES.keys()))
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+async def asgi_client(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+    """An in-process client; disposes the app's database engine afterwards."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        yield client
+    await app.state.database.dispose()

@@ -1,0 +1,54 @@
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from services.taxonomy_api.app import create_app
+from services.taxonomy_api.domain import organisations
+from services.taxonomy_api.provisioning import seed_demo_taxonomy
+from services.taxonomy_api.settings import TaxonomySettings
+from tests.conftest import asgi_client
+
+
+@pytest.fixture
+def taxonomy_app(service_settings):
+    return create_app(service_settings(TaxonomySettings, "taxonomy_api"))
+
+
+@pytest.fixture
+async def client(taxonomy_app) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in asgi_client(taxonomy_app):
+        yield client
+
+
+@pytest.fixture
+def new_org(taxonomy_app):
+    """Create an organisation (unique name) and return its id."""
+
+    async def create(prefix: str = "org") -> uuid.UUID:
+        async with taxonomy_app.state.database.sessions() as session:
+            organisation = await organisations.create_organisation(session, f"{prefix}-{uuid.uuid4().hex[:10]}")
+            await session.commit()
+            return organisation.id
+
+    return create
+
+
+@pytest.fixture
+async def org(new_org) -> uuid.UUID:
+    return await new_org()
+
+
+@pytest.fixture
+async def demo(taxonomy_app, org) -> dict[str, uuid.UUID]:
+    """The demo taxonomy seeded into `org`: skill ids by name, badge ids under 'badge:<skill>'."""
+    async with taxonomy_app.state.database.sessions() as session:
+        ids = await seed_demo_taxonomy(session, org)
+        await session.commit()
+    return ids
+
+
+@pytest.fixture
+def headers(bearer, org) -> dict[str, str]:
+    return bearer(org)

@@ -1,0 +1,74 @@
+"""Another organisation's token never reaches this organisation's taxonomy, on any route."""
+
+from services.taxonomy_api.domain.organisations import create_client
+from tests.tenancy import TenantWalk, authenticated_routes, walk_every_authenticated_route
+
+
+async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
+    client, taxonomy_app, demo, org, new_org, bearer
+):
+    intruder_org = await new_org("intruder")
+    async with taxonomy_app.state.database.sessions() as session:
+        owner_client, _ = await create_client(session, org, "owner client", ["taxonomy:read"])
+        await session.commit()
+    owner = bearer(org)
+    listing = (await client.get("/v1/scales", headers=owner)).json()["items"]
+    scale_id = listing[0]["id"]
+    capability_id = (await client.get("/v1/capabilities", headers=owner)).json()["items"][0]["id"]
+    role_id = (await client.get("/v1/roles", headers=owner)).json()["items"][0]["id"]
+    pathway_id = (await client.get("/v1/pathways", headers=owner)).json()["items"][0]["id"]
+    skill_id = str(demo["Active listening"])
+    badge_id = str(demo["badge:Active listening"])
+    item = {
+        "/v1/scales/{item_id}": scale_id,
+        "/v1/capabilities/{item_id}": capability_id,
+        "/v1/skills/{item_id}": skill_id,
+        "/v1/roles/{item_id}": role_id,
+        "/v1/achievements/{item_id}": badge_id,
+        "/v1/pathways/{item_id}": pathway_id,
+        "/v1/pathways/{item_id}/progress": pathway_id,
+        "/v1/clients/{item_id}": str(owner_client.id),
+    }
+    scale_body = {"name": "Intruder scale", "levels": [{"value": 1, "name": "one"}]}
+    skill_body = {"name": "Intruder skill", "scale_id": scale_id, "capability_id": capability_id}
+    role_body = {"name": "Intruder role", "requirements": [{"skill_id": skill_id, "level": 1}]}
+    achievement_body = {
+        "name": "Intruder badge",
+        "criteria_narrative": "x",
+        "tier": "foundational",
+        "skills": [{"skill_id": skill_id, "level": 1}],
+        "result_description": {"kind": "score", "pass_mark": 1, "max_score": 2},
+    }
+    pathway_body = {"name": "Intruder pathway", "steps": [{"achievement_id": badge_id}]}
+    bodies = {}
+    for collection, body in (
+        ("/v1/scales", scale_body),
+        ("/v1/capabilities", {"name": "Intruder capability"}),
+        ("/v1/skills", skill_body),
+        ("/v1/roles", role_body),
+        ("/v1/achievements", achievement_body),
+        ("/v1/pathways", pathway_body),
+    ):
+        bodies[("POST", collection)] = body
+        bodies[("PUT", f"{collection}/{{item_id}}")] = body
+    bodies[("POST", "/v1/clients")] = {"name": "Intruder client", "scopes": ["admin"]}
+    markers = {str(org), skill_id, badge_id, scale_id, capability_id, role_id, pathway_id, owner_client.client_id}
+    markers |= {str(value) for value in demo.values()}
+
+    walked = await walk_every_authenticated_route(
+        client,
+        taxonomy_app,
+        TenantWalk(
+            owner_headers=owner,
+            intruder_headers=bearer(intruder_org),
+            path_params={template: {"item_id": value} for template, value in item.items()},
+            bodies=bodies,
+            owner_markers=markers,
+            owner_objects=[
+                template.replace("{item_id}", value)
+                for template, value in item.items()
+                if template.startswith("/v1/") and "clients" not in template
+            ],
+        ),
+    )
+    assert walked == len(authenticated_routes(taxonomy_app)) >= 30
