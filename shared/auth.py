@@ -32,6 +32,7 @@ SCOPES = {
     "hris:write": "Sync employees, roles and KPI observations",
     "admin": "Everything in the organisation, including clients and issuers",
 }
+_VERIFIED_TOKEN_CACHE_SIZE = 10_000
 TOKEN_ALGORITHM = "EdDSA"  # noqa: S105 - an algorithm name, not a secret
 
 
@@ -86,6 +87,7 @@ class TokenVerifier:
         self.public_key = public_key
         self.issuer = issuer
         self.audience = audience
+        self._verified: dict[str, tuple[float, Principal]] = {}
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> "TokenVerifier":
@@ -99,6 +101,18 @@ class TokenVerifier:
         return cls(key, issuer=settings.token_issuer, audience=settings.token_audience)
 
     def verify(self, token: str) -> Principal:
+        """Verified tokens are remembered until they expire: a signature check costs more than the
+        rest of a cached read, and a token cannot change once signed."""
+        remembered = self._verified.get(token)
+        if remembered is not None and remembered[0] > time.time():
+            return remembered[1]
+        principal, expires_at = self._verify_signature(token)
+        if len(self._verified) >= _VERIFIED_TOKEN_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (expires_at, principal)
+        return principal
+
+    def _verify_signature(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -108,11 +122,12 @@ class TokenVerifier:
                 audience=self.audience,
                 options={"require": ["exp", "iat", "sub", "org", "scope"]},
             )
-            return Principal(
+            principal = Principal(
                 org_id=uuid.UUID(claims["org"]),
                 client_id=str(claims["sub"]),
                 scopes=frozenset(str(claims["scope"]).split()),
             )
+            return principal, float(claims["exp"])
         except (jwt.PyJWTError, ValueError) as exc:
             raise Unauthorized("The access token is invalid or expired.") from exc
 

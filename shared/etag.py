@@ -26,12 +26,18 @@ def if_none_match(request: Request, etag: str) -> bool:
     return etag in candidates or "*" in candidates
 
 
+def json_bytes(payload: Any) -> bytes:
+    if isinstance(payload, BaseModel):
+        return orjson.dumps(payload.model_dump(mode="json"))
+    return orjson.dumps(payload, default=_json_default)
+
+
 def json_with_etag(request: Request, payload: Any, *, media_type: str = "application/json") -> Response:
     """Serialise once, tag the bytes, and answer 304 when the client already holds them."""
-    if isinstance(payload, BaseModel):
-        body = orjson.dumps(payload.model_dump(mode="json"))
-    else:
-        body = orjson.dumps(payload, default=_json_default)
+    return bytes_with_etag(request, json_bytes(payload), media_type=media_type)
+
+
+def bytes_with_etag(request: Request, body: bytes, *, media_type: str = "application/json") -> Response:
     etag = etag_for(body)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match(request, etag):

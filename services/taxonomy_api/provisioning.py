@@ -5,6 +5,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.taxonomy_api.db.revisions import TaxonomySession
 from services.taxonomy_api.db.tables import Organisation
 from services.taxonomy_api.domain import (
     achievements,
@@ -32,7 +33,7 @@ DEMO_ORGANISATION = "Demo Organisation"
 
 async def bootstrap_organisation(settings: TaxonomySettings, org_name: str, client_name: str) -> dict[str, str]:
     """A new organisation and an admin client holding every scope; returns the client's credentials."""
-    database = Database(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url, session_class=TaxonomySession)
     try:
         async with database.sessions() as session:
             organisation = await organisations.create_organisation(session, org_name)
@@ -45,7 +46,7 @@ async def bootstrap_organisation(settings: TaxonomySettings, org_name: str, clie
 
 async def seed_demo_organisation(settings: TaxonomySettings) -> dict[str, str] | None:
     """The demo taxonomy of DESIGN.md §8, once; None if it is already there."""
-    database = Database(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url, session_class=TaxonomySession)
     try:
         async with database.sessions() as session:
             if await session.scalar(select(Organisation).where(Organisation.name == DEMO_ORGANISATION)):

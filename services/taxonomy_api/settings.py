@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -9,3 +10,6 @@ class TaxonomySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CREDSTACK_TAXONOMY_", extra="ignore", populate_by_name=True)
     service_name: str = "taxonomy_api"
     public_base_url: str = "http://127.0.0.1:8001"
+    # How long a replica trusts its last read of an organisation's taxonomy revision before asking the
+    # database again: the most a change made through another replica can take to show. 0 = every read.
+    read_cache_revision_ttl_ms: int = Field(200, ge=0, le=60_000)

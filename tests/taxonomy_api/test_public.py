@@ -9,7 +9,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"
 SCHEMA = SHARED / "ob3" / "schema" / "ob_v3p0_achievementcredential_schema.json"
 
 
-def achievement_validator() -> jsonschema.Validator:
+def achievement_validator() -> jsonschema.Draft201909Validator:
     schema = json.loads(SCHEMA.read_text())
     achievement_schema = {**schema["$defs"]["Achievement"], "$defs": schema["$defs"]}
     return jsonschema.Draft201909Validator(achievement_schema)

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.taxonomy_api.db.revisions import current_revision
 from services.taxonomy_api.db.tables import IdempotencyRecord
 from shared.auth import requires
 from shared.db import get_session
-from shared.etag import json_with_etag
+from shared.etag import bytes_with_etag, json_bytes
 from shared.idempotency import create_once, idempotency_key, request_fingerprint
+from shared.read_cache import RevisionedCache
 from shared.repository import TenantRepository
 
 TaxonomyReader = requires("taxonomy:read")
@@ -72,8 +74,15 @@ def add_item_routes(router: APIRouter, resource: Resource) -> None:
     async def read(
         request: Request, item_id: uuid.UUID, caller: TaxonomyReader, session: AsyncSession = Depends(get_session)
     ) -> Response:
-        found = await resource.repository(session, caller.org_id).get(item_id)
-        return json_with_etag(request, await resource.describe(request, session, found))
+        cache: RevisionedCache = request.app.state.read_cache
+        revision = await current_revision(request.app.state.database, cache, caller.org_id)
+        key = (noun, caller.org_id, item_id)
+        body = cache.get(key, revision)
+        if body is None:
+            found = await resource.repository(session, caller.org_id).get(item_id)
+            body = json_bytes(await resource.describe(request, session, found))
+            cache.put(key, revision, body)
+        return bytes_with_etag(request, body)
 
     async def replace(
         request: Request,

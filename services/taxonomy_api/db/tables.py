@@ -21,6 +21,9 @@ class Organisation(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "organisations"
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    # Bumped in the same transaction as every change to the organisation's taxonomy (revisions.py);
+    # read caches and ETags key on it.
+    taxonomy_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OAuthClient(IdMixin, TenantMixin, TimestampMixin, Base):

@@ -7,6 +7,7 @@ from sqlalchemy import Select, String, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.tables import Achievement, AchievementSkill
+from services.taxonomy_api.domain import skills
 from services.taxonomy_api.domain.levels import SkillLevels
 from shared.errors import Unprocessable
 from shared.repository import TenantRepository
@@ -15,7 +16,6 @@ from shared.schemas.taxonomy import (
     AchievementOut,
     CertifiedSkillOut,
     ResultDescriptionIn,
-    SkillAlignmentIn,
 )
 
 FRAMEWORK_NAMES = {"esco": "ESCO", "onet": "O*NET", "case": "CASE", "other": "Other"}
@@ -68,7 +68,9 @@ async def save_achievement(
 
 
 async def describe_achievement(session: AsyncSession, achievement: Achievement, base_url: str) -> AchievementOut:
-    levels = await SkillLevels.load(session, achievement.org_id, (s.skill_id for s in achievement.skills))
+    skill_ids = [s.skill_id for s in achievement.skills]
+    levels = await SkillLevels.load(session, achievement.org_id, skill_ids)
+    alignments = await skills.alignments_by_skill(session, skill_ids)
     return AchievementOut(
         id=achievement.id,
         public_url=public_achievement_url(base_url, achievement.id),
@@ -82,9 +84,9 @@ async def describe_achievement(session: AsyncSession, achievement: Achievement, 
             CertifiedSkillOut(
                 skill_id=s.skill_id,
                 level=s.level,
-                skill_name=levels.skill(s.skill_id).name,
+                skill_name=levels.skill_name(s.skill_id),
                 level_name=levels.level_name(s.skill_id, s.level),
-                alignments=[SkillAlignmentIn.model_validate(a) for a in levels.skill(s.skill_id).alignments],
+                alignments=alignments.get(s.skill_id, []),
             )
             for s in achievement.skills
         ],

@@ -55,7 +55,7 @@ async def describe_role(session: AsyncSession, org_id: uuid.UUID, role: Role) ->
                 level=r.level,
                 weight=r.weight,
                 criticality=r.criticality,  # type: ignore[arg-type]
-                skill_name=levels.skill(r.skill_id).name,
+                skill_name=levels.skill_name(r.skill_id),
                 level_name=levels.level_name(r.skill_id, r.level),
             )
             for r in role.requirements

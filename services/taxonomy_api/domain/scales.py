@@ -15,15 +15,15 @@ def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[Pro
     return TenantRepository(session, org_id, ProficiencyScale, "proficiency scale")
 
 
-def level_name(scale: ProficiencyScale, value: int) -> str:
+def level_name_on(levels: list[dict[str, Any]], value: int, *, scale_name: str, scale_id: uuid.UUID) -> str:
     """The level's name; raises a 422 naming the valid values when the scale has no such level."""
-    for level in scale.levels:
+    for level in levels:
         if level["value"] == value:
             return str(level["name"])
-    valid = ", ".join(f"{level['value']} ({level['name']})" for level in scale.levels)
+    valid = ", ".join(f"{level['value']} ({level['name']})" for level in levels)
     raise Unprocessable(
-        f"Level {value} is not on the scale {scale.name!r}; valid levels: {valid}.",
-        scale_id=str(scale.id),
+        f"Level {value} is not on the scale {scale_name!r}; valid levels: {valid}.",
+        scale_id=str(scale_id),
         level=value,
     )
 

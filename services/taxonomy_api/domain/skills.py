@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.taxonomy_api.db.tables import Skill, SkillAlignment, SkillTag
 from services.taxonomy_api.domain import capabilities, scales
 from shared.repository import TenantRepository
-from shared.schemas.taxonomy import SkillIn
+from shared.schemas.taxonomy import SkillAlignmentIn, SkillIn
 
 
 def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[Skill]:
@@ -64,3 +64,18 @@ def search_statement(
             )
         )
     return statement
+
+
+async def alignments_by_skill(
+    session: AsyncSession, skill_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[SkillAlignmentIn]]:
+    """External alignments of the given skills (already checked to be the caller's), in one query."""
+    if not skill_ids:
+        return {}
+    rows = await session.scalars(
+        select(SkillAlignment).where(SkillAlignment.skill_id.in_(skill_ids)).order_by(SkillAlignment.target_code)
+    )
+    found: dict[uuid.UUID, list[SkillAlignmentIn]] = {}
+    for row in rows:
+        found.setdefault(row.skill_id, []).append(SkillAlignmentIn.model_validate(row))
+    return found

@@ -1,0 +1,64 @@
+"""The organisation's taxonomy revision: bumped by every flush that changes taxonomy content."""
+
+import uuid
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from services.taxonomy_api.db.tables import (
+    Achievement,
+    Capability,
+    Organisation,
+    Pathway,
+    ProficiencyScale,
+    Role,
+    Skill,
+)
+from shared.db import Database
+from shared.read_cache import RevisionedCache
+
+TAXONOMY_CONTENT = (ProficiencyScale, Capability, Skill, Role, Achievement, Pathway)
+
+
+class TaxonomySession(Session):
+    """The taxonomy service's sessions; a flush touching taxonomy content bumps the revision."""
+
+
+@event.listens_for(TaxonomySession, "before_flush")
+def _bump_revision(session: Session, _context: Any, _instances: Any) -> None:
+    # Child rows (requirements, steps, tags) change through their parent, which is then dirty too.
+    changed = chain(session.new, session.dirty, session.deleted)
+    org_ids = {row.org_id for row in changed if isinstance(row, TAXONOMY_CONTENT) and row.org_id is not None}
+    if org_ids:
+        session.connection().execute(
+            update(Organisation)
+            .where(Organisation.id.in_(org_ids))
+            .values(taxonomy_revision=Organisation.taxonomy_revision + 1)
+        )
+        session.info.setdefault("changed_orgs", set()).update(org_ids)
+
+
+@event.listens_for(TaxonomySession, "after_commit")
+def _forget_local_revisions(session: Session) -> None:
+    cache: RevisionedCache | None = session.info.get("read_cache")
+    changed = session.info.pop("changed_orgs", set())
+    if cache is not None and changed:
+        cache.forget_revisions(changed)
+
+
+@event.listens_for(TaxonomySession, "after_rollback")
+def _drop_pending_changes(session: Session) -> None:
+    session.info.pop("changed_orgs", None)
+
+
+async def current_revision(database: Database, cache: RevisionedCache, org_id: uuid.UUID) -> int:
+    """The organisation's taxonomy revision, from the cache while fresh, else one autocommit read."""
+    revision = cache.known_revision(org_id)
+    if revision is None:
+        async with database.autocommit_engine.connect() as connection:
+            statement = select(Organisation.taxonomy_revision).where(Organisation.id == org_id)
+            revision = await connection.scalar(statement) or 0
+        cache.remember_revision(org_id, revision)
+    return revision

@@ -1,0 +1,51 @@
+"""Serialised read responses, valid while their owner's revision is unchanged.
+
+Each replica keeps its own; a replica that misses rebuilds from the database, so nothing here is
+needed by another replica. A body is filed under the owner's revision, which is bumped in the same
+transaction as every write and read before the data, so a body is never older than its revision.
+
+The owner's current revision is itself re-read from the database at most every `revision_ttl_seconds`
+(and at once after a write through this replica), so a change made through another replica is seen
+within that bound. Zero re-reads it on every request.
+"""
+
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+
+
+class RevisionedCache:
+    def __init__(self, *, max_entries: int = 10_000, revision_ttl_seconds: float = 0.2) -> None:
+        self.max_entries = max_entries
+        self.revision_ttl_seconds = revision_ttl_seconds
+        self._entries: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()
+        self._revisions: dict[Hashable, tuple[float, int]] = {}
+
+    def known_revision(self, owner: Hashable) -> int | None:
+        known = self._revisions.get(owner)
+        if known is None or time.monotonic() - known[0] >= self.revision_ttl_seconds:
+            return None
+        return known[1]
+
+    def remember_revision(self, owner: Hashable, revision: int) -> None:
+        if len(self._revisions) >= self.max_entries:
+            self._revisions.clear()
+        self._revisions[owner] = (time.monotonic(), revision)
+
+    def forget_revisions(self, owners: Iterable[Hashable]) -> None:
+        """After a local write: the next read asks the database for the new revision."""
+        for owner in owners:
+            self._revisions.pop(owner, None)
+
+    def get(self, key: Hashable, revision: int) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != revision:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: Hashable, revision: int, body: bytes) -> None:
+        self._entries[key] = (revision, body)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
