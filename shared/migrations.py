@@ -56,6 +56,10 @@ def run_migrations(metadata: MetaData) -> None:
     url = config.get_main_option("sqlalchemy.url")
 
     def migrate(connection: Connection) -> None:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations rebuild tables (copy, drop, rename): with foreign keys on, dropping the
+            # old table would cascade-delete the rows that refer to it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=metadata,

@@ -120,3 +120,15 @@ async def asgi_client(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         yield client
     await app.state.database.dispose()
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty, unmigrated database on the backend under test (for migration tests)."""
+    if POSTGRES_URL:
+        name = f"credstack_test_fresh_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_create_postgres_databases([name]))
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+        asyncio.run(_drop_postgres_databases([name]))
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path}/fresh.db"

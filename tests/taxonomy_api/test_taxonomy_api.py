@@ -206,3 +206,32 @@ async def test_reading_needs_the_read_scope_and_writing_the_write_scope(client, 
     assert refused.status_code == 403
     assert "taxonomy:write" in refused.json()["detail"]
     assert (await client.get("/v1/skills", headers=bearer(org, "gaps:read"))).status_code == 403
+
+
+async def test_achievement_tag_filter_is_exact_and_pages_fully(client, headers, demo):
+    for index in range(3):
+        body = {
+            "name": f"Tagged {index}",
+            "criteria_narrative": "x",
+            "tier": "foundational",
+            "result_description": {"kind": "score", "pass_mark": 1, "max_score": 2},
+            "tags": ["sales"] if index < 2 else ["sales-ops"],
+        }
+        assert (await client.post("/v1/achievements", json=body, headers=headers)).status_code == 201
+    page = (await client.get("/v1/achievements", params={"tag": "sales", "limit": 1}, headers=headers)).json()
+    assert [item["name"] for item in page["items"]] == ["Tagged 0"] and page["next_cursor"]
+    rest = await client.get("/v1/achievements", params={"tag": "sales", "cursor": page["next_cursor"]}, headers=headers)
+    assert [item["name"] for item in rest.json()["items"]] == ["Tagged 1"]
+
+
+async def test_removing_a_scale_level_in_use_is_refused(client, headers):
+    skill = await make_skill(client, headers)
+    await client.post(
+        "/v1/roles", json={"name": "Uses L5", "requirements": [{"skill_id": skill["id"], "level": 5}]}, headers=headers
+    )
+    scale = (await client.get(f"/v1/scales/{skill['scale_id']}", headers=headers)).json()
+    narrowed = {"name": scale["name"], "levels": scale["levels"][:4]}
+    refused = await client.put(f"/v1/scales/{skill['scale_id']}", json=narrowed, headers=headers)
+    assert refused.status_code == 409 and refused.json()["levels"] == [5]
+    renamed = {"name": scale["name"], "levels": [{**level, "name": level["name"] + "!"} for level in scale["levels"]]}
+    assert (await client.put(f"/v1/scales/{skill['scale_id']}", json=renamed, headers=headers)).status_code == 200

@@ -228,8 +228,6 @@ async def list_achievements(
     repository = achievements.repository(session, caller.org_id)
     statement = achievements.search_statement(repository, name=name, tier=tier, tag=tag, skill_id=skill_id)
     rows, next_cursor = await repository.page(statement, (Achievement.name, Achievement.id), cursor=cursor, limit=limit)
-    if tag:  # tags are a short JSON list; the final match is exact
-        rows = [row for row in rows if tag in row.tags]
     return await _page_response(request, session, ACHIEVEMENTS, rows, next_cursor)
 
 

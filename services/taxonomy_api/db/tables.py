@@ -124,10 +124,20 @@ class Achievement(IdMixin, TenantMixin, TimestampMixin, Base):
     result_description: Mapped[dict[str, Any]] = mapped_column(JSONType)
     evidence_required: Mapped[list[str]] = mapped_column(JSONType, default=list)
     kpi_anchors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    tags: Mapped[list["AchievementTag"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="AchievementTag.tag"
+    )
     skills: Mapped[list["AchievementSkill"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="AchievementSkill.position"
     )
+
+
+class AchievementTag(Base):
+    __tablename__ = "achievement_tags"
+    achievement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("achievements.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class AchievementSkill(Base):

@@ -3,10 +3,10 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.taxonomy_api.db.tables import Achievement, AchievementSkill
+from services.taxonomy_api.db.tables import Achievement, AchievementSkill, AchievementTag
 from services.taxonomy_api.domain import skills
 from services.taxonomy_api.domain.levels import SkillLevels
 from shared.errors import Unprocessable
@@ -58,7 +58,7 @@ async def save_achievement(
     achievement.result_description = data.result_description.model_dump()
     achievement.evidence_required = list(data.evidence_required)
     achievement.kpi_anchors = [anchor.model_dump() for anchor in data.kpi_anchors]
-    achievement.tags = sorted(set(data.tags))
+    achievement.tags = [AchievementTag(tag=tag) for tag in sorted(set(data.tags))]
     achievement.skills = [
         AchievementSkill(skill_id=s.skill_id, level=s.level, position=position)
         for position, s in enumerate(data.skills)
@@ -93,7 +93,7 @@ async def describe_achievement(session: AsyncSession, achievement: Achievement, 
         result_description=ResultDescriptionIn.model_validate(achievement.result_description),
         evidence_required=achievement.evidence_required,
         kpi_anchors=achievement.kpi_anchors,  # type: ignore[arg-type]
-        tags=achievement.tags,
+        tags=[tag.tag for tag in achievement.tags],
         created_at=achievement.created_at,
         updated_at=achievement.updated_at,
     )
@@ -186,8 +186,10 @@ def search_statement(
         statement = statement.where(func.lower(Achievement.name).like(f"%{name.lower()}%"))
     if tier:
         statement = statement.where(Achievement.tier == tier)
-    if tag:  # narrows to candidates; the caller keeps exact matches of the JSON list
-        statement = statement.where(cast(Achievement.tags, String).like(f"%{tag}%"))
+    if tag:
+        statement = statement.where(
+            Achievement.id.in_(select(AchievementTag.achievement_id).where(AchievementTag.tag == tag))
+        )
     if skill_id:
         statement = statement.where(
             Achievement.id.in_(select(AchievementSkill.achievement_id).where(AchievementSkill.skill_id == skill_id))

@@ -3,10 +3,11 @@
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.taxonomy_api.db.tables import ProficiencyScale
-from shared.errors import Unprocessable
+from services.taxonomy_api.db.tables import AchievementSkill, ProficiencyScale, RoleRequirement, Skill
+from shared.errors import Conflict, Unprocessable
 from shared.repository import TenantRepository
 from shared.schemas.taxonomy import ScaleIn
 
@@ -31,13 +32,30 @@ def level_name_on(levels: list[dict[str, Any]], value: int, *, scale_name: str, 
 async def save_scale(
     session: AsyncSession, org_id: uuid.UUID, data: ScaleIn, scale_id: uuid.UUID | None = None
 ) -> ProficiencyScale:
-    """Create (no id) or replace (id) a scale. Narrowing a scale in use is refused by the skills' checks."""
+    """Create (no id) or replace (id) a scale; removing a level that a role or achievement uses is a 409."""
     scales = repository(session, org_id)
-    scale = await scales.claim_name(data.name, scale_id) or scales.add(ProficiencyScale())
+    existing = await scales.claim_name(data.name, scale_id)
+    if existing is not None:
+        await _refuse_removing_used_levels(session, existing.id, {level.value for level in data.levels})
+    scale = existing or scales.add(ProficiencyScale())
     for key, value in _columns(data).items():
         setattr(scale, key, value)
     await session.flush()
     return scale
+
+
+async def _refuse_removing_used_levels(session: AsyncSession, scale_id: uuid.UUID, kept: set[int]) -> None:
+    on_scale = select(Skill.id).where(Skill.scale_id == scale_id)
+    used = set(
+        await session.scalars(select(RoleRequirement.level).where(RoleRequirement.skill_id.in_(on_scale)))
+    ) | set(await session.scalars(select(AchievementSkill.level).where(AchievementSkill.skill_id.in_(on_scale))))
+    removed = sorted(used - kept)
+    if removed:
+        raise Conflict(
+            f"Level(s) {', '.join(map(str, removed))} are required by roles or certified by achievements; "
+            "change those first.",
+            levels=removed,
+        )
 
 
 def _columns(data: ScaleIn) -> dict[str, Any]:
