@@ -9,6 +9,7 @@ The owner's current revision is itself re-read from the database at most every `
 within that bound. Zero re-reads it on every request.
 """
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
@@ -20,6 +21,16 @@ class RevisionedCache:
         self.revision_ttl_seconds = revision_ttl_seconds
         self._entries: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()
         self._revisions: dict[Hashable, tuple[float, int]] = {}
+        self._refresh_locks: dict[Hashable, asyncio.Lock] = {}
+
+    def refresh_lock(self, owner: Hashable) -> asyncio.Lock:
+        """Serialises re-reads of one owner's revision, so an expiry under load costs one query."""
+        lock = self._refresh_locks.get(owner)
+        if lock is None:
+            if len(self._refresh_locks) >= self.max_entries:
+                self._refresh_locks = {key: value for key, value in self._refresh_locks.items() if value.locked()}
+            lock = self._refresh_locks[owner] = asyncio.Lock()
+        return lock
 
     def known_revision(self, owner: Hashable) -> int | None:
         known = self._revisions.get(owner)

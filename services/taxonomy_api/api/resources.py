@@ -46,7 +46,7 @@ class Resource:
     describe: Describe
 
 
-def add_item_routes(router: APIRouter, resource: Resource) -> None:
+def add_item_routes(router: APIRouter, resource: Resource, *, tag: str) -> None:
     """POST (idempotent), GET one (ETag), PUT (replace) and DELETE for `resource`."""
     noun, schema_in, schema_out = resource.noun, resource.schema_in, resource.schema_out
     item_path = f"{resource.path}/{{item_id}}"
@@ -71,16 +71,17 @@ def add_item_routes(router: APIRouter, resource: Resource) -> None:
             create=build,
         )
 
-    async def read(
-        request: Request, item_id: uuid.UUID, caller: TaxonomyReader, session: AsyncSession = Depends(get_session)
-    ) -> Response:
+    async def read(request: Request, item_id: uuid.UUID, caller: TaxonomyReader) -> Response:
+        # The hot read: a cache hit needs no session at all, so one is opened only on a miss.
+        database = request.app.state.database
         cache: RevisionedCache = request.app.state.read_cache
-        revision = await current_revision(request.app.state.database, cache, caller.org_id)
+        revision = await current_revision(database, cache, caller.org_id)
         key = (noun, caller.org_id, item_id)
         body = cache.get(key, revision)
         if body is None:
-            found = await resource.repository(session, caller.org_id).get(item_id)
-            body = json_bytes(await resource.describe(request, session, found))
+            async with database.sessions() as session:
+                found = await resource.repository(session, caller.org_id).get(item_id)
+                body = json_bytes(await resource.describe(request, session, found))
             cache.put(key, revision, body)
         return bytes_with_etag(request, body)
 
@@ -112,6 +113,7 @@ def add_item_routes(router: APIRouter, resource: Resource) -> None:
         resource.path,
         create,
         methods=["POST"],
+        tags=[tag],
         status_code=201,
         response_model=schema_out,
         summary=f"Create a {noun}",
@@ -121,6 +123,7 @@ def add_item_routes(router: APIRouter, resource: Resource) -> None:
         item_path,
         read,
         methods=["GET"],
+        tags=[tag],
         response_model=schema_out,
         summary=f"Get a {noun}",
         responses={**ERRORS, 304: {"description": "Not modified"}},
@@ -129,6 +132,7 @@ def add_item_routes(router: APIRouter, resource: Resource) -> None:
         item_path,
         replace,
         methods=["PUT"],
+        tags=[tag],
         response_model=schema_out,
         summary=f"Replace a {noun}",
         responses=WRITE_ERRORS,
@@ -137,6 +141,7 @@ def add_item_routes(router: APIRouter, resource: Resource) -> None:
         item_path,
         delete,
         methods=["DELETE"],
+        tags=[tag],
         status_code=204,
         summary=f"Delete a {noun}",
         responses=WRITE_ERRORS,

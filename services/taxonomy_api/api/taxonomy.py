@@ -275,6 +275,4 @@ for _resource, _tag in (
     (ACHIEVEMENTS, "achievements"),
     (PATHWAYS, "pathways"),
 ):
-    _sub = APIRouter(tags=[_tag])
-    add_item_routes(_sub, _resource)
-    router.include_router(_sub)
+    add_item_routes(router, _resource, tag=_tag)

@@ -56,9 +56,15 @@ def _drop_pending_changes(session: Session) -> None:
 async def current_revision(database: Database, cache: RevisionedCache, org_id: uuid.UUID) -> int:
     """The organisation's taxonomy revision, from the cache while fresh, else one autocommit read."""
     revision = cache.known_revision(org_id)
-    if revision is None:
-        async with database.autocommit_engine.connect() as connection:
-            statement = select(Organisation.taxonomy_revision).where(Organisation.id == org_id)
-            revision = await connection.scalar(statement) or 0
-        cache.remember_revision(org_id, revision)
+    if revision is not None:
+        return revision
+    # One refresh per organisation at a time: when the revision expires under load, every in-flight
+    # request would otherwise query at once and exhaust the pool (seen as a p99 spike).
+    async with cache.refresh_lock(org_id):
+        revision = cache.known_revision(org_id)
+        if revision is None:
+            async with database.autocommit_engine.connect() as connection:
+                statement = select(Organisation.taxonomy_revision).where(Organisation.id == org_id)
+                revision = await connection.scalar(statement) or 0
+            cache.remember_revision(org_id, revision)
     return revision
