@@ -34,26 +34,24 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def _create_postgres_databases(names: list[str]) -> None:
+async def _on_postgres_server(*statements: str) -> None:
+    """Run statements on the server's maintenance database (CREATE/DROP DATABASE cannot run in a transaction)."""
     import asyncpg
 
     connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
     try:
-        for name in names:
-            await connection.execute(f'CREATE DATABASE "{name}"')
+        for statement in statements:
+            await connection.execute(statement)
     finally:
         await connection.close()
 
 
-async def _drop_postgres_databases(names: list[str]) -> None:
-    import asyncpg
+def _create_postgres_databases(names: list[str]) -> None:
+    asyncio.run(_on_postgres_server(*(f'CREATE DATABASE "{name}"' for name in names)))
 
-    connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
-    try:
-        for name in names:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+
+def _drop_postgres_databases(names: list[str]) -> None:
+    asyncio.run(_on_postgres_server(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names)))
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +60,7 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     if POSTGRES_URL:
         run = uuid.uuid4().hex[:8]
         names = {service: f"credstack_test_{service}_{run}" for service in SERVICES}
-        asyncio.run(_create_postgres_databases(list(names.values())))
+        _create_postgres_databases(list(names.values()))
         base = POSTGRES_URL.rsplit("/", 1)[0]
         urls = {service: f"{base}/{name}" for service, name in names.items()}
     else:
@@ -72,7 +70,7 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         upgrade(service, url)
     yield urls
     if POSTGRES_URL:
-        asyncio.run(_drop_postgres_databases(list(names.values())))
+        _drop_postgres_databases(list(names.values()))
 
 
 @pytest.fixture(scope="session")
@@ -127,8 +125,8 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
     """An empty, unmigrated database on the backend under test (for migration tests)."""
     if POSTGRES_URL:
         name = f"credstack_test_fresh_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_create_postgres_databases([name]))
+        _create_postgres_databases([name])
         yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-        asyncio.run(_drop_postgres_databases([name]))
+        _drop_postgres_databases([name])
     else:
         yield f"sqlite+aiosqlite:///{tmp_path}/fresh.db"

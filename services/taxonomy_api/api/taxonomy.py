@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import func
+from sqlalchemy import Select, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.api.resources import ERRORS, Resource, TaxonomyReader, add_item_routes
@@ -14,6 +14,7 @@ from services.taxonomy_api.domain import achievements, capabilities, pathways, r
 from shared.db import get_session
 from shared.etag import json_with_etag
 from shared.pagination import Page
+from shared.repository import TenantRepository
 from shared.schemas.taxonomy import (
     AchievementIn,
     AchievementOut,
@@ -108,11 +109,21 @@ PATHWAYS = Resource(
 )
 
 
-async def _page_response(
-    request: Request, session: AsyncSession, resource: Resource, rows: list, cursor: str | None
+async def _list(
+    request: Request,
+    session: AsyncSession,
+    resource: Resource,
+    repository: TenantRepository,
+    statement: Select,
+    *,
+    cursor: str | None,
+    limit: int,
 ) -> Response:
+    """One page of `statement` (already scoped by `repository`) in name order, described and ETagged."""
+    model = repository.model
+    rows, next_cursor = await repository.page(statement, (model.name, model.id), cursor=cursor, limit=limit)
     items = [await resource.describe(request, session, row) for row in rows]
-    return json_with_etag(request, {"items": items, "next_cursor": cursor})
+    return json_with_etag(request, {"items": items, "next_cursor": next_cursor})
 
 
 def _name_like(model: type, name: str | None) -> list:
@@ -132,13 +143,8 @@ async def list_scales(
 ) -> Response:
     """Scales by name; `name` filters by substring."""
     repository = scales.repository(session, caller.org_id)
-    rows, next_cursor = await repository.page(
-        repository.select(*_name_like(ProficiencyScale, name)),
-        (ProficiencyScale.name, ProficiencyScale.id),
-        cursor=cursor,
-        limit=limit,
-    )
-    return await _page_response(request, session, SCALES, rows, next_cursor)
+    statement = repository.select(*_name_like(ProficiencyScale, name))
+    return await _list(request, session, SCALES, repository, statement, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -158,10 +164,8 @@ async def list_capabilities(
 ) -> Response:
     """Capabilities (skill groups) by name; `name` filters by substring."""
     repository = capabilities.repository(session, caller.org_id)
-    rows, next_cursor = await repository.page(
-        repository.select(*_name_like(Capability, name)), (Capability.name, Capability.id), cursor=cursor, limit=limit
-    )
-    return await _page_response(request, session, CAPABILITIES, rows, next_cursor)
+    statement = repository.select(*_name_like(Capability, name))
+    return await _list(request, session, CAPABILITIES, repository, statement, cursor=cursor, limit=limit)
 
 
 @router.get("/skills", tags=["skills"], summary="Search skills", response_model=Page[SkillOut], responses=ERRORS)
@@ -179,12 +183,12 @@ async def list_skills(
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     """Skills by name, filtered by any combination of name, tag, capability and external identifier."""
+
     repository = skills.repository(session, caller.org_id)
     statement = skills.search_statement(
         repository, name=name, tag=tag, capability_id=capability_id, external_id=external_id
     )
-    rows, next_cursor = await repository.page(statement, (Skill.name, Skill.id), cursor=cursor, limit=limit)
-    return await _page_response(request, session, SKILLS, rows, next_cursor)
+    return await _list(request, session, SKILLS, repository, statement, cursor=cursor, limit=limit)
 
 
 @router.get("/roles", tags=["roles"], summary="List roles", response_model=Page[RoleOut], responses=ERRORS)
@@ -198,12 +202,9 @@ async def list_roles(
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     """Roles with their requirements; filter by name substring or exact job family."""
-    repository = roles.repository(session, caller.org_id)
     criteria = _name_like(Role, name) + ([Role.job_family == job_family] if job_family else [])
-    rows, next_cursor = await repository.page(
-        repository.select(*criteria), (Role.name, Role.id), cursor=cursor, limit=limit
-    )
-    return await _page_response(request, session, ROLES, rows, next_cursor)
+    repository = roles.repository(session, caller.org_id)
+    return await _list(request, session, ROLES, repository, repository.select(*criteria), cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -225,10 +226,10 @@ async def list_achievements(
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     """Credential definitions; filter by name substring, tier, tag or a skill they certify."""
+
     repository = achievements.repository(session, caller.org_id)
     statement = achievements.search_statement(repository, name=name, tier=tier, tag=tag, skill_id=skill_id)
-    rows, next_cursor = await repository.page(statement, (Achievement.name, Achievement.id), cursor=cursor, limit=limit)
-    return await _page_response(request, session, ACHIEVEMENTS, rows, next_cursor)
+    return await _list(request, session, ACHIEVEMENTS, repository, statement, cursor=cursor, limit=limit)
 
 
 @router.get("/pathways", tags=["pathways"], summary="List pathways", response_model=Page[PathwayOut], responses=ERRORS)
@@ -242,10 +243,8 @@ async def list_pathways(
 ) -> Response:
     """Pathways by name; `name` filters by substring."""
     repository = pathways.repository(session, caller.org_id)
-    rows, next_cursor = await repository.page(
-        repository.select(*_name_like(Pathway, name)), (Pathway.name, Pathway.id), cursor=cursor, limit=limit
-    )
-    return await _page_response(request, session, PATHWAYS, rows, next_cursor)
+    statement = repository.select(*_name_like(Pathway, name))
+    return await _list(request, session, PATHWAYS, repository, statement, cursor=cursor, limit=limit)
 
 
 @router.get(

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.taxonomy_api.db.tables import Achievement, AchievementSkill, AchievementTag
 from services.taxonomy_api.domain import skills
 from services.taxonomy_api.domain.levels import SkillLevels
-from shared.errors import Unprocessable
 from shared.repository import TenantRepository
 from shared.schemas.taxonomy import (
     AchievementIn,
@@ -40,12 +39,7 @@ async def save_achievement(
     achievements = repository(session, org_id)
     existing = await achievements.claim_name(data.name, achievement_id)
     levels = await SkillLevels.load(session, org_id, (s.skill_id for s in data.skills))
-    for index, certified in enumerate(data.skills):
-        try:
-            levels.level_name(certified.skill_id, certified.level)
-        except Unprocessable as exc:
-            exc.extensions["field"] = f"skills.{index}.level"
-            raise
+    levels.check_each(((item.skill_id, item.level) for item in data.skills), field="skills")
     achievement = existing or achievements.add(Achievement())
     achievement.name = data.name
     achievement.description = data.description

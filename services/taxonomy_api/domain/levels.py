@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.tables import ProficiencyScale, Skill
 from services.taxonomy_api.domain import scales
-from shared.errors import NotFound
+from shared.errors import NotFound, Unprocessable
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +52,12 @@ class SkillLevels:
         """Raises a 422 naming the skill's valid levels when `value` is not on its scale."""
         skill = self.skills[skill_id]
         return scales.level_name_on(skill.levels, value, scale_name=skill.scale_name, scale_id=skill.scale_id)
+
+    def check_each(self, pairs: Iterable[tuple[uuid.UUID, int]], *, field: str) -> None:
+        """Every (skill, level) is on its skill's scale; a 422 names the offending `field.N.level`."""
+        for index, (skill_id, value) in enumerate(pairs):
+            try:
+                self.level_name(skill_id, value)
+            except Unprocessable as exc:
+                exc.extensions["field"] = f"{field}.{index}.level"
+                raise

@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.tables import Role, RoleRequirement
 from services.taxonomy_api.domain.levels import SkillLevels
-from shared.errors import Unprocessable
 from shared.repository import TenantRepository
 from shared.schemas.taxonomy import RequirementOut, RoleIn, RoleOut
 
@@ -20,12 +19,7 @@ async def save_role(session: AsyncSession, org_id: uuid.UUID, data: RoleIn, role
     roles = repository(session, org_id)
     existing = await roles.claim_name(data.name, role_id)
     levels = await SkillLevels.load(session, org_id, (r.skill_id for r in data.requirements))
-    for index, requirement in enumerate(data.requirements):
-        try:
-            levels.level_name(requirement.skill_id, requirement.level)
-        except Unprocessable as exc:
-            exc.extensions["field"] = f"requirements.{index}.level"
-            raise
+    levels.check_each(((item.skill_id, item.level) for item in data.requirements), field="requirements")
     role = existing or roles.add(Role())
     role.name, role.job_family, role.grade, role.description = (
         data.name,
