@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Integer, String, UniqueConstraint, Uuid, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,13 +66,16 @@ async def _replay(session: AsyncSession, model: type, org_id: uuid.UUID, key: st
 async def create_once(
     session: AsyncSession,
     model: type,
+    request: Request,
+    body: BaseModel,
     *,
     org_id: uuid.UUID,
-    key: str | None,
-    fingerprint: str,
     create: Callable[[], Awaitable[tuple[int, Any]]],
 ) -> JSONResponse:
-    """Run `create` (which adds rows but does not commit), store its response under the key, commit."""
+    """Run `create` (which adds rows but does not commit), store its response under the request's
+    Idempotency-Key (if any), commit. The key's request is identified by method, path and body."""
+    key = idempotency_key(request)
+    fingerprint = request_fingerprint(request.method, request.url.path, body.model_dump(mode="json"))
     if key is not None:
         replay = await _replay(session, model, org_id, key, fingerprint)
         if replay is not None:

@@ -14,7 +14,7 @@ from services.taxonomy_api.db.tables import IdempotencyRecord
 from shared.auth import requires
 from shared.db import get_session
 from shared.etag import bytes_with_etag, json_bytes
-from shared.idempotency import create_once, idempotency_key, request_fingerprint
+from shared.idempotency import create_once
 from shared.read_cache import RevisionedCache
 from shared.repository import TenantRepository
 
@@ -62,14 +62,7 @@ def add_item_routes(router: APIRouter, resource: Resource, *, tag: str) -> None:
             described = await resource.describe(request, session, saved)
             return status.HTTP_201_CREATED, described.model_dump(mode="json")
 
-        return await create_once(
-            session,
-            IdempotencyRecord,
-            org_id=caller.org_id,
-            key=idempotency_key(request),
-            fingerprint=request_fingerprint("POST", resource.path, body.model_dump(mode="json")),  # type: ignore[attr-defined]
-            create=build,
-        )
+        return await create_once(session, IdempotencyRecord, request, body, org_id=caller.org_id, create=build)
 
     async def read(request: Request, item_id: uuid.UUID, caller: TaxonomyReader) -> Response:
         # The hot read: a cache hit needs no session at all, so one is opened only on a miss.
