@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import os
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from services.badge_issuer.app import create_app as create_issuer_app
+from services.badge_issuer.settings import IssuerSettings
+from services.taxonomy_api.app import create_app as create_taxonomy_app
+from services.taxonomy_api.domain import organisations
+from services.taxonomy_api.provisioning import seed_demo_taxonomy
+from services.taxonomy_api.settings import TaxonomySettings
+from tests.conftest import asgi_client
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -33,3 +46,113 @@ def sample_credential(_sample_credential: dict[str, Any]) -> dict[str, Any]:
 
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+# --- the issuer service, with the real taxonomy service in process -----------------------------
+
+
+ISSUER_BASE_URL = "https://issuer.credstack.test"
+
+
+@pytest.fixture(scope="session")
+def master_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+@pytest.fixture
+def taxonomy_app(service_settings):
+    return create_taxonomy_app(service_settings(TaxonomySettings, "taxonomy_api"))
+
+
+@pytest.fixture
+def issuer_settings(service_settings, master_key):
+    def build(**overrides: object) -> IssuerSettings:
+        values = {"master_key": master_key, "taxonomy_url": "http://taxonomy.test", "public_base_url": ISSUER_BASE_URL}
+        return service_settings(IssuerSettings, "badge_issuer", **{**values, **overrides})
+
+    return build
+
+
+@pytest.fixture
+async def issuer_app(issuer_settings, taxonomy_app):
+    """The issuer, reaching the real taxonomy app in process (no mock of what is under test)."""
+    app = create_issuer_app(issuer_settings(), taxonomy_transport=httpx.ASGITransport(app=taxonomy_app))
+    yield app
+    await app.state.taxonomy.http.aclose()
+    await taxonomy_app.state.database.dispose()
+
+
+@pytest.fixture
+async def client(issuer_app) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in asgi_client(issuer_app):
+        yield client
+
+
+@pytest.fixture
+def new_org(taxonomy_app):
+    """A new organisation with the demo taxonomy; returns (org id, ids of the demo taxonomy)."""
+
+    async def create(prefix: str = "org") -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+        async with taxonomy_app.state.database.sessions() as session:
+            organisation = await organisations.create_organisation(session, f"{prefix}-{uuid.uuid4().hex[:10]}")
+            ids = await seed_demo_taxonomy(session, organisation.id)
+            await session.commit()
+            return organisation.id, ids
+
+    return create
+
+
+@pytest.fixture
+async def seeded(new_org) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+    return await new_org()
+
+
+@pytest.fixture
+def org(seeded) -> uuid.UUID:
+    return seeded[0]
+
+
+@pytest.fixture
+def demo(seeded) -> dict[str, uuid.UUID]:
+    return seeded[1]
+
+
+@pytest.fixture
+def headers(bearer, org) -> dict[str, str]:
+    return bearer(org)
+
+
+@pytest.fixture
+async def issuer(client, headers) -> dict[str, Any]:
+    body = {
+        "name": "CredStack Academy",
+        "url": "https://academy.credstack.example",
+        "email": "badges@credstack.example",
+    }
+    response = await client.post("/v1/issuers", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+def assessment(demo, issuer):
+    """An assessment-result body for the demo's foundational badge (pass mark 70 of 100)."""
+
+    def build(**overrides: Any) -> dict[str, Any]:
+        body = {
+            "learner": {"hris_id": "E-1001", "email": "ada@example.com"},
+            "achievement_id": str(demo["badge:Active listening"]),
+            "issuer_id": issuer["id"],
+            "score": 86,
+            "evidence": {"urls": ["https://lms.example/attempts/4711"], "narrative": "Observed customer call."},
+            "assessor": "Grace Hopper",
+            "completed_at": "2026-01-15T09:30:00Z",
+        }
+        body.update(overrides)
+        return body
+
+    return build
+
+
+def idempotent(headers: dict[str, str], key: str | None = None) -> dict[str, str]:
+    return {**headers, "Idempotency-Key": key or uuid.uuid4().hex}

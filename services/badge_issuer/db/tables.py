@@ -1,7 +1,22 @@
 """Tables of the badge_issuer service (its own database and migration history)."""
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import IdMixin, JSONType, TenantMixin, TimestampMixin, UTCDateTime, utcnow
 from shared.idempotency import IdempotencyRecordMixin
 
 
@@ -11,3 +26,110 @@ class Base(DeclarativeBase):
 
 class IdempotencyRecord(IdempotencyRecordMixin, Base):
     __tablename__ = "idempotency_records"
+
+
+class Issuer(IdMixin, TenantMixin, TimestampMixin, Base):
+    """An issuing profile of an organisation; `did` is the did:key of its current signing key."""
+
+    __tablename__ = "issuers"
+
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    email: Mapped[str | None] = mapped_column(String(320))
+    description: Mapped[str] = mapped_column(Text, default="")
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    did: Mapped[str] = mapped_column(String(200), unique=True)
+    default_proof_format: Mapped[str] = mapped_column(String(20), default="data-integrity")
+
+
+class IssuerKey(IdMixin, TenantMixin, Base):
+    """A signing key; the private half only as AES-GCM ciphertext. Retired keys stay to verify."""
+
+    __tablename__ = "issuer_keys"
+
+    issuer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuers.id", ondelete="CASCADE"), index=True)
+    kid: Mapped[str] = mapped_column(String(200), unique=True)
+    key_type: Mapped[str] = mapped_column(String(20))
+    did: Mapped[str | None] = mapped_column(String(200), unique=True)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    encrypted_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    encryption_scheme: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StatusList(IdMixin, TenantMixin, Base):
+    """One Bitstring Status List, signed by the key whose credentials it covers.
+
+    `next_index` is handed out by an atomic UPDATE ... RETURNING, so replicas sharing the database
+    never hand out an index twice; `revision` moves on each revocation so the signed copy is redone.
+    """
+
+    __tablename__ = "status_lists"
+    __table_args__ = (CheckConstraint("next_index <= size", name="ck_status_lists_next_index_within_size"),)
+
+    issuer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuers.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuer_keys.id", ondelete="CASCADE"), index=True)
+    status_purpose: Mapped[str] = mapped_column(String(20), default="revocation")
+    size: Mapped[int] = mapped_column(Integer)
+    next_index: Mapped[int] = mapped_column(Integer, default=0)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    signed_revision: Mapped[int | None] = mapped_column(Integer)
+    signed_credential: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssessmentResult(IdMixin, TenantMixin, Base):
+    """What a learning platform reported, and what the issuer decided (issued or refused, and why)."""
+
+    __tablename__ = "assessment_results"
+
+    issuer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuers.id", ondelete="CASCADE"), index=True)
+    achievement_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    learner_hris_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    learner_email: Mapped[str | None] = mapped_column(String(320))
+    learner_did: Mapped[str | None] = mapped_column(String(500))
+    score: Mapped[float | None]
+    rubric_level: Mapped[str | None] = mapped_column(String(64))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    assessor: Mapped[str | None] = mapped_column(String(200))
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(20))
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Credential(TenantMixin, Base):
+    """An issued credential; its id is the credential's urn:uuid. Its status index is unique."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (UniqueConstraint("status_list_id", "status_index", name="uq_credentials_status_list_index"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    issuer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuers.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuer_keys.id"))
+    assessment_result_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assessment_results.id"), unique=True)
+    achievement_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    learner_hris_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    proof_format: Mapped[str] = mapped_column(String(20))
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    compact_jwt: Mapped[str | None] = mapped_column(Text)
+    status_list_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("status_lists.id"))
+    status_index: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AuditEvent(IdMixin, TenantMixin, Base):
+    """Append-only record of issuance, refusal, revocation and key events (who, what, when)."""
+
+    __tablename__ = "audit_events"
+
+    action: Mapped[str] = mapped_column(String(60))
+    subject_id: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

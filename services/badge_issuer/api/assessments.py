@@ -1,0 +1,68 @@
+"""Assessment results from learning platforms: the door through which credentials are issued."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.badge_issuer.api.deps import ERRORS, AssessmentsWriter, base_url, key_vault, taxonomy
+from services.badge_issuer.db.tables import IdempotencyRecord
+from services.badge_issuer.domain import credentials
+from shared.db import get_session
+from shared.errors import PROBLEM_MEDIA_TYPE, Unprocessable
+from shared.idempotency import create_once, idempotency_key
+from shared.schemas.issuer import AssessmentResultIn, IssuanceOut
+
+router = APIRouter(prefix="/v1/assessment-results", tags=["issuance"])
+
+
+@router.post(
+    "",
+    summary="Post an assessment result; get the credential it earns",
+    status_code=201,
+    response_model=IssuanceOut,
+    responses={
+        **ERRORS,
+        422: {"description": "Invalid body, no Idempotency-Key, or the criteria are not met (reason given)"},
+        503: {"description": "The taxonomy service is unreachable"},
+    },
+)
+async def post_assessment_result(
+    request: Request,
+    body: AssessmentResultIn,
+    caller: AssessmentsWriter,
+    idempotency_key_header: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Required. The platform's id for this result: a retry with the same key gets the same answer.",
+        ),
+    ] = None,
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    """Judges the result against the achievement's criteria in taxonomy_api (fetched with the caller's
+    token, which needs taxonomy:read too) and issues a signed Open Badges 3.0 credential, or answers 422
+    with the reason, which is recorded. The same Idempotency-Key always yields the same answer."""
+    if idempotency_key(request) is None:
+        raise Unprocessable(
+            "The Idempotency-Key header is required: send the platform's unique id for this result.",
+            header="Idempotency-Key",
+        )
+    context = credentials.IssuanceContext(
+        taxonomy=taxonomy(request),
+        authorization=request.headers["authorization"],
+        vault=key_vault(request),
+        base_url=base_url(request),
+        actor=caller.client_id,
+    )
+    response = await create_once(
+        session,
+        IdempotencyRecord,
+        request,
+        body,
+        org_id=caller.org_id,
+        create=lambda: credentials.issue_from_assessment(session, caller.org_id, body, context),
+    )
+    if response.status_code >= 400:
+        response.headers["content-type"] = PROBLEM_MEDIA_TYPE
+    return response

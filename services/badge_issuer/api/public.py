@@ -1,0 +1,75 @@
+"""Public, unauthenticated, rate-limited reads: the URLs that appear inside issued credentials."""
+
+import uuid
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.badge_issuer.api.deps import base_url, key_vault
+from services.badge_issuer.db.tables import Credential
+from services.badge_issuer.domain import issuers, status_lists
+from shared.db import get_session
+from shared.errors import NotFound
+from shared.etag import bytes_with_etag, json_with_etag
+from shared.rate_limit import public_rate_limit
+
+router = APIRouter(prefix="/v1/public", tags=["public"], dependencies=[Depends(public_rate_limit)])
+NOT_FOUND = {404: {"description": "No such object"}, 429: {"description": "Rate limited"}}
+
+
+@router.get("/issuers/{issuer_id}", summary="An issuer's Open Badges 3.0 Profile", responses=NOT_FOUND)
+async def public_issuer_profile(
+    request: Request, issuer_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Public. Name, contact and DID of the issuer; `otherIdentifier` lists the DIDs of its retired keys."""
+    issuer = await issuers.public_issuer(session, issuer_id)
+    profile = issuers.ob3_profile(issuer, await issuers.issuer_keys(session, issuer))
+    return json_with_etag(request, profile, media_type="application/ld+json")
+
+
+@router.get("/issuers/{issuer_id}/jwks.json", summary="An issuer's public keys (JWKS)", responses=NOT_FOUND)
+async def public_issuer_jwks(
+    request: Request, issuer_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Public. Every key the issuer has signed with, retired ones included; `kid` is what VC-JWTs carry."""
+    issuer = await issuers.public_issuer(session, issuer_id)
+    return json_with_etag(
+        request, issuers.jwks(await issuers.issuer_keys(session, issuer)), media_type="application/jwk-set+json"
+    )
+
+
+@router.get(
+    "/credentials/{credential_id}",
+    summary="A credential, as issued",
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"application/ld+json": {}, "application/vc+jwt": {}}},
+    },
+)
+async def public_credential(
+    request: Request, credential_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Public: the shareable link of a credential. Data Integrity credentials are the JSON document;
+    VC-JWT credentials are the compact token (`application/vc+jwt`). Revoked credentials are still
+    served; verification reports them revoked."""
+    credential = await session.get(Credential, credential_id)
+    if credential is None:
+        raise NotFound(f"No credential {credential_id}.")
+    if credential.compact_jwt:
+        return bytes_with_etag(request, credential.compact_jwt.encode(), media_type="application/vc+jwt")
+    return json_with_etag(request, credential.document, media_type="application/ld+json")
+
+
+@router.get("/status-lists/{status_list_id}", summary="A signed Bitstring Status List credential", responses=NOT_FOUND)
+async def public_status_list(
+    request: Request, status_list_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Public. The BitstringStatusListCredential (W3C, GZIP + base64url, 131,072 entries), signed with
+    eddsa-rdfc-2022 by the key whose credentials it covers; re-signed only when a bit changes."""
+    signed = await status_lists.signed_status_list(session, status_list_id, key_vault(request), base_url(request))
+    await session.commit()
+    # Sorted keys: PostgreSQL's JSONB hands the stored copy back in its own key order, and the ETag
+    # must not change between the read that signed the list and the reads that reuse it.
+    body = orjson.dumps(signed, option=orjson.OPT_SORT_KEYS)
+    return bytes_with_etag(request, body, media_type="application/vc+ld+json")

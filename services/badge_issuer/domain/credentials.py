@@ -1,0 +1,185 @@
+"""Issued credentials: issuing from an assessment result, reading, revoking."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.badge_issuer.db.tables import AssessmentResult, Credential
+from services.badge_issuer.domain import audit, criteria, issuers, status_lists
+from services.badge_issuer.domain.key_vault import KeyVault
+from services.badge_issuer.domain.taxonomy_client import TaxonomyClient
+from services.badge_issuer.ob3 import credential as ob3_credential
+from services.badge_issuer.ob3.schema_validation import validate_achievement_credential
+from services.badge_issuer.proofs import data_integrity, vc_jwt
+from shared.db import utcnow
+from shared.errors import Conflict, problem_body
+from shared.repository import TenantRepository
+from shared.schemas.issuer import AssessmentResultIn, CredentialOut, CredentialStatusOut, IssuanceOut
+
+
+class IssuedCredentialInvalid(RuntimeError):
+    """The credential about to be issued fails the 1EdTech schema: a bug here, never the caller's."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuanceContext:
+    """What issuing needs besides the request: collaborators and who is asking."""
+
+    taxonomy: TaxonomyClient
+    authorization: str
+    vault: KeyVault
+    base_url: str
+    actor: str
+
+
+def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[Credential]:
+    return TenantRepository(session, org_id, Credential, "credential")
+
+
+def public_credential_url(base_url: str, credential_id: uuid.UUID) -> str:
+    return f"{base_url.rstrip('/')}/v1/public/credentials/{credential_id}"
+
+
+async def issue_from_assessment(
+    session: AsyncSession, org_id: uuid.UUID, data: AssessmentResultIn, context: IssuanceContext
+) -> tuple[int, dict[str, Any]]:
+    """Judge the result; issue (201) or record the refusal (422, with the reason). The caller commits,
+    so the result, the credential, its status index and the audit entry land in one transaction."""
+    issuer = await issuers.repository(session, org_id).get(data.issuer_id)
+    achievement = await context.taxonomy.achievement(data.achievement_id, context.authorization)
+    judgement = criteria.judge(
+        achievement.definition, achievement.ob3, score=data.score, rubric_level=data.rubric_level
+    )
+    result = AssessmentResult(
+        id=uuid.uuid4(),
+        org_id=org_id,
+        issuer_id=issuer.id,
+        achievement_id=data.achievement_id,
+        learner_hris_id=data.learner.hris_id,
+        learner_email=data.learner.email,
+        learner_did=data.learner.did,
+        score=data.score,
+        rubric_level=data.rubric_level,
+        evidence=data.evidence.model_dump(mode="json"),
+        assessor=data.assessor,
+        completed_at=data.completed_at,
+        outcome="issued" if judgement.met else "refused",
+        refusal_reason=judgement.reason,
+    )
+    session.add(result)
+    if not judgement.met:
+        audit.record(session, org_id, "assessment.refused", str(result.id), context.actor, {"reason": judgement.reason})
+        await session.flush()
+        body = problem_body(
+            422,
+            "Criteria not met",
+            judgement.reason or "The result does not meet the achievement's criteria.",
+            "criteria-not-met",
+            assessment_result_id=str(result.id),
+            outcome="refused",
+        )
+        return 422, body
+
+    signing = await issuers.current_signing_key(session, issuer, context.vault)
+    status_list, index, status_entry = await status_lists.allocate_index(session, signing.row, context.base_url)
+    credential_id = uuid.uuid4()
+    issued_at = utcnow()
+    unsigned = ob3_credential.build_achievement_credential(
+        credential_id=credential_id,
+        issuer_profile=issuers.credential_issuer(issuer, signing.did),
+        valid_from=issued_at,
+        achievement=achievement.ob3,
+        results=[judgement.result],
+        identifiers=ob3_credential.recipient_identifiers(email=data.learner.email, hris_id=data.learner.hris_id),
+        subject_did=data.learner.did,
+        activity_end=data.completed_at,
+        evidence=ob3_credential.evidence_entries(
+            [str(url) for url in data.evidence.urls], data.evidence.narrative, data.assessor
+        ),
+        credential_status=status_entry,
+    )
+    proof_format = data.proof_format or issuer.default_proof_format
+    compact_jwt = None
+    if proof_format == "vc-jwt":
+        document = unsigned
+        compact_jwt = vc_jwt.sign(unsigned, signing.private_key, kid=signing.verification_method)
+    else:
+        document = data_integrity.sign(unsigned, signing.private_key, signing.verification_method)  # type: ignore[arg-type]
+    errors = validate_achievement_credential(document)
+    if errors:
+        raise IssuedCredentialInvalid("; ".join(map(str, errors[:5])))
+    credential = Credential(
+        id=credential_id,
+        org_id=org_id,
+        issuer_id=issuer.id,
+        key_id=signing.row.id,
+        assessment_result_id=result.id,
+        achievement_id=data.achievement_id,
+        learner_hris_id=data.learner.hris_id,
+        proof_format=proof_format,
+        document=document,
+        compact_jwt=compact_jwt,
+        status_list_id=status_list.id,
+        status_index=index,
+        issued_at=issued_at,
+    )
+    session.add(credential)
+    audit.record(
+        session,
+        org_id,
+        "credential.issued",
+        str(credential_id),
+        context.actor,
+        {"assessment_result_id": str(result.id), "status_list_id": str(status_list.id), "index": index},
+    )
+    await session.flush()
+    issued = IssuanceOut(
+        assessment_result_id=result.id, outcome="issued", credential=describe_credential(credential, context.base_url)
+    )
+    return 201, issued.model_dump(mode="json")
+
+
+def describe_credential(credential: Credential, base_url: str) -> CredentialOut:
+    return CredentialOut(
+        id=credential.id,
+        issuer_id=credential.issuer_id,
+        achievement_id=credential.achievement_id,
+        learner_hris_id=credential.learner_hris_id,
+        proof_format=credential.proof_format,  # type: ignore[arg-type]
+        credential=credential.document,
+        jwt=credential.compact_jwt,
+        public_url=public_credential_url(base_url, credential.id),
+        status=CredentialStatusOut(
+            revoked=credential.revoked_at is not None,
+            revoked_at=credential.revoked_at,
+            reason=credential.revocation_reason,
+            status_list_url=status_lists.status_list_url(base_url, credential.status_list_id),
+            status_list_index=credential.status_index,
+        ),
+        issued_at=credential.issued_at,
+    )
+
+
+async def revoke_credential(
+    session: AsyncSession, org_id: uuid.UUID, credential_id: uuid.UUID, reason: str, actor: str
+) -> Credential:
+    """Sets the credential's bit (through the list's revision) and audits who revoked it and why."""
+    credential = await repository(session, org_id).get(credential_id)
+    # One conditional UPDATE, so of two concurrent revocations exactly one wins.
+    claimed = await session.execute(
+        update(Credential)
+        .where(Credential.id == credential_id, Credential.org_id == org_id, Credential.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revocation_reason=reason, revoked_by=actor)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        await session.refresh(credential)
+        raise Conflict(f"Credential {credential_id} is already revoked.", revoked_at=credential.revoked_at.isoformat())
+    await session.refresh(credential)
+    await status_lists.mark_changed(session, credential.status_list_id)
+    audit.record(session, org_id, "credential.revoked", str(credential_id), actor, {"reason": reason})
+    await session.flush()
+    return credential

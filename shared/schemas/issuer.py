@@ -1,0 +1,146 @@
+"""Wire schemas of the badge issuer: issuer profiles, assessment results, credentials, verification."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+ProofFormat = Literal["data-integrity", "vc-jwt"]
+# A plausibility check only (one @, no spaces); mail delivery is not this service's concern.
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- issuers -----------------------------------------------------------------------------------
+
+
+class IssuerIn(Schema):
+    name: Name
+    url: HttpUrl | None = None
+    email: Email | None = None
+    description: Text = ""
+    image: HttpUrl | None = Field(None, description="URL of the issuer's logo.")
+    identifier: Literal["did:key"] = Field("did:key", description="did:key (the default) is the only kind so far.")
+    default_proof_format: ProofFormat = "data-integrity"
+
+
+class IssuerKeyOut(BaseModel):
+    kid: str
+    key_type: str
+    verification_method: str | None = Field(description="did:key#fragment that proofs made with this key name.")
+    status: Literal["active", "retired"]
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class IssuerOut(BaseModel):
+    id: uuid.UUID
+    did: str = Field(description="The issuer id inside credentials: the did:key of the current signing key.")
+    name: str
+    url: str | None
+    email: str | None
+    description: str
+    image: str | None
+    default_proof_format: ProofFormat
+    public_profile_url: str
+    jwks_url: str
+    keys: list[IssuerKeyOut]
+    created_at: datetime
+
+
+# --- assessment results ------------------------------------------------------------------------
+
+
+class LearnerIn(Schema):
+    hris_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    email: Email | None = None
+    did: Annotated[str, StringConstraints(pattern=r"^did:[a-z0-9]+:\S+$", max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def identifies_someone(self) -> "LearnerIn":
+        if not (self.hris_id or self.email):
+            raise ValueError("a learner needs an hris_id or an email")
+        return self
+
+
+class EvidenceIn(Schema):
+    urls: list[HttpUrl] = Field(default_factory=list, max_length=20)
+    narrative: Text = ""
+
+
+class AssessmentResultIn(Schema):
+    learner: LearnerIn
+    achievement_id: uuid.UUID = Field(description="The achievement (credential definition) in taxonomy_api.")
+    issuer_id: uuid.UUID
+    score: float | None = Field(None, ge=0, le=1_000_000)
+    rubric_level: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="Id of the rubric level reached, for rubric-judged achievements."
+    )
+    evidence: EvidenceIn = Field(default_factory=EvidenceIn)
+    assessor: Annotated[str, StringConstraints(max_length=200)] | None = None
+    completed_at: datetime
+    proof_format: ProofFormat | None = Field(None, description="Defaults to the issuer's default (data-integrity).")
+
+    @model_validator(mode="after")
+    def has_a_result(self) -> "AssessmentResultIn":
+        if self.score is None and self.rubric_level is None:
+            raise ValueError("an assessment result needs a score or a rubric_level")
+        if self.completed_at.tzinfo is None:
+            raise ValueError("completed_at must carry a timezone (e.g. 2026-01-15T09:30:00Z)")
+        return self
+
+
+class CredentialStatusOut(BaseModel):
+    revoked: bool
+    revoked_at: datetime | None = None
+    reason: str | None = None
+    status_list_url: str
+    status_list_index: int
+
+
+class CredentialOut(BaseModel):
+    id: uuid.UUID
+    issuer_id: uuid.UUID
+    achievement_id: uuid.UUID
+    learner_hris_id: str | None
+    proof_format: ProofFormat
+    credential: dict[str, Any] = Field(description="The credential (with its proof when Data Integrity).")
+    jwt: str | None = Field(None, description="The compact VC-JWT, when the proof format is vc-jwt.")
+    public_url: str
+    status: CredentialStatusOut
+    issued_at: datetime
+
+
+class IssuanceOut(BaseModel):
+    assessment_result_id: uuid.UUID
+    outcome: Literal["issued"]
+    credential: CredentialOut
+
+
+class RevocationIn(Schema):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+# --- verification ------------------------------------------------------------------------------
+
+
+class VerificationCheck(BaseModel):
+    check: Literal["format", "signature", "issuer", "schema", "validity_window", "status"]
+    outcome: Literal["passed", "failed", "skipped"]
+    reason: str | None = None
+    details: list[str] = Field(default_factory=list)
+
+
+class VerificationOut(BaseModel):
+    verified: bool = Field(description="True when no check failed.")
+    format: Literal["data-integrity", "vc-jwt", "unknown"]
+    credential_id: str | None = None
+    issuer: str | None = None
+    checks: list[VerificationCheck]
+    failures: list[str] = Field(description="One line per failed check: which, and why.")

@@ -1,0 +1,52 @@
+"""Another organisation's token never reaches this organisation's issuers or credentials, on any route."""
+
+from tests.badge_issuer.conftest import idempotent
+from tests.tenancy import TenantWalk, authenticated_routes, walk_every_authenticated_route
+
+
+async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
+    client, issuer_app, headers, bearer, org, issuer, assessment, new_org
+):
+    intruder_org, _ = await new_org("intruder")
+    issued = await client.post("/v1/assessment-results", json=assessment(), headers=idempotent(headers))
+    assert issued.status_code == 201, issued.text
+    credential_id = issued.json()["credential"]["id"]
+    issuer_id = issuer["id"]
+    path_params = {
+        "/v1/issuers/{issuer_id}": {"issuer_id": issuer_id},
+        "/v1/issuers/{issuer_id}/keys/rotate": {"issuer_id": issuer_id},
+        "/v1/credentials/{credential_id}": {"credential_id": credential_id},
+        "/v1/credentials/{credential_id}/revoke": {"credential_id": credential_id},
+    }
+    bodies = {
+        ("POST", "/v1/issuers"): {"name": "Intruder issuer"},
+        ("POST", "/v1/assessment-results"): assessment(),
+        ("POST", "/v1/credentials/{credential_id}/revoke"): {"reason": "intruder"},
+    }
+    markers = {str(org), issuer_id, issuer["did"], credential_id, issuer["keys"][0]["kid"], "E-1001"}
+
+    walked = await walk_every_authenticated_route(
+        client,
+        issuer_app,
+        TenantWalk(
+            owner_headers=headers,
+            intruder_headers=bearer(intruder_org),
+            path_params=path_params,
+            bodies=bodies,
+            owner_markers=markers,
+            owner_objects=[f"/v1/issuers/{issuer_id}", f"/v1/credentials/{credential_id}"],
+        ),
+    )
+    assert walked == len(authenticated_routes(issuer_app)) >= 7
+    owner_view = (await client.get(f"/v1/credentials/{credential_id}", headers=headers)).json()
+    assert owner_view["status"]["revoked"] is False
+    keys_after = (await client.get(f"/v1/issuers/{issuer_id}", headers=headers)).json()["keys"]
+    assert [key["kid"] for key in keys_after] == [issuer["keys"][0]["kid"]]
+
+
+async def test_an_intruder_cannot_issue_with_another_organisations_issuer(client, bearer, assessment, new_org):
+    intruder_org, intruder_demo = await new_org("intruder")
+    body = assessment(achievement_id=str(intruder_demo["badge:Active listening"]))
+    response = await client.post("/v1/assessment-results", json=body, headers=idempotent(bearer(intruder_org)))
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("No issuer")
