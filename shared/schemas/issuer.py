@@ -121,6 +121,43 @@ class IssuanceOut(BaseModel):
     assessment_result_id: uuid.UUID
     outcome: Literal["issued"]
     credential: CredentialOut
+    capstones: list[CredentialOut] = Field(
+        default_factory=list, description="Capstone credentials of the pathways this issuance completed."
+    )
+
+
+class BulkAssessmentItemIn(AssessmentResultIn):
+    idempotency_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] = Field(
+        description="The platform's id for this result, as the Idempotency-Key header of a single POST."
+    )
+
+
+class BulkAssessmentIn(Schema):
+    items: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=500,
+        description="Up to 500 assessment results, each as for POST /v1/assessment-results plus its own "
+        "`idempotency_key`. Each is validated and issued on its own, so one bad item fails alone.",
+    )
+
+
+class BulkItemOut(BaseModel):
+    index: int = Field(description="Position of the item in the request.")
+    idempotency_key: str | None
+    status: int = Field(description="The status a single POST of this item would have answered (201, 422, 404...).")
+    outcome: Literal["issued", "refused", "failed"]
+    replayed: bool = Field(description="True when the key had been used before: this is the stored answer.")
+    assessment_result_id: uuid.UUID | None = None
+    credential_id: uuid.UUID | None = None
+    capstone_ids: list[uuid.UUID] = Field(default_factory=list)
+    problem: dict[str, Any] | None = Field(None, description="The problem+json body, when not issued.")
+
+
+class BulkOut(BaseModel):
+    issued: int
+    refused: int
+    failed: int
+    items: list[BulkItemOut]
 
 
 class RevocationIn(Schema):

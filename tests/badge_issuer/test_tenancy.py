@@ -21,6 +21,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     bodies = {
         ("POST", "/v1/issuers"): {"name": "Intruder issuer"},
         ("POST", "/v1/assessment-results"): assessment(),
+        ("POST", "/v1/assessment-results/bulk"): {"items": [{**assessment(), "idempotency_key": "intruder-1"}]},
         ("POST", "/v1/credentials/{credential_id}/revoke"): {"reason": "intruder"},
     }
     markers = {str(org), issuer_id, issuer["did"], credential_id, issuer["keys"][0]["kid"], "E-1001"}
@@ -37,7 +38,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
             owner_objects=[f"/v1/issuers/{issuer_id}", f"/v1/credentials/{credential_id}"],
         ),
     )
-    assert walked == len(authenticated_routes(issuer_app)) >= 7
+    assert walked == len(authenticated_routes(issuer_app)) >= 9
     owner_view = (await client.get(f"/v1/credentials/{credential_id}", headers=headers)).json()
     assert owner_view["status"]["revoked"] is False
     keys_after = (await client.get(f"/v1/issuers/{issuer_id}", headers=headers)).json()["keys"]

@@ -7,11 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.api.deps import ERRORS, AssessmentsWriter, base_url, key_vault, taxonomy
 from services.badge_issuer.db.tables import IdempotencyRecord
-from services.badge_issuer.domain import credentials
+from services.badge_issuer.domain import bulk_issuance, credentials
 from shared.db import get_session
 from shared.errors import PROBLEM_MEDIA_TYPE, Unprocessable
 from shared.idempotency import create_once, idempotency_key
-from shared.schemas.issuer import AssessmentResultIn, IssuanceOut
+from shared.schemas.issuer import AssessmentResultIn, BulkAssessmentIn, BulkOut, IssuanceOut
 
 router = APIRouter(prefix="/v1/assessment-results", tags=["issuance"])
 
@@ -48,13 +48,7 @@ async def post_assessment_result(
             "The Idempotency-Key header is required: send the platform's unique id for this result.",
             header="Idempotency-Key",
         )
-    context = credentials.IssuanceContext(
-        taxonomy=taxonomy(request),
-        authorization=request.headers["authorization"],
-        vault=key_vault(request),
-        base_url=base_url(request),
-        actor=caller.client_id,
-    )
+    context = _context(request, caller.client_id)
     response = await create_once(
         session,
         IdempotencyRecord,
@@ -66,3 +60,33 @@ async def post_assessment_result(
     if response.status_code >= 400:
         response.headers["content-type"] = PROBLEM_MEDIA_TYPE
     return response
+
+
+@router.post(
+    "/bulk",
+    summary="Post a batch of assessment results; each is issued or refused on its own",
+    response_model=BulkOut,
+    responses={
+        **ERRORS,
+        422: {"description": "The batch itself is invalid (no items, more than 500)"},
+        503: {"description": "The database is unreachable (items already reported issued stay issued)"},
+    },
+)
+async def post_assessment_results_in_bulk(
+    request: Request, body: BulkAssessmentIn, caller: AssessmentsWriter, session: AsyncSession = Depends(get_session)
+) -> BulkOut:
+    """Up to 500 results. Each item is all-or-nothing in its own transaction, keyed by its own
+    `idempotency_key` (the same key space as the single POST), and reported with the status a single
+    POST would have answered: its credential (and capstones), or its problem. Replaying a batch
+    replays every item."""
+    return await bulk_issuance.issue_batch(session, caller.org_id, body.items, _context(request, caller.client_id))
+
+
+def _context(request: Request, actor: str) -> credentials.IssuanceContext:
+    return credentials.IssuanceContext(
+        taxonomy=taxonomy(request),
+        authorization=request.headers["authorization"],
+        vault=key_vault(request),
+        base_url=base_url(request),
+        actor=actor,
+    )

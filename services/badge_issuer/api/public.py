@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.api.deps import base_url, key_vault
+from services.badge_issuer.baking import MEDIA_TYPES
 from services.badge_issuer.db.tables import Credential
-from services.badge_issuer.domain import issuers, status_lists
+from services.badge_issuer.domain import baked_images, issuers, status_lists
 from shared.db import get_session
 from shared.errors import NotFound
 from shared.etag import bytes_with_etag, json_with_etag
@@ -59,6 +60,35 @@ async def public_credential(
     if credential.compact_jwt:
         return bytes_with_etag(request, credential.compact_jwt.encode(), media_type="application/vc+jwt")
     return json_with_etag(request, credential.document, media_type="application/ld+json")
+
+
+@router.get(
+    "/credentials/{credential_id}/baked.png",
+    summary="A credential baked into its badge image (PNG)",
+    responses={**NOT_FOUND, 200: {"content": {MEDIA_TYPES["png"]: {}}}},
+    response_class=Response,
+)
+async def public_baked_png(
+    request: Request, credential_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Public. The badge image with the credential in an `iTXt` chunk (keyword `openbadgecredential`):
+    the compact JWT for VC-JWT credentials, the signed JSON for Data Integrity ones."""
+    baked = await baked_images.baked_credential(session, credential_id, "png")
+    return bytes_with_etag(request, baked, media_type=MEDIA_TYPES["png"])
+
+
+@router.get(
+    "/credentials/{credential_id}/baked.svg",
+    summary="A credential baked into its badge image (SVG)",
+    responses={**NOT_FOUND, 200: {"content": {MEDIA_TYPES["svg"]: {}}}},
+    response_class=Response,
+)
+async def public_baked_svg(
+    request: Request, credential_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Public. The badge image with the credential in an `openbadges:credential` element."""
+    baked = await baked_images.baked_credential(session, credential_id, "svg")
+    return bytes_with_etag(request, baked, media_type=MEDIA_TYPES["svg"])
 
 
 @router.get("/status-lists/{status_list_id}", summary="A signed Bitstring Status List credential", responses=NOT_FOUND)

@@ -1,38 +1,80 @@
-"""Public verification of a credential someone shows (no account needed)."""
+"""Public verification of a credential someone shows (no account needed): as JSON, or baked in an image."""
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+import orjson
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from services.badge_issuer.api.deps import base_url, key_vault
-from services.badge_issuer.domain import verification
+from services.badge_issuer.domain import baked_images, verification
 from shared.db import get_session
+from shared.errors import Unprocessable
 from shared.rate_limit import public_rate_limit
 from shared.schemas.issuer import VerificationOut
 
 router = APIRouter(prefix="/v1", tags=["public"], dependencies=[Depends(public_rate_limit)])
 
+# The body is read by hand (JSON or multipart), so its two shapes are described here for OpenAPI.
+_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": 'A credential with a Data Integrity proof, or {"jwt": "<compact VC-JWT>"}.',
+            },
+            "example": {"jwt": "eyJhbGciOiJFZERTQSIs..."},
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary", "description": "A baked PNG or SVG."}},
+                "required": ["file"],
+            }
+        },
+    },
+}
+
+
+async def _presented(request: Request) -> dict[str, Any]:
+    """What was shown: a JSON body, or the credential extracted from an uploaded baked image."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        max_bytes = request.app.state.settings.max_body_bytes
+        async with request.form(max_files=1, max_fields=5, max_part_size=max_bytes) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise Unprocessable("Send the baked PNG or SVG in the multipart field `file`.", field="file")
+            data = await upload.read(max_bytes + 1)
+        return baked_images.presented_from_image(data, max_bytes)
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as error:
+        raise Unprocessable(f"The body is not JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise Unprocessable("The body must be a JSON object.")
+    return body
+
 
 @router.post(
     "/verify",
-    summary="Verify a credential",
+    summary="Verify a credential (JSON, compact JWT, or a baked PNG/SVG)",
     response_model=VerificationOut,
-    responses={422: {"description": "The body is not a JSON object"}, 429: {"description": "Rate limited"}},
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    responses={
+        413: {"description": "The uploaded image is too large"},
+        422: {"description": "The body is not a JSON object, or the image is malformed, hostile or not baked"},
+        429: {"description": "Rate limited"},
+    },
 )
-async def verify_credential(
-    request: Request,
-    presented: dict[str, Any] = Body(
-        description='A credential with a Data Integrity proof, or {"jwt": "<compact VC-JWT>"}.',
-        examples=[{"jwt": "eyJhbGciOiJFZERTQSIs..."}],
-    ),
-    session: AsyncSession = Depends(get_session),
-) -> VerificationOut:
+async def verify_credential(request: Request, session: AsyncSession = Depends(get_session)) -> VerificationOut:
     """Public. Checks the signature (did:key offline, or this issuer's keys), that the signer is the
     issuer, the 1EdTech schema, the validity window and, for status lists this service publishes, the
-    revocation bit. Answers 200 with every check and the reasons; `verified` is false if any failed."""
+    revocation bit. Answers 200 with every check and the reasons; `verified` is false if any failed.
+    A baked image is checked for bombs and entity expansion before anything is decoded."""
     result = await verification.verify_presented(
-        session, presented, vault=key_vault(request), base_url=base_url(request)
+        session, await _presented(request), vault=key_vault(request), base_url=base_url(request)
     )
     await session.commit()  # a status list re-signed while checking is kept
     return result

@@ -104,13 +104,25 @@ class Credential(TenantMixin, Base):
     """An issued credential; its id is the credential's urn:uuid. Its status index is unique."""
 
     __tablename__ = "credentials"
-    __table_args__ = (UniqueConstraint("status_list_id", "status_index", name="uq_credentials_status_list_index"),)
+    __table_args__ = (
+        UniqueConstraint("status_list_id", "status_index", name="uq_credentials_status_list_index"),
+        # A capstone is awarded once per learner: NULLs are distinct, so ordinary credentials are unaffected.
+        UniqueConstraint("org_id", "learner_key", "capstone_achievement_id", name="uq_credentials_capstone_once"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     issuer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuers.id", ondelete="CASCADE"), index=True)
     key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuer_keys.id"))
-    assessment_result_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assessment_results.id"), unique=True)
+    # The result that earned it; none for a capstone (earned by the pathway, see the audit entry).
+    assessment_result_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("assessment_results.id"), unique=True)
+    # Who holds it within the organisation: "hris:<id>", else "email:<lower-cased address>".
+    learner_key: Mapped[str | None] = mapped_column(String(400), index=True)
+    # Set only on capstones: the pathway completed, and the capstone's achievement (for the once-only rule).
+    capstone_pathway_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    capstone_achievement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     achievement_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    # The tier at issuance, for the default badge image a baked download is made from.
+    achievement_tier: Mapped[str | None] = mapped_column(String(64))
     learner_hris_id: Mapped[str | None] = mapped_column(String(200), index=True)
     proof_format: Mapped[str] = mapped_column(String(20))
     document: Mapped[dict[str, Any]] = mapped_column(JSONType)

@@ -2,20 +2,22 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.badge_issuer.db.tables import AssessmentResult, Credential
-from services.badge_issuer.domain import audit, criteria, issuers, status_lists
+from services.badge_issuer.db.tables import AssessmentResult, Credential, Issuer
+from services.badge_issuer.domain import audit, capstones, criteria, issuers, status_lists
 from services.badge_issuer.domain.key_vault import KeyVault
-from services.badge_issuer.domain.taxonomy_client import TaxonomyClient
+from services.badge_issuer.domain.taxonomy_client import AchievementDefinition, TaxonomyClient
 from services.badge_issuer.ob3 import credential as ob3_credential
 from services.badge_issuer.ob3.schema_validation import validate_achievement_credential
 from services.badge_issuer.proofs import data_integrity, vc_jwt
 from shared.db import utcnow
-from shared.errors import Conflict, problem_body
+from shared.errors import Conflict, Unprocessable, problem_body
+from shared.pagination import decode_cursor, encode_cursor
 from shared.repository import TenantRepository
 from shared.schemas.issuer import AssessmentResultIn, CredentialOut, CredentialStatusOut, IssuanceOut
 
@@ -83,25 +85,79 @@ async def issue_from_assessment(
         )
         return 422, body
 
+    subject = Subject(email=data.learner.email, hris_id=data.learner.hris_id, did=data.learner.did)
+    credential = await sign_and_store(
+        session,
+        org_id,
+        issuer,
+        achievement,
+        subject,
+        context,
+        proof_format=data.proof_format or issuer.default_proof_format,
+        assessment_result_id=result.id,
+        results=[judgement.result],
+        activity_end=data.completed_at,
+        evidence=ob3_credential.evidence_entries(
+            [str(url) for url in data.evidence.urls], data.evidence.narrative, data.assessor
+        ),
+    )
+    awarded = await capstones.award_completed_pathways(session, org_id, issuer, credential, subject, context)
+    issued = IssuanceOut(
+        assessment_result_id=result.id,
+        outcome="issued",
+        credential=describe_credential(credential, context.base_url),
+        capstones=[describe_credential(capstone, context.base_url) for capstone in awarded],
+    )
+    return 201, issued.model_dump(mode="json")
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The learner a credential is about, as the platform identified them."""
+
+    email: str | None
+    hris_id: str | None
+    did: str | None
+
+    @property
+    def key(self) -> str:
+        """One learner within an organisation: the HRIS id when known, else the email address."""
+        return f"hris:{self.hris_id}" if self.hris_id else f"email:{(self.email or '').lower()}"
+
+
+async def sign_and_store(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    issuer: Issuer,
+    achievement: AchievementDefinition,
+    subject: Subject,
+    context: IssuanceContext,
+    *,
+    proof_format: str,
+    assessment_result_id: uuid.UUID | None,
+    results: list[dict[str, Any]],
+    activity_end: datetime | None,
+    evidence: list[dict[str, Any]],
+    capstone_pathway_id: uuid.UUID | None = None,
+) -> Credential:
+    """Build, sign and add one credential with its status index and audit entry (not committed)."""
     signing = await issuers.current_signing_key(session, issuer, context.vault)
     status_list, index, status_entry = await status_lists.allocate_index(session, signing.row, context.base_url)
     credential_id = uuid.uuid4()
     issued_at = utcnow()
+    achievement_id = uuid.UUID(str(achievement.definition["id"]))
     unsigned = ob3_credential.build_achievement_credential(
         credential_id=credential_id,
         issuer_profile=issuers.credential_issuer(issuer, signing.did),
         valid_from=issued_at,
         achievement=achievement.ob3,
-        results=[judgement.result],
-        identifiers=ob3_credential.recipient_identifiers(email=data.learner.email, hris_id=data.learner.hris_id),
-        subject_did=data.learner.did,
-        activity_end=data.completed_at,
-        evidence=ob3_credential.evidence_entries(
-            [str(url) for url in data.evidence.urls], data.evidence.narrative, data.assessor
-        ),
+        results=results,
+        identifiers=ob3_credential.recipient_identifiers(email=subject.email, hris_id=subject.hris_id),
+        subject_did=subject.did,
+        activity_end=activity_end,
+        evidence=evidence,
         credential_status=status_entry,
     )
-    proof_format = data.proof_format or issuer.default_proof_format
     compact_jwt = None
     if proof_format == "vc-jwt":
         document = unsigned
@@ -116,9 +172,13 @@ async def issue_from_assessment(
         org_id=org_id,
         issuer_id=issuer.id,
         key_id=signing.row.id,
-        assessment_result_id=result.id,
-        achievement_id=data.achievement_id,
-        learner_hris_id=data.learner.hris_id,
+        assessment_result_id=assessment_result_id,
+        achievement_id=achievement_id,
+        achievement_tier=achievement.definition.get("tier"),
+        learner_hris_id=subject.hris_id,
+        learner_key=subject.key,
+        capstone_pathway_id=capstone_pathway_id,
+        capstone_achievement_id=achievement_id if capstone_pathway_id else None,
         proof_format=proof_format,
         document=document,
         compact_jwt=compact_jwt,
@@ -127,19 +187,38 @@ async def issue_from_assessment(
         issued_at=issued_at,
     )
     session.add(credential)
-    audit.record(
-        session,
-        org_id,
-        "credential.issued",
-        str(credential_id),
-        context.actor,
-        {"assessment_result_id": str(result.id), "status_list_id": str(status_list.id), "index": index},
-    )
+    detail: dict[str, Any] = {"status_list_id": str(status_list.id), "index": index}
+    if assessment_result_id:
+        detail["assessment_result_id"] = str(assessment_result_id)
+    if capstone_pathway_id:
+        detail["capstone_of_pathway"] = str(capstone_pathway_id)
+    audit.record(session, org_id, "credential.issued", str(credential_id), context.actor, detail)
     await session.flush()
-    issued = IssuanceOut(
-        assessment_result_id=result.id, outcome="issued", credential=describe_credential(credential, context.base_url)
-    )
-    return 201, issued.model_dump(mode="json")
+    return credential
+
+
+async def wallet_page(
+    session: AsyncSession, org_id: uuid.UUID, learner: str, *, cursor: str | None, limit: int
+) -> tuple[list[Credential], str | None]:
+    """A learner's credentials in the organisation, oldest first, revoked ones included (marked so).
+
+    `learner` is an HRIS id, or an email address (case-insensitive). Keyset pagination over
+    (issued_at, id), with its own cursor because the shared helper cannot rebuild a datetime."""
+    learner = learner.strip()
+    keys = [f"hris:{learner}"] + ([f"email:{learner.lower()}"] if "@" in learner else [])
+    statement = repository(session, org_id).select(Credential.learner_key.in_(keys))
+    if cursor:
+        raw_time, raw_id = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(raw_time), uuid.UUID(raw_id))
+        except ValueError as error:
+            raise Unprocessable("The cursor is not valid; use the next_cursor of a previous page.") from error
+        statement = statement.where(tuple_(Credential.issued_at, Credential.id) > tuple_(*after))
+    rows = list(await session.scalars(statement.order_by(Credential.issued_at, Credential.id).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor([last.issued_at.isoformat(), last.id])
 
 
 def describe_credential(credential: Credential, base_url: str) -> CredentialOut:
