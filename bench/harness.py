@@ -126,3 +126,102 @@ def median_result(results: list[LoadResult]) -> LoadResult:
         statistics.median(r.p99_ms for r in results),
         sum(r.errors for r in results),
     )
+
+
+@dataclass
+class PostLoadResult(LoadResult):
+    """`errors` counts every failure; `unexpected_status` the responses whose status was not the expected one."""
+
+    unexpected_status: int
+    requests: int
+    first_unexpected: str = ""
+
+
+_POST_SCRIPT = r"""
+-- POST the body read from args[1]; a unique header (args[3] .. thread id .. counter) on every request
+-- when args[2] names one; counts responses whose status is not args[4].
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local file = assert(io.open(args[1], "rb"))
+  body = file:read("*a")
+  file:close()
+  unique = args[2] ~= "" and args[2] or nil
+  prefix = args[3]
+  expected = tonumber(args[4])
+  counter = 0
+  unexpected = 0
+  headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Content-Type"] = "application/json"
+end
+
+function request()
+  counter = counter + 1
+  if unique then headers[unique] = prefix .. "-" .. id .. "-" .. counter end
+  return wrk.format("POST", nil, headers, body)
+end
+
+function response(status, response_headers, response_body)
+  if status ~= expected then
+    unexpected = unexpected + 1
+    if not first then first = status .. " " .. string.sub(response_body or "", 1, 300) end
+  end
+end
+
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do
+    total = total + thread:get("unexpected")
+    local sample = thread:get("first")
+    if sample then io.write("First unexpected: " .. string.gsub(sample, "\n", " ") .. "\n") end
+  end
+  io.write(string.format("Unexpected status: %d\n", total))
+end
+"""
+
+
+def wrk_post_load(
+    url: str,
+    *,
+    headers: dict[str, str],
+    body: str,
+    unique_header: str | None = None,
+    expected_status: int = 200,
+    connections: int = 32,
+    seconds: int = 8,
+) -> PostLoadResult:
+    """POST `body` (JSON) to `url` with `connections` keep-alive clients for `seconds` through a wrk Lua
+    script; `unique_header` (e.g. Idempotency-Key) gets a value unique to every request of the run."""
+    folder = Path(tempfile.mkdtemp(prefix="credstack-bench-wrk."))
+    script, body_file = folder / "post.lua", folder / "body.json"
+    script.write_text(_POST_SCRIPT)
+    body_file.write_text(body)
+    prefix = f"{time.time_ns():x}"
+    command = [ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    command += ["-s", str(script)]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    command += [url, "--", str(body_file), unique_header or "", prefix, str(expected_status)]
+    try:
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    unexpected = int(re.search(r"Unexpected status: (\d+)", output).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = int(bad.group(1)) if bad else 0
+    errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    sample = re.search(r"First unexpected: (.*)", output)
+    return PostLoadResult(rps, p50, p99, errors, unexpected, requests, sample.group(1) if sample else "")

@@ -1,0 +1,304 @@
+"""Issuance and verification through HTTP (issue 3, DESIGN.md §6): 32 concurrent clients, uvicorn (1 worker
+per service) on PostgreSQL, beside a bare FastAPI POST endpoint, in the same run.
+
+    uv run python bench/issuance_http.py [--seconds 6] [--profile DIR]
+
+Issuance posts an assessment result (a unique Idempotency-Key per request, generated in wrk's Lua) and
+must answer 201; the issuer fetches the achievement from taxonomy_api, which runs beside it. Verification
+posts one fixed issued credential to POST /v1/verify (the DI credential, and {"jwt": ...}).
+Targets: issuance VC-JWT >= 1,000/s, Data Integrity >= 300/s; verification VC-JWT >= 2,000/s, Data
+Integrity >= 500/s; p99 < 100 ms. With --profile, py-spy records the issuer during each phase (raw).
+"""
+
+import argparse
+import asyncio
+import base64
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+
+from bench.harness import PostLoadResult, temporary_postgres, uvicorn_server, wrk_post_load  # noqa: E402
+from bench.taxonomy_reads import create_database  # noqa: E402
+from services.taxonomy_api.db.revisions import TaxonomySession  # noqa: E402
+from services.taxonomy_api.domain import organisations  # noqa: E402
+from services.taxonomy_api.provisioning import seed_demo_taxonomy  # noqa: E402
+from shared.auth import TokenAuthority, load_or_create_private_key  # noqa: E402
+from shared.db import Database  # noqa: E402
+from shared.migrations import upgrade  # noqa: E402
+
+CONNECTIONS = 32
+TARGETS = {  # name -> (req/s target, p99 ms target)
+    "issue VC-JWT": (1000, 100),
+    "issue Data Integrity": (300, 100),
+    "verify VC-JWT": (2000, 100),
+    "verify Data Integrity": (500, 100),
+}
+
+
+async def seed(url: str) -> tuple[str, str]:
+    """An organisation with the demo taxonomy; returns (org id, the foundational badge's achievement id)."""
+    database = Database(url, session_class=TaxonomySession)
+    async with database.sessions() as session:
+        organisation = await organisations.create_organisation(session, "Bench Academy")
+        ids = await seed_demo_taxonomy(session, organisation.id)
+        await session.commit()
+    await database.dispose()
+    return str(organisation.id), str(ids["badge:Active listening"])
+
+
+class LockWaitSampler:
+    """Samples pg_stat_activity every 50 ms in a thread: the mean number of the issuer's backends that are
+    running a statement, and of those waiting on a lock (a hot row serialises the transactions)."""
+
+    def __init__(self, url: str, database: str) -> None:
+        self.url, self.database = url.replace("+asyncpg", ""), database
+        self.stop = threading.Event()
+        self.samples: list[tuple[int, int]] = []
+        self.waits: collections.Counter[str] = collections.Counter()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        connection = await asyncpg.connect(self.url)
+        query = (
+            "SELECT count(*) FILTER (WHERE state = 'active'), count(*) FILTER (WHERE wait_event_type = 'Lock') "
+            "FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()"
+        )
+        while not self.stop.is_set():
+            active, waiting = await connection.fetchrow(query, self.database)
+            self.samples.append((active, waiting))
+            for row in await connection.fetch(self.waiting_query, self.database):
+                self.waits[f"{row[0]}: {' '.join(row[1].split())[:90]}"] += 1
+            await asyncio.sleep(0.05)
+        await connection.close()
+
+    waiting_query = "SELECT wait_event, query FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'"
+
+    def __enter__(self) -> "LockWaitSampler":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+    def means(self) -> tuple[float, float]:
+        if not self.samples:
+            return 0.0, 0.0
+        return (
+            sum(a for a, _ in self.samples) / len(self.samples),
+            sum(w for _, w in self.samples) / len(self.samples),
+        )
+
+
+def drain(admin_url: str, database: str, timeout: float = 60) -> None:
+    """Wait until the issuer has finished what wrk left in flight, so one phase does not load the next."""
+
+    async def wait() -> None:
+        connection = await asyncpg.connect(admin_url.replace("+asyncpg", ""))
+        query = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() "
+            "AND state IN ('active', 'idle in transaction')"
+        )
+        deadline = asyncio.get_running_loop().time() + timeout
+        quiet = 0
+        while quiet < 5 and asyncio.get_running_loop().time() < deadline:
+            quiet = quiet + 1 if await connection.fetchval(query, database) == 0 else 0
+            await asyncio.sleep(0.1)
+        await connection.close()
+
+    asyncio.run(wait())
+
+
+def server_pid(base_url: str) -> int | None:
+    """The uvicorn process listening on base_url's port (found by its command line)."""
+    port = base_url.rsplit(":", 1)[1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"uvicorn" in argv and b"--port" in argv and argv[argv.index(b"--port") + 1] == port.encode():
+            return int(entry.name)
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=6, help="length of each load phase (at most 8)")
+    parser.add_argument("--profile", type=Path, help="write a py-spy raw profile of the issuer per phase here")
+    args = parser.parse_args()
+    seconds = max(1, min(args.seconds, 8))
+    work = Path(tempfile.mkdtemp(prefix="credstack-bench."))
+    key_file = work / "auth.pem"
+    authority = TokenAuthority(
+        load_or_create_private_key(key_file, create=True), issuer="credstack", audience="credstack", ttl_seconds=3600
+    )
+    results: dict[str, PostLoadResult] = {}
+    backends: dict[str, tuple[float, float]] = {}
+    waits: dict[str, list[tuple[str, int]]] = {}
+    with temporary_postgres() as admin_url:
+        taxonomy_url = asyncio.run(create_database(admin_url, "taxonomy_bench"))
+        issuer_url = asyncio.run(create_database(admin_url, "issuer_bench"))
+        upgrade("taxonomy_api", taxonomy_url)
+        upgrade("badge_issuer", issuer_url)
+        org_id, achievement_id = asyncio.run(seed(taxonomy_url))
+        scopes = frozenset({"admin", "assessments:write", "taxonomy:read", "credentials:read"})
+        token = authority.issue(org_id=org_id, client_id="bench", scopes=scopes)
+        headers = {"Authorization": f"Bearer {token}"}
+        shared_env = {"CREDSTACK_AUTH_PRIVATE_KEY_FILE": str(key_file), "CREDSTACK_LOG_LEVEL": "WARNING"}
+        taxonomy_env = {
+            **shared_env,
+            "CREDSTACK_TAXONOMY_DATABASE_URL": taxonomy_url,
+            "CREDSTACK_TAXONOMY_ACCESS_LOG": "false",
+        }
+        with uvicorn_server("services.taxonomy_api.app:create_app", taxonomy_env) as taxonomy:
+            issuer_env = {
+                **shared_env,
+                "CREDSTACK_ISSUER_DATABASE_URL": issuer_url,
+                "CREDSTACK_ISSUER_ACCESS_LOG": "false",
+                "CREDSTACK_ISSUER_TAXONOMY_URL": taxonomy,
+                "CREDSTACK_ISSUER_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+                "CREDSTACK_ISSUER_PUBLIC_RATE_LIMIT_PER_MINUTE": str(10**9),  # the public limit would shed the load
+            }
+            with (
+                uvicorn_server("services.badge_issuer.app:create_app", issuer_env) as issuer,
+                uvicorn_server("bench.bare_post_app:create_app", {}) as bare,
+            ):
+                created = httpx.post(
+                    f"{issuer}/v1/issuers",
+                    json={"name": "Bench Academy", "url": "https://academy.example", "email": "badges@academy.example"},
+                    headers={**headers, "Idempotency-Key": "bench-issuer"},
+                )
+                assert created.status_code == 201, created.text
+                body = {
+                    "learner": {"hris_id": "E-1001", "email": "ada@example.com"},
+                    "achievement_id": achievement_id,
+                    "issuer_id": created.json()["id"],
+                    "score": 86,
+                    "evidence": {"urls": ["https://lms.example/attempts/4711"], "narrative": "Observed call."},
+                    "assessor": "Grace Hopper",
+                    "completed_at": "2026-01-15T09:30:00Z",
+                }
+                bodies = {fmt: json.dumps({**body, "proof_format": fmt}) for fmt in ("data-integrity", "vc-jwt")}
+                samples = {}
+                for fmt, text in bodies.items():  # one credential of each kind, checked, to verify under load
+                    issued = httpx.post(
+                        f"{issuer}/v1/assessment-results",
+                        content=text,
+                        headers={**headers, "Idempotency-Key": f"sample-{fmt}", "Content-Type": "application/json"},
+                    )
+                    assert issued.status_code == 201, issued.text
+                    credential = issued.json()["credential"]
+                    samples[fmt] = {"jwt": credential["jwt"]} if fmt == "vc-jwt" else credential["credential"]
+                    check = httpx.post(f"{issuer}/v1/verify", json=samples[fmt])
+                    assert check.status_code == 200 and check.json()["verified"], check.text
+                issuer_pid = server_pid(issuer)
+                phases = [
+                    ("bare FastAPI POST", f"{bare}/issue", bodies["vc-jwt"], {}, "Idempotency-Key", 201),
+                    (
+                        "issue VC-JWT",
+                        f"{issuer}/v1/assessment-results",
+                        bodies["vc-jwt"],
+                        headers,
+                        "Idempotency-Key",
+                        201,
+                    ),
+                    (
+                        "issue Data Integrity",
+                        f"{issuer}/v1/assessment-results",
+                        bodies["data-integrity"],
+                        headers,
+                        "Idempotency-Key",
+                        201,
+                    ),
+                    ("verify VC-JWT", f"{issuer}/v1/verify", json.dumps(samples["vc-jwt"]), {}, None, 200),
+                    (
+                        "verify Data Integrity",
+                        f"{issuer}/v1/verify",
+                        json.dumps(samples["data-integrity"]),
+                        {},
+                        None,
+                        200,
+                    ),
+                ]
+                for name, url, text, phase_headers, unique, status in phases:
+                    profiler = None
+                    if args.profile and issuer_pid and name != "bare FastAPI POST":
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        output = args.profile / (name.replace(" ", "-").lower() + ".txt")
+                        profiler = subprocess.Popen(
+                            [Path(sys.executable).parent / "py-spy", "record", "-p", str(issuer_pid)]
+                            + ["-d", str(max(1, seconds - 1)), "-f", "raw", "-o", str(output), "--nonblocking"],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                        )
+                    with LockWaitSampler(admin_url, "issuer_bench") as sampler:
+                        results[name] = wrk_post_load(
+                            url,
+                            headers=phase_headers,
+                            body=text,
+                            unique_header=unique,
+                            expected_status=status,
+                            connections=CONNECTIONS,
+                            seconds=seconds,
+                        )
+                    backends[name] = sampler.means()
+                    waits[name] = sampler.waits.most_common(1)
+                    drain(admin_url, "issuer_bench")
+                    if profiler:
+                        profiler.wait(timeout=30)
+    report(results, backends, waits, seconds)
+
+
+def report(
+    results: dict[str, PostLoadResult],
+    backends: dict[str, tuple[float, float]],
+    waits: dict[str, list[tuple[str, int]]],
+    seconds: int,
+) -> None:
+    bare = results["bare FastAPI POST"].requests_per_second
+    print(
+        f"\nIssuance and verification through HTTP: {CONNECTIONS} clients (wrk, 2 threads), 1 uvicorn worker per "
+        f"service, PostgreSQL 15 on loopback, one {seconds}s phase each.\nFigures on a shared 2-core machine are noisy."
+    )
+    print(f"{'endpoint':<24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'!=exp':>7}{'x bare':>8}  target")
+    for name, result in results.items():
+        target = TARGETS.get(name)
+        verdict = ""
+        if target:
+            rps_ok = result.requests_per_second >= target[0]
+            p99_ok = result.p99_ms < target[1]
+            verdict = (
+                f">= {target[0]:,}/s {'met' if rps_ok else 'MISSED'}, p99 < {target[1]} ms "
+                f"{'met' if p99_ok else 'MISSED'}"
+            )
+        print(
+            f"{name:<24}{result.requests_per_second:>9.0f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
+            f"{result.errors:>9}{result.unexpected_status:>7}{result.requests_per_second / bare:>8.2f}  {verdict}"
+        )
+    for name, result in results.items():
+        if result.first_unexpected:
+            print(f"{name}: first unexpected response: {result.first_unexpected[:300]}")
+    print("\nissuer's PostgreSQL backends during each phase (mean of 50 ms samples of pg_stat_activity):")
+    for name, (active, waiting) in backends.items():
+        if name in TARGETS:
+            print(f"  {name:<24} running a statement {active:5.1f}, of which waiting on a lock {waiting:5.1f}")
+            for statement, _count in waits.get(name, []):
+                print(f"  {'':<24} most often waiting: {statement}")
+    print("non-2xx: wrk's non-2xx/3xx responses plus socket errors; !=exp: statuses other than 201 (issue) / 200.")
+
+
+if __name__ == "__main__":
+    main()
