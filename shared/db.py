@@ -84,18 +84,24 @@ class Database:
     ) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
+        # A small pool of its own for short side transactions taken while a request's transaction is
+        # open (claiming a counter): from the request pool they could wait, deadlocked, behind the very
+        # requests that need them. SQLite has one writer, so it has none.
+        self.side_engine = None if is_sqlite(url) else create_engine(url, pool_size=2)
         self.sessions = async_sessionmaker(
             self.engine,
             expire_on_commit=False,
             autoflush=False,
             sync_session_class=session_class,
-            info=session_info or {},
+            info={**(session_info or {}), "side_engine": self.side_engine},
         )
         # Single-statement reads need no BEGIN/ROLLBACK round trips.
         self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.side_engine is not None:
+            await self.side_engine.dispose()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
