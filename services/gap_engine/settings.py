@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -11,3 +12,6 @@ class GapSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8003"
     taxonomy_url: str = "http://127.0.0.1:8001"
     issuer_url: str = "http://127.0.0.1:8002"
+    taxonomy_timeout_seconds: float = 5.0
+    # An HRIS bulk upsert of 5,000 full records is about 1.5 MB of JSON: above the shared 1 MiB bound.
+    max_body_bytes: int = Field(8_388_608, ge=1024)

@@ -1,27 +1,114 @@
-"""The gap engine runs the same cross-tenant walk; it has no organisation data yet, so the walk's job
-today is to fail as soon as a route is added without an auth rule or without a place in this walk."""
+"""The cross-tenant walk over every gap engine route, plus the HRIS writes that key on the caller's ids.
+
+The walk's intruder holds every scope but hris:write and admin: the reads and the analysis are
+walked against the owner's objects; the writes are 403 there. An intruder that *can* write is
+covered below: an upsert by HRIS id lands in the intruder's own organisation (the HRIS id is only
+unique per organisation), and everything that references the owner's people or roles is a 404.
+"""
 
 import uuid
 
-from services.gap_engine.app import create_app
-from services.gap_engine.settings import GapSettings
-from tests.conftest import asgi_client
+from shared.auth import SCOPES
+from tests.gap_engine.conftest import employee, fact
 from tests.tenancy import TenantWalk, authenticated_routes, walk_every_authenticated_route
 
+OWNER_HRIS_ID = "owner-hris-7781"
+OWNER_NAME = "Owner Person Zed"
+OWNER_EMAIL = "zed.owner@owner.example"
 
-async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(service_settings, bearer):
-    app = create_app(service_settings(GapSettings, "gap_engine"))
-    owner, intruder = uuid.uuid4(), uuid.uuid4()
-    async for client in asgi_client(app):
-        walked = await walk_every_authenticated_route(
-            client,
-            app,
-            TenantWalk(
-                owner_headers=bearer(owner),
-                intruder_headers=bearer(intruder),
-                path_params={},
-                bodies={},
-                owner_markers={str(owner)},
-            ),
-        )
-    assert walked == len(authenticated_routes(app))
+
+async def _seed_owner(client, headers, roles, demo) -> str:
+    role_id = str(roles["Project Manager"])
+    assert (await client.post(f"/v1/roles/{role_id}/sync", headers=headers)).status_code == 200
+    body = {"name": OWNER_NAME, "email": OWNER_EMAIL, "team": "Owner team", "target_role_id": role_id}
+    assert (await client.put(f"/v1/employees/{OWNER_HRIS_ID}", json=body, headers=headers)).status_code == 201
+    response = await client.post(
+        "/v1/skill-facts", json=fact(OWNER_HRIS_ID, demo["Active listening"], 1), headers=headers
+    )
+    assert response.status_code == 201
+    return role_id
+
+
+async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
+    client, gap_app, bearer, org, roles, demo, new_org
+):
+    owner_headers = bearer(org)
+    role_id = await _seed_owner(client, owner_headers, roles, demo)
+    intruder, _ = await new_org("intruder")
+    reader_scopes = sorted(set(SCOPES) - {"hris:write", "admin"})
+    period = {"metric": "win_rate", "value": 0.3, "period_start": "2026-01-01", "period_end": "2026-03-31"}
+    walked = await walk_every_authenticated_route(
+        client,
+        gap_app,
+        TenantWalk(
+            owner_headers=owner_headers,
+            intruder_headers=bearer(intruder, *reader_scopes),
+            path_params={
+                "/v1/employees/{hris_id}": {"hris_id": OWNER_HRIS_ID},
+                "/v1/employees/{hris_id}/gap": {"hris_id": OWNER_HRIS_ID},
+                "/v1/employees/{hris_id}/skills": {"hris_id": OWNER_HRIS_ID},
+                "/v1/roles/{role_id}/sync": {"role_id": role_id},
+                "/v1/roles/{role_id}/candidates": {"role_id": role_id},
+                "/v1/roles/{role_id}/requirements": {"role_id": role_id},
+                "/v1/teams/{team}/gaps": {"team": "Owner team"},
+            },
+            bodies={
+                ("PUT", "/v1/employees/{hris_id}"): {"name": "Intruder"},
+                ("POST", "/v1/employees/bulk"): {"employees": [employee(OWNER_HRIS_ID)]},
+                ("POST", "/v1/employees/bulk/csv"): f"hris_id,name\n{OWNER_HRIS_ID},Intruder\n",
+                ("POST", "/v1/kpi-observations"): {"observations": [{"hris_id": OWNER_HRIS_ID, **period}]},
+                ("POST", "/v1/skill-facts"): fact(OWNER_HRIS_ID, demo["Active listening"], 3),
+                ("POST", "/v1/roi"): {
+                    "seats": 1,
+                    "cost_per_seat": 1,
+                    "revenue_per_head": 1,
+                    "expected_uplift": 0.1,
+                    "retention": 1,
+                },
+            },
+            owner_markers={str(org), OWNER_HRIS_ID, OWNER_NAME, OWNER_EMAIL},
+            owner_objects=[
+                f"/v1/employees/{OWNER_HRIS_ID}",
+                f"/v1/employees/{OWNER_HRIS_ID}/gap",
+                f"/v1/employees/{OWNER_HRIS_ID}/skills",
+                f"/v1/roles/{role_id}/requirements",
+            ],
+        ),
+    )
+    assert walked == len(authenticated_routes(gap_app))
+
+
+async def test_an_intruder_that_may_write_only_touches_its_own_organisation(client, bearer, org, roles, demo, new_org):
+    owner_headers = bearer(org)
+    role_id = await _seed_owner(client, owner_headers, roles, demo)
+    before = (await client.get(f"/v1/employees/{OWNER_HRIS_ID}/gap", headers=owner_headers)).json()
+    intruder_org, _ = await new_org("intruder")
+    intruder = bearer(intruder_org)  # every scope, admin included
+
+    period = {"metric": "win_rate", "value": 0.3, "period_start": "2026-01-01", "period_end": "2026-03-31"}
+    kpis = await client.post(
+        "/v1/kpi-observations", json={"observations": [{"hris_id": OWNER_HRIS_ID, **period}]}, headers=intruder
+    )
+    assert kpis.status_code == 404
+    facts = await client.post(
+        "/v1/skill-facts", json=fact(OWNER_HRIS_ID, demo["Active listening"], 3), headers=intruder
+    )
+    assert facts.status_code == 404
+    assert (await client.post(f"/v1/roles/{role_id}/sync", headers=intruder)).status_code == 404
+    assert (await client.get(f"/v1/roles/{role_id}/candidates", headers=intruder)).status_code == 404
+    assert (await client.get("/v1/teams/Owner team/gaps", headers=intruder)).status_code == 404
+
+    # The same HRIS id in another organisation is another person.
+    put = await client.put(f"/v1/employees/{OWNER_HRIS_ID}", json={"name": "Intruder"}, headers=intruder)
+    assert put.status_code == 201
+    assert OWNER_NAME not in put.text and OWNER_EMAIL not in put.text
+    bulk = await client.post("/v1/employees/bulk", json={"employees": [employee(OWNER_HRIS_ID)]}, headers=intruder)
+    assert bulk.json() == {"received": 1, "created": 0, "updated": 1}  # its own record from the PUT
+    listed = (await client.get("/v1/employees", headers=intruder)).json()["items"]
+    assert [item["name"] for item in listed] == [f"Person {OWNER_HRIS_ID}"]
+    assert (await client.get(f"/v1/employees/{OWNER_HRIS_ID}/gap", headers=intruder)).status_code == 422
+
+    owner = (await client.get(f"/v1/employees/{OWNER_HRIS_ID}", headers=owner_headers)).json()
+    assert (owner["name"], owner["email"]) == (OWNER_NAME, OWNER_EMAIL)
+    assert (await client.get(f"/v1/employees/{OWNER_HRIS_ID}/gap", headers=owner_headers)).json() == before
+    assert uuid.UUID(owner["id"]) != uuid.UUID(put.json()["id"])

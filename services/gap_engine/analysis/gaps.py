@@ -1,0 +1,299 @@
+"""Gap maths in SQL: set-based, one statement per report, no Python loop over employees.
+
+Per requirement: verified = the employee's highest level among facts neither revoked nor expired
+(0 if none); shortfall = max(required − verified, 0); coverage = min(verified, required) / required
+(1 for a level-0 requirement). Readiness = 100 × Σ(weight × coverage) / Σ weight (READINESS_FORMULA).
+"""
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, Select, and_, case, cast, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement, Subquery
+
+from services.gap_engine.db.tables import Employee, RoleRequirement, SkillFact, SyncedRole
+from services.gap_engine.domain.employees import get_employee
+from services.gap_engine.domain.roles import synced_role
+from shared.db import utcnow
+from shared.errors import NotFound, Unprocessable
+from shared.schemas.gaps import (
+    Candidate,
+    CandidateList,
+    GapReport,
+    ReadinessBucket,
+    RequirementGap,
+    TeamGapReport,
+    TeamRequirementGap,
+)
+
+# Unmet must-haves, then unmet should-haves, then met requirements.
+_MUST_GAP, _SHOULD_GAP, _MET = 0, 1, 2
+
+
+def verified_levels(org_id: uuid.UUID, now: datetime, employee_id: uuid.UUID | None = None) -> Subquery:
+    """(employee_id, skill_id, verified_level): the highest current fact per employee and skill."""
+    statement = (
+        select(SkillFact.employee_id, SkillFact.skill_id, func.max(SkillFact.level).label("verified_level"))
+        .where(
+            SkillFact.org_id == org_id,
+            SkillFact.revoked.is_(False),
+            or_(SkillFact.expires_at.is_(None), SkillFact.expires_at > now),
+        )
+        .group_by(SkillFact.employee_id, SkillFact.skill_id)
+    )
+    if employee_id is not None:
+        statement = statement.where(SkillFact.employee_id == employee_id)
+    return statement.subquery("verified")
+
+
+def _requirement_columns(verified: Subquery) -> dict[str, ColumnElement[Any]]:
+    level = func.coalesce(verified.c.verified_level, 0)
+    required = RoleRequirement.required_level
+    shortfall = case((level >= required, 0), else_=required - level)
+    coverage = case(
+        (required <= 0, 1.0),
+        (level >= required, 1.0),
+        else_=cast(level, Float) / required,
+    )
+    rank = case(
+        (and_(level < required, RoleRequirement.criticality == "must"), _MUST_GAP),
+        (level < required, _SHOULD_GAP),
+        else_=_MET,
+    )
+    return {
+        "skill_id": RoleRequirement.skill_id,
+        "skill_name": RoleRequirement.skill_name,
+        "criticality": RoleRequirement.criticality,
+        "weight": RoleRequirement.weight,
+        "required_level": RoleRequirement.required_level,
+        "verified_level": verified.c.verified_level,
+        "shortfall": shortfall.label("shortfall"),
+        "coverage": coverage.label("coverage"),
+        "rank": rank.label("rank"),
+    }
+
+
+def _requirement_gap(row: Any) -> RequirementGap:
+    return RequirementGap(
+        skill_id=row.skill_id,
+        skill_name=row.skill_name,
+        criticality=row.criticality,
+        weight=row.weight,
+        required_level=row.required_level,
+        verified_level=row.verified_level,
+        shortfall=row.shortfall,
+        met=row.shortfall == 0,
+    )
+
+
+async def compute_role_gap(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    hris_id: str,
+    role_id: uuid.UUID | None = None,
+    *,
+    now: datetime | None = None,
+) -> GapReport:
+    """One employee against a role: the target role by default, else the current one."""
+    employee = await get_employee(session, org_id, hris_id)
+    role_id = role_id or employee.target_role_id or employee.current_role_id
+    if role_id is None:
+        raise Unprocessable(f"Employee {hris_id!r} has no target or current role; pass role_id.")
+    role = await synced_role(session, org_id, role_id)
+    verified = verified_levels(org_id, now or utcnow(), employee.id)
+    columns = _requirement_columns(verified)
+    statement = (
+        select(*columns.values())
+        .outerjoin(verified, verified.c.skill_id == RoleRequirement.skill_id)
+        .where(RoleRequirement.org_id == org_id, RoleRequirement.role_id == role_id)
+        .order_by(
+            columns["rank"],
+            (RoleRequirement.weight * columns["shortfall"]).desc(),
+            RoleRequirement.skill_name,
+        )
+    )
+    rows = (await session.execute(statement)).all()
+    total_weight = sum(row.weight for row in rows)
+    readiness = 100.0 * sum(row.weight * row.coverage for row in rows) / total_weight if total_weight else 100.0
+    return GapReport(
+        hris_id=employee.hris_id,
+        role_id=role_id,
+        role_name=role.name,
+        readiness=round(readiness, 2),
+        must_have_gaps=sum(1 for row in rows if row.rank == _MUST_GAP),
+        requirements=[_requirement_gap(row) for row in rows],
+    )
+
+
+def _coverage_statement(org_id: uuid.UUID, role_id: uuid.UUID, now: datetime, team: str | None) -> Select:
+    """Every employee × every requirement of the role, with the employee's verified level."""
+    verified = verified_levels(org_id, now)
+    statement = (
+        select(Employee.id.label("employee_id"), *_requirement_columns(verified).values())
+        .select_from(Employee)
+        .join(RoleRequirement, and_(RoleRequirement.org_id == org_id, RoleRequirement.role_id == role_id))
+        .outerjoin(
+            verified,
+            and_(verified.c.employee_id == Employee.id, verified.c.skill_id == RoleRequirement.skill_id),
+        )
+        .where(Employee.org_id == org_id)
+    )
+    if team is not None:
+        statement = statement.where(Employee.team == team)
+    return statement
+
+
+async def rank_candidates(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    role_id: uuid.UUID,
+    *,
+    team: str | None = None,
+    limit: int = 50,
+    now: datetime | None = None,
+) -> CandidateList:
+    """Internal mobility: the organisation's employees by readiness for a role, with what they still lack."""
+    role = await synced_role(session, org_id, role_id)
+    now = now or utcnow()
+    coverage = _coverage_statement(org_id, role_id, now, team).subquery("coverage")
+    readiness = (100.0 * func.sum(coverage.c.weight * coverage.c.coverage) / func.sum(coverage.c.weight)).label(
+        "readiness"
+    )
+    must_gaps = func.sum(case((coverage.c.rank == _MUST_GAP, 1), else_=0)).label("must_have_gaps")
+    ranked = (
+        select(Employee.id, Employee.hris_id, Employee.name, Employee.team, readiness, must_gaps)
+        .join(coverage, coverage.c.employee_id == Employee.id)
+        .group_by(Employee.id, Employee.hris_id, Employee.name, Employee.team)
+        .order_by(readiness.desc(), must_gaps, Employee.hris_id)
+        .limit(limit)
+    )
+    top = (await session.execute(ranked)).all()
+    gaps_by_employee: dict[uuid.UUID, list[RequirementGap]] = defaultdict(list)
+    if top:
+        remaining = (
+            select(coverage)
+            .where(coverage.c.employee_id.in_([row.id for row in top]), coverage.c.shortfall > literal(0))
+            .order_by(coverage.c.rank, (coverage.c.weight * coverage.c.shortfall).desc(), coverage.c.skill_name)
+        )
+        for row in (await session.execute(remaining)).all():
+            gaps_by_employee[row.employee_id].append(_requirement_gap(row))
+    return CandidateList(
+        role_id=role_id,
+        role_name=role.name,
+        candidates=[
+            Candidate(
+                hris_id=row.hris_id,
+                name=row.name,
+                team=row.team,
+                readiness=round(float(row.readiness), 2),
+                must_have_gaps=int(row.must_have_gaps),
+                gaps=gaps_by_employee[row.id],
+            )
+            for row in top
+        ],
+    )
+
+
+READINESS_BUCKETS = ((0.0, 25.0), (25.0, 50.0), (50.0, 75.0), (75.0, 100.0))
+
+
+async def compute_team_gaps(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    team: str,
+    role_id: uuid.UUID | None = None,
+    *,
+    now: datetime | None = None,
+) -> TeamGapReport:
+    """A team against a role (or each member against their own target, else current, role): the share
+    meeting each requirement, the weighted shortfall, and the readiness distribution, in three queries."""
+    headcount = await session.scalar(
+        select(func.count()).select_from(Employee).where(Employee.org_id == org_id, Employee.team == team)
+    )
+    if not headcount:
+        raise NotFound(f"No employee in team {team!r} in this organisation.")
+    if role_id is not None:
+        await synced_role(session, org_id, role_id)
+    verified = verified_levels(org_id, now or utcnow())
+    role_of = func.coalesce(Employee.target_role_id, Employee.current_role_id) if role_id is None else literal(role_id)
+    coverage = (
+        select(Employee.id.label("employee_id"), RoleRequirement.role_id, *_requirement_columns(verified).values())
+        .select_from(Employee)
+        .join(RoleRequirement, and_(RoleRequirement.org_id == org_id, RoleRequirement.role_id == role_of))
+        .outerjoin(
+            verified,
+            and_(verified.c.employee_id == Employee.id, verified.c.skill_id == RoleRequirement.skill_id),
+        )
+        .where(Employee.org_id == org_id, Employee.team == team)
+        .subquery("coverage")
+    )
+    weighted_shortfall = func.sum(coverage.c.weight * coverage.c.shortfall).label("weighted_shortfall")
+    per_requirement = (
+        select(
+            coverage.c.role_id,
+            SyncedRole.name.label("role_name"),
+            coverage.c.skill_id,
+            coverage.c.skill_name,
+            coverage.c.criticality,
+            coverage.c.required_level,
+            func.count().label("headcount"),
+            func.sum(case((coverage.c.shortfall == 0, 1), else_=0)).label("meeting"),
+            weighted_shortfall,
+        )
+        .join(SyncedRole, and_(SyncedRole.org_id == org_id, SyncedRole.role_id == coverage.c.role_id))
+        .group_by(
+            coverage.c.role_id,
+            SyncedRole.name,
+            coverage.c.skill_id,
+            coverage.c.skill_name,
+            coverage.c.criticality,
+            coverage.c.required_level,
+        )
+        .order_by(weighted_shortfall.desc(), SyncedRole.name, coverage.c.skill_name)
+    )
+    readiness = (
+        select((100.0 * func.sum(coverage.c.weight * coverage.c.coverage) / func.sum(coverage.c.weight)).label("r"))
+        .group_by(coverage.c.employee_id)
+        .subquery("readiness")
+    )
+    last = len(READINESS_BUCKETS) - 1
+    bucket_counts = [
+        func.sum(
+            case(
+                (and_(readiness.c.r >= lower, readiness.c.r <= upper if i == last else readiness.c.r < upper), 1),
+                else_=0,
+            )
+        )
+        for i, (lower, upper) in enumerate(READINESS_BUCKETS)
+    ]
+    summary = (await session.execute(select(func.count(), func.avg(readiness.c.r), *bucket_counts))).one()
+    rows = (await session.execute(per_requirement)).all()
+    return TeamGapReport(
+        team=team,
+        role_id=role_id,
+        headcount=headcount,
+        assessed=summary[0],
+        mean_readiness=round(float(summary[1]), 2) if summary[1] is not None else None,
+        readiness_distribution=[
+            ReadinessBucket(lower=lower, upper=upper, count=int(count or 0))
+            for (lower, upper), count in zip(READINESS_BUCKETS, summary[2:], strict=True)
+        ],
+        requirements=[
+            TeamRequirementGap(
+                role_id=row.role_id,
+                role_name=row.role_name,
+                skill_id=row.skill_id,
+                skill_name=row.skill_name,
+                criticality=row.criticality,
+                required_level=row.required_level,
+                headcount=row.headcount,
+                meeting=int(row.meeting),
+                share_meeting=round(int(row.meeting) / row.headcount, 4),
+                weighted_shortfall=float(row.weighted_shortfall),
+            )
+            for row in rows
+        ],
+    )

@@ -1,0 +1,240 @@
+"""Wire schemas of the gap engine: HRIS inputs, skill facts, gap reports, ROI."""
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from shared.schemas.taxonomy import Name, Schema
+
+HrisId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^/\s][^/]*$")]
+Label = Annotated[str, Field(min_length=1, max_length=200)]
+MAX_BULK_EMPLOYEES = 5_000
+MAX_BULK_OBSERVATIONS = 10_000
+
+# --- employees (from the HRIS) -----------------------------------------------------------------
+
+
+class EmployeeFields(Schema):
+    name: Name
+    email: Annotated[str, Field(max_length=320)] | None = None
+    manager_hris_id: HrisId | None = None
+    team: Label | None = None
+    department: Label | None = None
+    hire_date: date | None = None
+    current_role_id: uuid.UUID | None = Field(None, description="A taxonomy_api role id.")
+    target_role_id: uuid.UUID | None = Field(None, description="A taxonomy_api role id; the default for gap reports.")
+
+
+class EmployeeIn(EmployeeFields):
+    """The body of `PUT /v1/employees/{hris_id}`: the whole record, replacing what was there."""
+
+
+class EmployeeBulkItem(EmployeeFields):
+    hris_id: HrisId
+
+
+class EmployeeBulkIn(Schema):
+    employees: list[EmployeeBulkItem] = Field(min_length=1, max_length=MAX_BULK_EMPLOYEES)
+
+    @field_validator("employees")
+    @classmethod
+    def one_record_per_hris_id(cls, employees: list[EmployeeBulkItem]) -> list[EmployeeBulkItem]:
+        seen: set[str] = set()
+        for employee in employees:
+            if employee.hris_id in seen:
+                raise ValueError(f"HRIS id {employee.hris_id!r} appears more than once")
+            seen.add(employee.hris_id)
+        return employees
+
+
+class EmployeeOut(EmployeeBulkItem):
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class BulkUpsertOut(Schema):
+    received: int
+    created: int
+    updated: int
+
+
+# --- KPI observations --------------------------------------------------------------------------
+
+
+class KpiObservationIn(Schema):
+    hris_id: HrisId
+    metric: Label
+    value: float = Field(allow_inf_nan=False)
+    period_start: date
+    period_end: date
+
+    @model_validator(mode="after")
+    def period_is_ordered(self) -> "KpiObservationIn":
+        if self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+
+class KpiObservationBulkIn(Schema):
+    observations: list[KpiObservationIn] = Field(min_length=1, max_length=MAX_BULK_OBSERVATIONS)
+
+
+# --- role requirements snapshot ----------------------------------------------------------------
+
+
+class RequirementSnapshot(Schema):
+    skill_id: uuid.UUID
+    skill_name: str
+    required_level: int
+    weight: float
+    criticality: Literal["must", "should"]
+
+
+class RoleSnapshotOut(Schema):
+    role_id: uuid.UUID
+    name: str
+    synced_at: datetime
+    requirements: list[RequirementSnapshot]
+
+
+# --- skill facts -------------------------------------------------------------------------------
+
+
+class SkillFactIn(Schema):
+    """A verified skill level. Posted by an admin for now; credential webhooks will derive these."""
+
+    hris_id: HrisId
+    skill_id: uuid.UUID
+    level: int = Field(ge=0, le=100)
+    credential_id: Annotated[str, Field(min_length=1, max_length=500)]
+    issuer_id: Annotated[str, Field(min_length=1, max_length=500)]
+    earned_at: datetime
+    expires_at: datetime | None = None
+    revoked: bool = False
+
+
+class SkillFactOut(SkillFactIn):
+    id: uuid.UUID
+
+
+# --- gap analysis ------------------------------------------------------------------------------
+
+READINESS_FORMULA = (
+    "readiness = 100 × Σ(weight × min(verified, required) / required) / Σ weight, over the role's "
+    "requirements; verified is the highest level among the employee's skill facts that are neither "
+    "revoked nor expired (0 if none); a requirement at level 0 counts as met. A role with no "
+    "requirements gives 100."
+)
+
+
+class RequirementGap(Schema):
+    skill_id: uuid.UUID
+    skill_name: str
+    criticality: Literal["must", "should"]
+    weight: float
+    required_level: int
+    verified_level: int | None = Field(description="Highest current verified level; null if none.")
+    shortfall: int = Field(description="max(required − verified, 0).")
+    met: bool
+
+
+class GapReport(Schema):
+    hris_id: str
+    role_id: uuid.UUID
+    role_name: str
+    readiness: float = Field(ge=0, le=100, description=READINESS_FORMULA)
+    must_have_gaps: int
+    requirements: list[RequirementGap] = Field(
+        description="Unmet must-haves first, then unmet should-haves, then met requirements; "
+        "within each, by weight × shortfall, largest first."
+    )
+
+
+class Candidate(Schema):
+    hris_id: str
+    name: str
+    team: str | None
+    readiness: float = Field(ge=0, le=100, description=READINESS_FORMULA)
+    must_have_gaps: int
+    gaps: list[RequirementGap] = Field(description="The requirements this employee does not yet meet.")
+
+
+class CandidateList(Schema):
+    role_id: uuid.UUID
+    role_name: str
+    candidates: list[Candidate]
+
+
+# --- ROI ---------------------------------------------------------------------------------------
+
+
+class RoiIn(Schema):
+    seats: int = Field(ge=1, le=10_000_000)
+    cost_per_seat: float = Field(gt=0, le=1_000_000, allow_inf_nan=False)
+    revenue_per_head: float = Field(ge=0, le=1_000_000_000, allow_inf_nan=False)
+    expected_uplift: float = Field(ge=0, le=10, allow_inf_nan=False, description="A fraction: 0.2 is 20 %.")
+    retention: float = Field(ge=0, le=1, allow_inf_nan=False, description="Share of the uplift that sticks.")
+
+
+class RoiOut(Schema):
+    total_cost: float = Field(description="seats × cost_per_seat")
+    first_year_gain: float = Field(description="seats × revenue_per_head × expected_uplift × retention")
+    gross_multiple: float = Field(description="first_year_gain / total_cost")
+    net_multiple: float = Field(description="(first_year_gain − total_cost) / total_cost")
+    payback_months: float | None = Field(description="total_cost / (first_year_gain / 12); null if no gain")
+
+
+class TeamRequirementGap(Schema):
+    role_id: uuid.UUID
+    role_name: str
+    skill_id: uuid.UUID
+    skill_name: str
+    criticality: Literal["must", "should"]
+    required_level: int
+    headcount: int = Field(description="Team members assessed against this requirement.")
+    meeting: int = Field(description="Of those, how many meet the required level.")
+    share_meeting: float = Field(ge=0, le=1, description="meeting / headcount (a heatmap cell).")
+    weighted_shortfall: float = Field(description="Σ weight × shortfall over the team members: the gap's size.")
+
+
+class ReadinessBucket(Schema):
+    lower: float
+    upper: float = Field(description="Exclusive, except the last bucket, which includes 100.")
+    count: int
+
+
+class TeamGapReport(Schema):
+    team: str
+    role_id: uuid.UUID | None = Field(
+        description="The role asked for; null when each member is measured against their own."
+    )
+    headcount: int = Field(description="Employees in the team.")
+    assessed: int = Field(description="Of those, how many have a synced role to measure against.")
+    mean_readiness: float | None = Field(description=READINESS_FORMULA + " Averaged over assessed members.")
+    readiness_distribution: list[ReadinessBucket]
+    requirements: list[TeamRequirementGap] = Field(description="Largest weighted shortfall first.")
+
+
+class SkillEvidence(Schema):
+    credential_id: str
+    issuer_id: str
+    level: int
+    earned_at: datetime
+    expires_at: datetime | None
+
+
+class VerifiedSkill(Schema):
+    skill_id: uuid.UUID
+    level: int = Field(description="The highest level among current (not revoked, not expired) facts.")
+    earned_at: datetime = Field(description="When that level was first proven.")
+    expires_at: datetime | None = Field(description="When the level lapses unless renewed; null if it does not.")
+    expiring: bool = Field(description="The level lapses within the window asked for.")
+    credentials: list[SkillEvidence] = Field(description="The credentials proving that level.")
+
+
+class SkillProfile(Schema):
+    hris_id: str
+    skills: list[VerifiedSkill]
