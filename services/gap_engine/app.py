@@ -6,28 +6,37 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from services.gap_engine.api import employees, gaps
+from services.gap_engine.api import credentials, employees, gaps
+from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from services.gap_engine.settings import GapSettings
 from shared.service_app import build_service_app
 
 
 def create_app(
-    settings: GapSettings | None = None, *, taxonomy_transport: httpx.AsyncBaseTransport | None = None
+    settings: GapSettings | None = None,
+    *,
+    taxonomy_transport: httpx.AsyncBaseTransport | None = None,
+    issuer_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """`taxonomy_transport` lets tests serve taxonomy_api in process; by default it is reached over HTTP."""
+    """The transports let tests serve taxonomy_api and the issuer in process; by default both are
+    reached over HTTP."""
     settings = settings or GapSettings()
     app = build_service_app(
         settings,
         title="CredStack gap engine",
         description="Role competencies against verified skills: employees and KPIs from the HRIS, role "
         "requirements from taxonomy_api, gap reports, internal mobility and ROI estimates.",
-        routers=[employees.router, gaps.router],
+        routers=[employees.router, gaps.router, credentials.router],
     )
     taxonomy_http = httpx.AsyncClient(
         base_url=settings.taxonomy_url, transport=taxonomy_transport, timeout=settings.taxonomy_timeout_seconds
     )
     app.state.taxonomy = TaxonomyClient(taxonomy_http)
+    issuer_http = httpx.AsyncClient(
+        base_url=settings.issuer_url, transport=issuer_transport, timeout=settings.taxonomy_timeout_seconds
+    )
+    app.state.verifier = IssuerVerifier(issuer_http)
     service_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -35,6 +44,7 @@ def create_app(
         async with service_lifespan(application):
             yield
         await taxonomy_http.aclose()
+        await issuer_http.aclose()
 
     app.router.lifespan_context = lifespan
     return app

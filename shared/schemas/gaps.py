@@ -238,3 +238,53 @@ class VerifiedSkill(Schema):
 class SkillProfile(Schema):
     hris_id: str
     skills: list[VerifiedSkill]
+
+
+# --- trusted issuers and received credentials --------------------------------------------------
+
+
+class TrustedIssuerIn(Schema):
+    issuer_id: Annotated[str, Field(min_length=1, max_length=500, pattern=r"^(did:|https?://)\S+$")] = Field(
+        description="The issuer's DID (did:key:…, did:web:…) or URL, as it appears in its credentials."
+    )
+    weight: float = Field(1.0, ge=0, le=1, description="How much this issuer's credentials are worth (0–1).")
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
+class TrustedIssuerOut(TrustedIssuerIn):
+    id: uuid.UUID
+    created_at: datetime
+
+
+class TrustedIssuerList(Schema):
+    items: list[TrustedIssuerOut]
+
+
+CredentialStatus = Literal["verified", "issuer_not_trusted", "rejected"]
+
+
+class CertifiedSkill(Schema):
+    skill_id: uuid.UUID
+    level: int
+
+
+class ReceivedCredentialOut(Schema):
+    id: uuid.UUID
+    hris_id: str
+    credential_id: str | None
+    issuer_id: str | None
+    achievement_id: uuid.UUID | None
+    format: str
+    status: CredentialStatus = Field(
+        description="verified: counts. issuer_not_trusted: valid, but counts only once an admin trusts its "
+        "issuer (no re-posting needed). rejected: failed verification or mapping; see reasons."
+    )
+    reasons: list[str] = Field(description="Why it was rejected (the verifier's failures), or why it does not count.")
+    skills: list[CertifiedSkill] = Field(description="The skill levels it certifies, from taxonomy_api.")
+    earned_at: datetime | None
+    expires_at: datetime | None
+    received_at: datetime
+
+
+class ReceivedCredentialList(Schema):
+    items: list[ReceivedCredentialOut]

@@ -1,5 +1,7 @@
-"""Fixtures for the gap engine: the real taxonomy app in process, seeded with the demo taxonomy."""
+"""Fixtures for the gap engine: the real taxonomy and issuer apps in process, seeded with the demo taxonomy."""
 
+import base64
+import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -7,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.badge_issuer.app import create_app as create_issuer_app
+from services.badge_issuer.settings import IssuerSettings
 from services.gap_engine.app import create_app as create_gap_app
 from services.gap_engine.settings import GapSettings
 from services.taxonomy_api.app import create_app as create_taxonomy_app
@@ -22,15 +26,43 @@ def taxonomy_app(service_settings):
 
 
 @pytest.fixture
-async def gap_app(service_settings, taxonomy_app):
-    """The gap engine, reaching the real taxonomy app in process (no mock of what it reads)."""
+async def issuer_app(service_settings, taxonomy_app):
+    """The real badge issuer (its public verifier is what the gap engine asks), on the same taxonomy app."""
+    settings = service_settings(
+        IssuerSettings,
+        "badge_issuer",
+        master_key=base64.b64encode(os.urandom(32)).decode(),
+        taxonomy_url="http://taxonomy.test",
+        public_base_url="https://issuer.credstack.test",
+    )
+    app = create_issuer_app(settings, taxonomy_transport=httpx.ASGITransport(app=taxonomy_app))
+    yield app
+    await app.state.taxonomy.http.aclose()
+    await app.state.database.dispose()
+
+
+@pytest.fixture
+async def gap_app(service_settings, taxonomy_app, issuer_app):
+    """The gap engine, reaching the real taxonomy and issuer apps in process (no mock of what it reads)."""
     app = create_gap_app(
-        service_settings(GapSettings, "gap_engine", taxonomy_url="http://taxonomy.test"),
+        service_settings(
+            GapSettings, "gap_engine", taxonomy_url="http://taxonomy.test", issuer_url="https://issuer.credstack.test"
+        ),
         taxonomy_transport=httpx.ASGITransport(app=taxonomy_app),
+        issuer_transport=httpx.ASGITransport(app=issuer_app),
     )
     yield app
     await app.state.taxonomy.http.aclose()
+    await app.state.verifier.http.aclose()
     await taxonomy_app.state.database.dispose()
+
+
+@pytest.fixture
+async def issuer_client(issuer_app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=issuer_app), base_url="https://issuer.credstack.test"
+    ) as client:
+        yield client
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from tests.tenancy import TenantWalk, authenticated_routes, walk_every_authentic
 OWNER_HRIS_ID = "owner-hris-7781"
 OWNER_NAME = "Owner Person Zed"
 OWNER_EMAIL = "zed.owner@owner.example"
+OWNER_ISSUER = "did:web:owner-issuer-7781.example"
+OWNER_TRUST_NOTE = "Owner trust note 7781"
 
 
 async def _seed_owner(client, headers, roles, demo) -> str:
@@ -29,11 +31,23 @@ async def _seed_owner(client, headers, roles, demo) -> str:
     return role_id
 
 
+async def _seed_owner_credentials(client, headers) -> str:
+    """A trusted issuer and a (rejected, but kept) received credential; returns the trusted issuer's id."""
+    trusted = await client.post(
+        "/v1/trusted-issuers", json={"issuer_id": OWNER_ISSUER, "note": OWNER_TRUST_NOTE}, headers=headers
+    )
+    assert trusted.status_code == 201, trusted.text
+    received = await client.post(f"/v1/employees/{OWNER_HRIS_ID}/credentials", json={"jwt": "x.y.z"}, headers=headers)
+    assert received.status_code == 201 and received.json()["status"] == "rejected", received.text
+    return trusted.json()["id"]
+
+
 async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     client, gap_app, bearer, org, roles, demo, new_org
 ):
     owner_headers = bearer(org)
     role_id = await _seed_owner(client, owner_headers, roles, demo)
+    trusted_id = await _seed_owner_credentials(client, owner_headers)
     intruder, _ = await new_org("intruder")
     reader_scopes = sorted(set(SCOPES) - {"hris:write", "admin"})
     period = {"metric": "win_rate", "value": 0.3, "period_start": "2026-01-01", "period_end": "2026-03-31"}
@@ -47,6 +61,8 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 "/v1/employees/{hris_id}": {"hris_id": OWNER_HRIS_ID},
                 "/v1/employees/{hris_id}/gap": {"hris_id": OWNER_HRIS_ID},
                 "/v1/employees/{hris_id}/skills": {"hris_id": OWNER_HRIS_ID},
+                "/v1/employees/{hris_id}/credentials": {"hris_id": OWNER_HRIS_ID},
+                "/v1/trusted-issuers/{trusted_issuer_id}": {"trusted_issuer_id": trusted_id},
                 "/v1/roles/{role_id}/sync": {"role_id": role_id},
                 "/v1/roles/{role_id}/candidates": {"role_id": role_id},
                 "/v1/roles/{role_id}/requirements": {"role_id": role_id},
@@ -58,6 +74,8 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 ("POST", "/v1/employees/bulk/csv"): f"hris_id,name\n{OWNER_HRIS_ID},Intruder\n",
                 ("POST", "/v1/kpi-observations"): {"observations": [{"hris_id": OWNER_HRIS_ID, **period}]},
                 ("POST", "/v1/skill-facts"): fact(OWNER_HRIS_ID, demo["Active listening"], 3),
+                ("POST", "/v1/trusted-issuers"): {"issuer_id": OWNER_ISSUER},
+                ("POST", "/v1/employees/{hris_id}/credentials"): {"jwt": "x.y.z"},
                 ("POST", "/v1/roi"): {
                     "seats": 1,
                     "cost_per_seat": 1,
@@ -66,12 +84,22 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                     "retention": 1,
                 },
             },
-            owner_markers={str(org), OWNER_HRIS_ID, OWNER_NAME, OWNER_EMAIL},
+            owner_markers={
+                str(org),
+                OWNER_HRIS_ID,
+                OWNER_NAME,
+                OWNER_EMAIL,
+                OWNER_ISSUER,
+                OWNER_TRUST_NOTE,
+                trusted_id,
+            },
             owner_objects=[
                 f"/v1/employees/{OWNER_HRIS_ID}",
                 f"/v1/employees/{OWNER_HRIS_ID}/gap",
                 f"/v1/employees/{OWNER_HRIS_ID}/skills",
+                f"/v1/employees/{OWNER_HRIS_ID}/credentials",
                 f"/v1/roles/{role_id}/requirements",
+                "/v1/trusted-issuers",
             ],
         ),
     )
@@ -81,6 +109,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
 async def test_an_intruder_that_may_write_only_touches_its_own_organisation(client, bearer, org, roles, demo, new_org):
     owner_headers = bearer(org)
     role_id = await _seed_owner(client, owner_headers, roles, demo)
+    trusted_id = await _seed_owner_credentials(client, owner_headers)
     before = (await client.get(f"/v1/employees/{OWNER_HRIS_ID}/gap", headers=owner_headers)).json()
     intruder_org, _ = await new_org("intruder")
     intruder = bearer(intruder_org)  # every scope, admin included
@@ -97,6 +126,13 @@ async def test_an_intruder_that_may_write_only_touches_its_own_organisation(clie
     assert (await client.post(f"/v1/roles/{role_id}/sync", headers=intruder)).status_code == 404
     assert (await client.get(f"/v1/roles/{role_id}/candidates", headers=intruder)).status_code == 404
     assert (await client.get("/v1/teams/Owner team/gaps", headers=intruder)).status_code == 404
+    assert (await client.delete(f"/v1/trusted-issuers/{trusted_id}", headers=intruder)).status_code == 404
+    received = await client.post(f"/v1/employees/{OWNER_HRIS_ID}/credentials", json={"jwt": "x.y.z"}, headers=intruder)
+    assert received.status_code == 404
+    # Trusting the same issuer in another organisation is that organisation's own registry entry.
+    assert (
+        await client.post("/v1/trusted-issuers", json={"issuer_id": OWNER_ISSUER}, headers=intruder)
+    ).status_code == 201
 
     # The same HRIS id in another organisation is another person.
     put = await client.put(f"/v1/employees/{OWNER_HRIS_ID}", json={"name": "Intruder"}, headers=intruder)
@@ -112,3 +148,9 @@ async def test_an_intruder_that_may_write_only_touches_its_own_organisation(clie
     assert (owner["name"], owner["email"]) == (OWNER_NAME, OWNER_EMAIL)
     assert (await client.get(f"/v1/employees/{OWNER_HRIS_ID}/gap", headers=owner_headers)).json() == before
     assert uuid.UUID(owner["id"]) != uuid.UUID(put.json()["id"])
+    registry = (await client.get("/v1/trusted-issuers", headers=owner_headers)).json()["items"]
+    assert [(t["id"], t["note"]) for t in registry] == [(trusted_id, OWNER_TRUST_NOTE)]
+    assert (
+        len((await client.get(f"/v1/employees/{OWNER_HRIS_ID}/credentials", headers=owner_headers)).json()["items"])
+        == 1
+    )

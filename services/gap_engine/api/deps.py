@@ -2,6 +2,7 @@
 
 from fastapi import Request
 
+from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.auth import requires
 
@@ -24,3 +25,7 @@ WRITE_ERRORS = {
 
 def taxonomy(request: Request) -> TaxonomyClient:
     return request.app.state.taxonomy
+
+
+def verifier(request: Request) -> IssuerVerifier:
+    return request.app.state.verifier

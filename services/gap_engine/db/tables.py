@@ -6,8 +6,10 @@ its own snapshot of role requirements, refreshed by a sync through taxonomy_api'
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Date,
     Float,
@@ -115,3 +117,39 @@ class KpiObservation(IdMixin, TenantMixin, Base):
     value: Mapped[float] = mapped_column(Float)
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
+
+
+class TrustedIssuer(IdMixin, TenantMixin, Base):
+    """An issuer (DID or URL) whose verified credentials count in this organisation."""
+
+    __tablename__ = "trusted_issuers"
+    __table_args__ = (UniqueConstraint("org_id", "issuer_id", name="uq_trusted_issuers_org_issuer"),)
+
+    issuer_id: Mapped[str] = mapped_column(String(500))
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReceivedCredential(IdMixin, TenantMixin, Base):
+    """Every credential posted for an employee, with the verifier's outcome. The skills it certifies are
+    kept so that trusting its issuer later turns it into skill facts without the credential being re-posted."""
+
+    __tablename__ = "received_credentials"
+    __table_args__ = (
+        Index("ix_received_credentials_org_employee", "org_id", "employee_id"),
+        Index("ix_received_credentials_org_issuer_status", "org_id", "issuer_id", "status"),
+    )
+
+    employee_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("employees.id", ondelete="CASCADE"))
+    credential_id: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    issuer_id: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    achievement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    format: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    presented: Mapped[dict[str, Any]] = mapped_column(JSON)
+    earned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

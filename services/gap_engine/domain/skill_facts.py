@@ -1,5 +1,5 @@
-"""Verified skill facts. For now an admin records them directly; the issuer's credential webhooks
-(with verification and the trusted-issuer registry) will derive them in a later slice."""
+"""Verified skill facts. Received credentials from trusted issuers derive them (domain/received_credentials);
+an admin may also record one directly. The issuer's credential webhooks are a later slice."""
 
 import uuid
 

@@ -30,3 +30,20 @@ class TaxonomyClient:
         if response.status_code != 200:
             raise ServiceUnavailable(f"The taxonomy service answered {response.status_code}; retry shortly.")
         return response.json()
+
+    async def achievement(self, achievement_id: uuid.UUID, authorization: str) -> dict[str, Any] | None:
+        """The achievement with its certified skill levels; None when this organisation has no such one."""
+        try:
+            response = await self.http.get(
+                f"/v1/achievements/{achievement_id}",
+                headers={"Authorization": authorization, "Accept": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable("The taxonomy service is unreachable; retry shortly.") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code in (401, 403):
+            raise Forbidden("The taxonomy service refused the caller's token; it needs the taxonomy:read scope.")
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"The taxonomy service answered {response.status_code}; retry shortly.")
+        return response.json()

@@ -1,0 +1,33 @@
+"""Asks the issuer's public verifier about a credential, so the gap engine never trusts one unchecked.
+
+The verifier is the same public `POST /v1/verify` any relying party uses: signature, issuer binding,
+schema, validity window and revocation status, each reported with its reason.
+"""
+
+from typing import Any
+
+import httpx
+
+from shared.errors import ServiceUnavailable
+
+
+class IssuerVerifier:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def verify(self, presented: dict[str, Any]) -> dict[str, Any]:
+        """The verifier's structured result. A 4xx (the body is not a credential) is a failed
+        verification, not an outage: it comes back as unverified with the verifier's own message."""
+        try:
+            response = await self.http.post("/v1/verify", json=presented, headers={"Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable("The credential verifier is unreachable; retry shortly.") from exc
+        if response.status_code == 200:
+            return response.json()
+        if 400 <= response.status_code < 500 and response.status_code != 429:
+            try:
+                detail = response.json().get("detail") or response.text
+            except ValueError:
+                detail = response.text
+            return {"verified": False, "format": "unknown", "failures": [f"format: {detail}"]}
+        raise ServiceUnavailable(f"The credential verifier answered {response.status_code}; retry shortly.")

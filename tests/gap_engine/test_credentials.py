@@ -1,0 +1,165 @@
+"""Received credentials: issued for real by the issuer app, verified by its public verifier, counted
+only when the issuer is trusted; tampered and revoked ones are kept as rejected and never count.
+
+Demo: Project Manager needs Active listening 2 (must); the "Active listening" badge certifies level 1 of it.
+"""
+
+import copy
+import uuid
+
+import pytest
+
+
+@pytest.fixture
+async def issuer(issuer_client, headers) -> dict:
+    body = {"name": "CredStack Academy", "url": "https://academy.credstack.example", "email": "b@credstack.example"}
+    response = await issuer_client.post("/v1/issuers", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+async def person(client, headers, roles) -> str:
+    role_id = str(roles["Project Manager"])
+    assert (await client.post(f"/v1/roles/{role_id}/sync", headers=headers)).status_code == 200
+    body = {"name": "Ada", "target_role_id": role_id}
+    assert (await client.put("/v1/employees/E-1001", json=body, headers=headers)).status_code == 201
+    return "E-1001"
+
+
+@pytest.fixture
+def issue(issuer_client, headers, demo, issuer):
+    """Issues the demo listening badge through the issuer's API; returns the issuer's CredentialOut."""
+
+    async def run(**overrides) -> dict:
+        body = {
+            "learner": {"hris_id": "E-1001", "email": "ada@example.com"},
+            "achievement_id": str(demo["badge:Active listening"]),
+            "issuer_id": issuer["id"],
+            "score": 86,
+            "evidence": {"urls": ["https://lms.example/attempts/4711"]},
+            "assessor": "Grace Hopper",
+            "completed_at": "2026-01-15T09:30:00Z",
+            **overrides,
+        }
+        response = await issuer_client.post(
+            "/v1/assessment-results", json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["credential"]
+
+    return run
+
+
+async def _trust(client, headers, issuer_id: str) -> dict:
+    response = await client.post("/v1/trusted-issuers", json={"issuer_id": issuer_id, "weight": 0.8}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _post(client, headers, hris_id: str, body: dict) -> dict:
+    response = await client.post(f"/v1/employees/{hris_id}/credentials", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _listening(client, headers, hris_id: str, demo) -> tuple[int | None, float]:
+    report = (await client.get(f"/v1/employees/{hris_id}/gap", headers=headers)).json()
+    level = next(r["verified_level"] for r in report["requirements"] if r["skill_id"] == str(demo["Active listening"]))
+    return level, report["readiness"]
+
+
+def _certified(received: dict, demo) -> int:
+    return next(s["level"] for s in received["skills"] if s["skill_id"] == str(demo["Active listening"]))
+
+
+async def test_a_valid_credential_from_a_trusted_issuer_raises_level_and_readiness(
+    client, headers, person, issue, issuer, demo
+):
+    before = await _listening(client, headers, person, demo)
+    await _trust(client, headers, issuer["did"])
+    issued = await issue()
+    received = await _post(client, headers, person, issued["credential"])
+    assert received["status"] == "verified" and received["reasons"] == []
+    assert received["issuer_id"] == issuer["did"] and received["credential_id"] == issued["credential"]["id"]
+    assert {s["skill_id"] for s in received["skills"]} >= {str(demo["Active listening"])}
+    level, readiness = await _listening(client, headers, person, demo)
+    assert before[0] is None and level == _certified(received, demo)
+    assert readiness > before[1]
+    skills = (await client.get(f"/v1/employees/{person}/skills", headers=headers)).json()["skills"]
+    evidence = [c for s in skills for c in s["credentials"]]
+    assert {c["credential_id"] for c in evidence} == {issued["credential"]["id"]}
+    assert evidence[0]["earned_at"].startswith(issued["credential"]["validFrom"][:10])
+
+
+async def test_a_vc_jwt_counts_too(client, headers, person, issue, issuer, demo):
+    await _trust(client, headers, issuer["did"])
+    issued = await issue(proof_format="vc-jwt")
+    received = await _post(client, headers, person, {"jwt": issued["jwt"]})
+    assert received["status"] == "verified" and received["format"] == "vc-jwt"
+    assert (await _listening(client, headers, person, demo))[0] == _certified(received, demo)
+
+
+async def test_an_untrusted_issuers_credential_is_kept_and_counts_once_trusted(
+    client, headers, person, issue, issuer, demo
+):
+    before = await _listening(client, headers, person, demo)
+    issued = await issue()
+    received = await _post(client, headers, person, issued["credential"])
+    assert received["status"] == "issuer_not_trusted" and "not in this organisation's" in received["reasons"][0]
+    assert await _listening(client, headers, person, demo) == before
+    listed = (await client.get(f"/v1/employees/{person}/credentials", headers=headers)).json()["items"]
+    assert [item["status"] for item in listed] == ["issuer_not_trusted"]
+
+    trusted = await _trust(client, headers, issuer["did"])
+    listed = (await client.get(f"/v1/employees/{person}/credentials", headers=headers)).json()["items"]
+    assert [item["status"] for item in listed] == ["verified"]
+    level, readiness = await _listening(client, headers, person, demo)
+    assert level == _certified(listed[0], demo) and readiness > before[1]
+    registry = (await client.get("/v1/trusted-issuers", headers=headers)).json()["items"]
+    assert [(t["issuer_id"], t["weight"]) for t in registry] == [(issuer["did"], 0.8)]
+
+    assert (await client.delete(f"/v1/trusted-issuers/{trusted['id']}", headers=headers)).status_code == 204
+    assert await _listening(client, headers, person, demo) == before
+    listed = (await client.get(f"/v1/employees/{person}/credentials", headers=headers)).json()["items"]
+    assert [item["status"] for item in listed] == ["issuer_not_trusted"]
+
+
+async def test_a_tampered_credential_is_rejected_with_the_reason_and_never_counts(
+    client, headers, person, issue, issuer, demo
+):
+    await _trust(client, headers, issuer["did"])
+    before = await _listening(client, headers, person, demo)
+    issued = await issue()
+    tampered = copy.deepcopy(issued["credential"])
+    tampered["credentialSubject"]["result"][0]["value"] = "100"
+    received = await _post(client, headers, person, tampered)
+    assert received["status"] == "rejected" and received["skills"] == []
+    assert any("invalid_signature" in reason for reason in received["reasons"])
+    assert await _listening(client, headers, person, demo) == before
+    listed = (await client.get(f"/v1/employees/{person}/credentials", headers=headers)).json()["items"]
+    assert [item["status"] for item in listed] == ["rejected"]
+
+
+async def test_a_revoked_credential_is_rejected(client, issuer_client, headers, person, issue, issuer, demo):
+    await _trust(client, headers, issuer["did"])
+    before = await _listening(client, headers, person, demo)
+    issued = await issue()
+    revoked = await issuer_client.post(
+        f"/v1/credentials/{issued['id']}/revoke", json={"reason": "withdrawn"}, headers=headers
+    )
+    assert revoked.status_code == 200, revoked.text
+    received = await _post(client, headers, person, issued["credential"])
+    assert received["status"] == "rejected" and any("revoked" in reason for reason in received["reasons"])
+    assert await _listening(client, headers, person, demo) == before
+
+
+async def test_an_accepted_credential_is_not_counted_twice(client, headers, person, issue, issuer):
+    await _trust(client, headers, issuer["did"])
+    issued = await issue()
+    await _post(client, headers, person, issued["credential"])
+    again = await client.post(f"/v1/employees/{person}/credentials", json=issued["credential"], headers=headers)
+    assert again.status_code == 409
+    assert (
+        await client.post("/v1/trusted-issuers", json={"issuer_id": issuer["did"]}, headers=headers)
+    ).status_code == 409
