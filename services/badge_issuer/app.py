@@ -1,12 +1,15 @@
 """CredStack badge issuer."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
-from services.badge_issuer.api import assessments, credentials, issuers, public, verification
+from services.badge_issuer.api import assessments, credentials, issuers, public, verification, webhooks
+from services.badge_issuer.domain import outbox
 from services.badge_issuer.domain.key_vault import KeyVault, master_key_from_settings
 from services.badge_issuer.domain.taxonomy_client import TaxonomyClient
 from services.badge_issuer.settings import IssuerSettings
@@ -14,9 +17,13 @@ from shared.service_app import build_service_app
 
 
 def create_app(
-    settings: IssuerSettings | None = None, *, taxonomy_transport: httpx.AsyncBaseTransport | None = None
+    settings: IssuerSettings | None = None,
+    *,
+    taxonomy_transport: httpx.AsyncBaseTransport | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """`taxonomy_transport` lets tests serve taxonomy_api in process; by default it is reached over HTTP."""
+    """`taxonomy_transport` lets tests serve taxonomy_api in process; by default it is reached over HTTP.
+    `webhook_transport` likewise routes webhook deliveries (tests deliver to an in-process receiver)."""
     settings = settings or IssuerSettings()
     vault = KeyVault(master_key_from_settings(settings))  # refuses to start without a key in production
     app = build_service_app(
@@ -24,20 +31,41 @@ def create_app(
         title="CredStack badge issuer",
         description="Issues, serves and verifies Open Badges 3.0 credentials: issuer profiles and keys, "
         "issuance from assessment results, revocation with Bitstring Status Lists, verification.",
-        routers=[issuers.router, assessments.router, credentials.router, public.router, verification.router],
+        routers=[
+            issuers.router,
+            assessments.router,
+            credentials.router,
+            public.router,
+            verification.router,
+            webhooks.router,
+        ],
     )
     app.state.key_vault = vault
     taxonomy_http = httpx.AsyncClient(
         base_url=settings.taxonomy_url, transport=taxonomy_transport, timeout=settings.taxonomy_timeout_seconds
     )
     app.state.taxonomy = TaxonomyClient(taxonomy_http)
+    webhook_http = httpx.AsyncClient(transport=webhook_transport, timeout=outbox.DELIVERY_TIMEOUT_SECONDS)
+    app.state.webhook_http = webhook_http
     service_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with service_lifespan(application):
-            yield
+            # The outbox worker lives with the app: pending events are delivered after a restart.
+            stop = asyncio.Event()
+            worker = asyncio.create_task(
+                outbox.run_worker(application.state.database.sessions, vault, webhook_http, stop)
+            )
+            try:
+                yield
+            finally:
+                stop.set()
+                # On timeout wait_for cancels it; an unfinished delivery stays pending and is re-sent.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(worker, outbox.DELIVERY_TIMEOUT_SECONDS * 2)
         await taxonomy_http.aclose()
+        await webhook_http.aclose()
 
     app.router.lifespan_context = lifespan
     return app

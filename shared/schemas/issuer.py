@@ -181,3 +181,27 @@ class VerificationOut(BaseModel):
     issuer: str | None = None
     checks: list[VerificationCheck]
     failures: list[str] = Field(description="One line per failed check: which, and why.")
+
+
+# --- webhook subscriptions ---------------------------------------------------------------------
+
+EventType = Literal["credential.issued", "credential.revoked"]
+
+
+class WebhookSubscriptionIn(Schema):
+    url: HttpUrl = Field(description="Where events are POSTed, signed per Standard Webhooks.")
+    event_types: list[EventType] = Field(
+        default_factory=lambda: ["credential.issued", "credential.revoked"], min_length=1, max_length=10
+    )
+
+
+class WebhookSubscriptionOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    event_types: list[EventType]
+    active: bool
+    created_at: datetime
+
+
+class WebhookSubscriptionCreatedOut(WebhookSubscriptionOut):
+    secret: str = Field(description="The Standard Webhooks signing secret (whsec_...); shown only this once.")

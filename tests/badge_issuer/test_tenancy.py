@@ -11,20 +11,28 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     issued = await client.post("/v1/assessment-results", json=assessment(), headers=idempotent(headers))
     assert issued.status_code == 201, issued.text
     credential_id = issued.json()["credential"]["id"]
+    subscription = await client.post(
+        "/v1/webhook-subscriptions", json={"url": "https://hris.owner.example/hooks"}, headers=headers
+    )
+    assert subscription.status_code == 201, subscription.text
+    subscription_id = subscription.json()["id"]
     issuer_id = issuer["id"]
     path_params = {
         "/v1/issuers/{issuer_id}": {"issuer_id": issuer_id},
         "/v1/issuers/{issuer_id}/keys/rotate": {"issuer_id": issuer_id},
         "/v1/credentials/{credential_id}": {"credential_id": credential_id},
         "/v1/credentials/{credential_id}/revoke": {"credential_id": credential_id},
+        "/v1/webhook-subscriptions/{subscription_id}": {"subscription_id": subscription_id},
     }
     bodies = {
         ("POST", "/v1/issuers"): {"name": "Intruder issuer"},
         ("POST", "/v1/assessment-results"): assessment(),
         ("POST", "/v1/assessment-results/bulk"): {"items": [{**assessment(), "idempotency_key": "intruder-1"}]},
         ("POST", "/v1/credentials/{credential_id}/revoke"): {"reason": "intruder"},
+        ("POST", "/v1/webhook-subscriptions"): {"url": "https://intruder.example/hooks"},
     }
     markers = {str(org), issuer_id, issuer["did"], credential_id, issuer["keys"][0]["kid"], "E-1001"}
+    markers |= {subscription_id, "hris.owner.example"}
 
     walked = await walk_every_authenticated_route(
         client,
@@ -43,6 +51,8 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     assert owner_view["status"]["revoked"] is False
     keys_after = (await client.get(f"/v1/issuers/{issuer_id}", headers=headers)).json()["keys"]
     assert [key["kid"] for key in keys_after] == [issuer["keys"][0]["kid"]]
+    owner_subscriptions = (await client.get("/v1/webhook-subscriptions", headers=headers)).json()["items"]
+    assert [item["id"] for item in owner_subscriptions] == [subscription_id]
 
 
 async def test_an_intruder_cannot_issue_with_another_organisations_issuer(client, bearer, assessment, new_org):

@@ -9,7 +9,7 @@ from sqlalchemy import tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import AssessmentResult, Credential, Issuer
-from services.badge_issuer.domain import audit, capstones, criteria, issuers, status_lists
+from services.badge_issuer.domain import audit, capstones, criteria, issuers, outbox, status_lists
 from services.badge_issuer.domain.key_vault import KeyVault
 from services.badge_issuer.domain.taxonomy_client import AchievementDefinition, TaxonomyClient
 from services.badge_issuer.ob3 import credential as ob3_credential
@@ -193,8 +193,37 @@ async def sign_and_store(
     if capstone_pathway_id:
         detail["capstone_of_pathway"] = str(capstone_pathway_id)
     audit.record(session, org_id, "credential.issued", str(credential_id), context.actor, detail)
+    await outbox.emit(session, org_id, "credential.issued", event_data(credential, signing.did, context.base_url))
     await session.flush()
     return credential
+
+
+def event_data(credential: Credential, issuer_did: str, base_url: str) -> dict[str, Any]:
+    """What `credential.issued` / `credential.revoked` subscribers get: enough to act without a call back."""
+    data: dict[str, Any] = {
+        "credential_id": str(credential.id),
+        "org_id": str(credential.org_id),
+        "achievement_id": str(credential.achievement_id),
+        "learner": {"hris_id": credential.learner_hris_id, "learner_key": credential.learner_key},
+        "issuer": {"id": str(credential.issuer_id), "did": issuer_did},
+        "credential_url": public_credential_url(base_url, credential.id),
+        "proof_format": credential.proof_format,
+        "issued_at": credential.issued_at.isoformat(),
+    }
+    if credential.revoked_at is not None:
+        data["revoked_at"] = credential.revoked_at.isoformat()
+        data["revocation_reason"] = credential.revocation_reason
+    return data
+
+
+def _issued_under(credential: Credential) -> tuple[str, str]:
+    """(issuer DID, public base URL) the credential was issued with, read back from its document, so
+    revoking needs no request context."""
+    document = credential.document
+    issuer = document.get("issuer")
+    did = issuer.get("id") if isinstance(issuer, dict) else str(issuer)
+    status_url = str((document.get("credentialStatus") or {}).get("statusListCredential", ""))
+    return did, status_url.split(status_lists.PUBLIC_PATH)[0]
 
 
 async def wallet_page(
@@ -260,5 +289,6 @@ async def revoke_credential(
     await session.refresh(credential)
     await status_lists.mark_changed(session, credential.status_list_id)
     audit.record(session, org_id, "credential.revoked", str(credential_id), actor, {"reason": reason})
+    await outbox.emit(session, org_id, "credential.revoked", event_data(credential, *_issued_under(credential)))
     await session.flush()
     return credential

@@ -73,3 +73,14 @@ class KeyVault:
         except InvalidTag as exc:
             raise MasterKeyError("an issuer key cannot be decrypted: wrong master key or altered ciphertext") from exc
         return keys.private_key_from_pem(pem)
+
+    def seal_bytes(self, plaintext: bytes, bound_to: str) -> bytes:
+        """Any other secret at rest (webhook signing secrets), bound to its row like the keys."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, bound_to.encode())
+
+    def open_bytes(self, sealed: bytes, bound_to: str) -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], bound_to.encode())
+        except InvalidTag as exc:
+            raise MasterKeyError("a secret cannot be decrypted: wrong master key or altered ciphertext") from exc

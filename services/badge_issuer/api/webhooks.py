@@ -1,0 +1,64 @@
+"""Webhook subscriptions (organisation admins): where credential events are delivered."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.badge_issuer.api.deps import ERRORS, Admin, key_vault
+from services.badge_issuer.db.tables import IdempotencyRecord, WebhookSubscription
+from services.badge_issuer.domain import webhooks
+from shared.db import get_session
+from shared.etag import json_with_etag
+from shared.idempotency import create_once
+from shared.pagination import Page
+from shared.schemas.issuer import WebhookSubscriptionCreatedOut, WebhookSubscriptionIn, WebhookSubscriptionOut
+
+router = APIRouter(prefix="/v1/webhook-subscriptions", tags=["webhooks"])
+
+
+@router.post(
+    "",
+    summary="Subscribe to credential events",
+    status_code=201,
+    response_model=WebhookSubscriptionCreatedOut,
+    responses={**ERRORS, 422: {"description": "Invalid body"}},
+)
+async def create_subscription(
+    request: Request, body: WebhookSubscriptionIn, caller: Admin, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Returns the signing secret once (it is stored encrypted and never shown again). Events are
+    signed per Standard Webhooks and delivered at least once. Honours `Idempotency-Key`."""
+
+    async def create() -> tuple[int, Any]:
+        created = await webhooks.create_subscription(session, caller.org_id, body, key_vault(request))
+        return status.HTTP_201_CREATED, created.model_dump(mode="json")
+
+    return await create_once(session, IdempotencyRecord, request, body, org_id=caller.org_id, create=create)
+
+
+@router.get("", summary="List webhook subscriptions", response_model=Page[WebhookSubscriptionOut], responses=ERRORS)
+async def list_subscriptions(
+    request: Request,
+    caller: Admin,
+    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    """The organisation's subscriptions, oldest first, without their secrets."""
+    repository = webhooks.repository(session, caller.org_id)
+    rows, next_cursor = await repository.page(
+        repository.select(), (WebhookSubscription.created_at, WebhookSubscription.id), cursor=cursor, limit=limit
+    )
+    return json_with_etag(request, {"items": [webhooks.describe(row) for row in rows], "next_cursor": next_cursor})
+
+
+@router.delete("/{subscription_id}", summary="Delete a webhook subscription", status_code=204, responses=ERRORS)
+async def delete_subscription(
+    subscription_id: uuid.UUID, caller: Admin, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Stops deliveries to it, including ones still pending."""
+    await webhooks.delete_subscription(session, caller.org_id, subscription_id)
+    await session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,155 @@
+"""Transactional outbox: events written with the change they announce, delivered at least once.
+
+`emit` runs inside the caller's transaction, so a credential and its event commit (or vanish)
+together. `deliver_due` sends what is owed; a delivery counts only after a 2xx, so a crash between
+the POST and the commit re-sends (receivers deduplicate on webhook-id).
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.badge_issuer.db.tables import OutboxEvent, WebhookDelivery, WebhookSubscription
+from services.badge_issuer.domain.key_vault import KeyVault
+from services.badge_issuer.domain.webhooks import secret_binding
+from shared.db import utcnow
+from shared.webhooks import signed_headers
+
+logger = logging.getLogger(__name__)
+
+DELIVERY_TIMEOUT_SECONDS = 5.0
+MAX_ATTEMPTS = 10
+MAX_BACKOFF_SECONDS = 3600
+POLL_INTERVAL_SECONDS = 1.0
+BATCH_SIZE = 50
+
+
+async def emit(session: AsyncSession, org_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> OutboxEvent:
+    """Adds the event and one pending delivery per active subscription that wants it (not committed)."""
+    now = utcnow()
+    event = OutboxEvent(
+        id=f"msg_{uuid.uuid4().hex}",
+        org_id=org_id,
+        type=event_type,
+        payload={"type": event_type, "timestamp": now.isoformat(), "data": data},
+        created_at=now,
+    )
+    session.add(event)
+    subscriptions = await session.scalars(
+        select(WebhookSubscription).where(WebhookSubscription.org_id == org_id, WebhookSubscription.active.is_(True))
+    )
+    for subscription in subscriptions:
+        if event_type in subscription.event_types:
+            session.add(
+                WebhookDelivery(
+                    org_id=org_id,
+                    event_id=event.id,
+                    subscription_id=subscription.id,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                )
+            )
+    return event
+
+
+def backoff(attempts: int) -> timedelta:
+    """2^attempts seconds after the attempts-th failure, capped at an hour."""
+    return timedelta(seconds=min(2**attempts, MAX_BACKOFF_SECONDS))
+
+
+async def deliver_due(
+    sessions: async_sessionmaker[AsyncSession],
+    vault: KeyVault,
+    http: httpx.AsyncClient,
+    *,
+    now: datetime | None = None,
+    limit: int = BATCH_SIZE,
+) -> int:
+    """Attempts every delivery due at `now`; returns how many were attempted. On PostgreSQL the rows
+    are claimed FOR UPDATE SKIP LOCKED, so replicas polling together never send the same one twice."""
+    now = now or utcnow()
+    async with sessions() as session:
+        statement = (
+            select(WebhookDelivery)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(limit)
+        )
+        if session.bind.dialect.name == "postgresql":
+            statement = statement.with_for_update(skip_locked=True)
+        due = list(await session.scalars(statement))
+        if not due:
+            return 0
+        events = {
+            e.id: e
+            for e in await session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_({d.event_id for d in due})))
+        }
+        subscriptions = {
+            s.id: s
+            for s in await session.scalars(
+                select(WebhookSubscription).where(WebhookSubscription.id.in_({d.subscription_id for d in due}))
+            )
+        }
+        for delivery in due:
+            await _attempt(
+                delivery, events[delivery.event_id], subscriptions[delivery.subscription_id], vault, http, now
+            )
+        await session.commit()
+        return len(due)
+
+
+async def _attempt(
+    delivery: WebhookDelivery,
+    event: OutboxEvent,
+    subscription: WebhookSubscription,
+    vault: KeyVault,
+    http: httpx.AsyncClient,
+    now: datetime,
+) -> None:
+    body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True)
+    secret = vault.open_bytes(subscription.encrypted_secret, secret_binding(subscription.id)).decode()
+    delivery.attempts += 1
+    try:
+        response = await http.post(
+            subscription.url,
+            content=body,
+            headers=signed_headers(secret, event.id, body, sent_at=now),
+            timeout=DELIVERY_TIMEOUT_SECONDS,
+        )
+        error = None if response.is_success else f"HTTP {response.status_code}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+    if error is None:
+        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
+        return
+    delivery.last_error = error
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = "dead"
+        logger.warning("webhook delivery %s gave up after %d attempts: %s", delivery.id, delivery.attempts, error)
+    else:
+        delivery.next_attempt_at = now + backoff(delivery.attempts)
+
+
+async def run_worker(
+    sessions: async_sessionmaker[AsyncSession], vault: KeyVault, http: httpx.AsyncClient, stop: asyncio.Event
+) -> None:
+    """Polls until `stop` is set; a failing round (database away) is logged and retried, never fatal."""
+    while not stop.is_set():
+        try:
+            attempted = await deliver_due(sessions, vault, http)
+        except Exception:  # the worker must outlive a database outage
+            logger.exception("webhook delivery round failed")
+            attempted = 0
+        if attempted:
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), POLL_INTERVAL_SECONDS)

@@ -1,0 +1,182 @@
+"""Credential events: written to the outbox with the change, delivered signed, at least once, per organisation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import select
+
+from services.badge_issuer.db.tables import OutboxEvent, WebhookDelivery
+from services.badge_issuer.domain import outbox
+from shared.db import utcnow
+from shared.webhooks import verified_payload
+from tests.badge_issuer.conftest import ISSUER_BASE_URL, idempotent
+
+
+class Receiver:
+    """An in-process HRIS endpoint: checks the signature, records ids, answers with `status` (then 204)."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+        self.received: list[tuple[str, str, Any]] = []
+        self.fail_next: list[int] = []
+        self.app = FastAPI()
+
+        @self.app.post("/hooks/{name}")
+        async def hook(name: str, request: Request) -> Response:
+            if self.fail_next:
+                return Response(status_code=self.fail_next.pop(0))
+            message_id, payload = verified_payload(self.secrets[name], await request.body(), dict(request.headers))
+            self.received.append((name, message_id, payload))
+            return Response(status_code=204)
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+@pytest.fixture
+async def deliver(issuer_app, receiver):
+    """Runs one delivery round at `now` against the receiver (no worker, no timing)."""
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver.app))
+
+    async def run(now=None) -> int:  # noqa: ANN001
+        return await outbox.deliver_due(issuer_app.state.database.sessions, issuer_app.state.key_vault, http, now=now)
+
+    yield run
+    await http.aclose()
+
+
+@pytest.fixture
+def subscribe(client, receiver):
+    async def create(headers: dict[str, str], name: str, **body: Any) -> dict[str, Any]:
+        response = await client.post(
+            "/v1/webhook-subscriptions",
+            json={"url": f"http://receiver.test/hooks/{name}", **body},
+            headers=idempotent(headers),
+        )
+        assert response.status_code == 201, response.text
+        receiver.secrets[name] = response.json()["secret"]
+        return response.json()
+
+    return create
+
+
+async def events(issuer_app, org_id: uuid.UUID) -> list[OutboxEvent]:
+    async with issuer_app.state.database.sessions() as session:
+        rows = await session.scalars(select(OutboxEvent).where(OutboxEvent.org_id == org_id))
+        return sorted(rows, key=lambda event: event.created_at)
+
+
+async def deliveries(issuer_app, org_id: uuid.UUID) -> list[WebhookDelivery]:
+    async with issuer_app.state.database.sessions() as session:
+        return list(await session.scalars(select(WebhookDelivery).where(WebhookDelivery.org_id == org_id)))
+
+
+async def issue(client, headers, assessment) -> dict[str, Any]:
+    response = await client.post("/v1/assessment-results", json=assessment(), headers=idempotent(headers))
+    assert response.status_code == 201, response.text
+    return response.json()["credential"]
+
+
+async def test_subscriptions_show_the_secret_once_and_can_be_deleted(client, headers, bearer, org, subscribe):
+    created = await subscribe(headers, "hris", event_types=["credential.revoked"])
+    assert created["secret"].startswith("whsec_")
+    assert created["event_types"] == ["credential.revoked"]
+    listed = (await client.get("/v1/webhook-subscriptions", headers=headers)).json()["items"]
+    assert [item["id"] for item in listed] == [created["id"]]
+    assert "secret" not in listed[0]
+    reader = bearer(org, "credentials:read")
+    assert (await client.get("/v1/webhook-subscriptions", headers=reader)).status_code == 403
+    assert (await client.delete(f"/v1/webhook-subscriptions/{created['id']}", headers=headers)).status_code == 204
+    assert (await client.get("/v1/webhook-subscriptions", headers=headers)).json()["items"] == []
+
+
+async def test_an_issuance_writes_one_credential_issued_event(client, issuer_app, headers, org, issuer, assessment):
+    credential = await issue(client, headers, assessment)
+    [event] = await events(issuer_app, org)
+    assert event.type == "credential.issued"
+    data = event.payload["data"]
+    assert event.payload["type"] == "credential.issued"
+    assert data["credential_id"] == credential["id"]
+    assert data["org_id"] == str(org)
+    assert data["achievement_id"] == credential["achievement_id"]
+    assert data["learner"] == {"hris_id": "E-1001", "learner_key": "hris:E-1001"}
+    assert data["issuer"] == {"id": issuer["id"], "did": issuer["did"]}
+    assert data["credential_url"] == f"{ISSUER_BASE_URL}/v1/public/credentials/{credential['id']}"
+    assert data["proof_format"] == credential["proof_format"]
+
+
+async def test_a_revocation_writes_one_credential_revoked_event(client, issuer_app, headers, org, issuer, assessment):
+    credential = await issue(client, headers, assessment)
+    revoked = await client.post(
+        f"/v1/credentials/{credential['id']}/revoke", json={"reason": "issued in error"}, headers=headers
+    )
+    assert revoked.status_code == 200, revoked.text
+    again = await client.post(f"/v1/credentials/{credential['id']}/revoke", json={"reason": "x"}, headers=headers)
+    assert again.status_code == 409
+    found = [event for event in await events(issuer_app, org) if event.type == "credential.revoked"]
+    assert len(found) == 1
+    data = found[0].payload["data"]
+    assert data["credential_id"] == credential["id"]
+    assert data["revocation_reason"] == "issued in error"
+    assert data["revoked_at"]
+    assert data["issuer"]["did"] == issuer["did"]
+    assert data["credential_url"] == f"{ISSUER_BASE_URL}/v1/public/credentials/{credential['id']}"
+
+
+async def test_a_delivery_is_signed_and_not_sent_again(
+    client, issuer_app, headers, org, assessment, subscribe, receiver, deliver
+):
+    await subscribe(headers, "hris")
+    credential = await issue(client, headers, assessment)
+    assert await deliver() == 1
+    [(name, message_id, payload)] = receiver.received
+    [event] = await events(issuer_app, org)
+    assert (name, message_id) == ("hris", event.id)
+    assert payload["data"]["credential_id"] == credential["id"]
+    [delivery] = await deliveries(issuer_app, org)
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
+    assert await deliver(utcnow() + timedelta(hours=2)) == 0
+    assert len(receiver.received) == 1
+
+
+async def test_a_failing_receiver_is_retried_with_backoff(
+    client, issuer_app, headers, org, assessment, subscribe, receiver, deliver
+):
+    await subscribe(headers, "hris")
+    await issue(client, headers, assessment)
+    receiver.fail_next = [500, 500]
+    start = utcnow()
+    assert await deliver(start) == 1
+    [delivery] = await deliveries(issuer_app, org)
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 1, "HTTP 500")
+    assert delivery.next_attempt_at == start + timedelta(seconds=2)
+    assert await deliver(start + timedelta(seconds=1)) == 0  # not yet due
+    assert await deliver(start + timedelta(seconds=2)) == 1
+    [delivery] = await deliveries(issuer_app, org)
+    assert delivery.next_attempt_at == start + timedelta(seconds=2 + 4)
+    assert await deliver(start + timedelta(seconds=6)) == 1
+    [delivery] = await deliveries(issuer_app, org)
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("delivered", 3, None)
+    assert len(receiver.received) == 1
+
+
+async def test_another_organisations_subscription_never_receives_these_events(
+    client, issuer_app, headers, bearer, org, assessment, subscribe, receiver, deliver, new_org
+):
+    other_org, _ = await new_org("other")
+    await subscribe(bearer(other_org), "other")
+    await subscribe(headers, "owner")
+    credential = await issue(client, headers, assessment)
+    await client.post(f"/v1/credentials/{credential['id']}/revoke", json={"reason": "test"}, headers=headers)
+    assert await deliver() == 2
+    assert {name for name, _, _ in receiver.received} == {"owner"}
+    assert await deliveries(issuer_app, other_org) == []
+    assert await events(issuer_app, other_org) == []
