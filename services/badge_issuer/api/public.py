@@ -1,15 +1,16 @@
 """Public, unauthenticated, rate-limited reads: the URLs that appear inside issued credentials."""
 
 import uuid
+from typing import Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.api.deps import base_url, key_vault
 from services.badge_issuer.baking import MEDIA_TYPES
 from services.badge_issuer.db.tables import Credential
-from services.badge_issuer.domain import baked_images, issuers, status_lists
+from services.badge_issuer.domain import baked_images, credential_page, issuers, status_lists
 from shared.db import get_session
 from shared.errors import NotFound
 from shared.etag import bytes_with_etag, json_with_etag
@@ -42,24 +43,44 @@ async def public_issuer_jwks(
 
 @router.get(
     "/credentials/{credential_id}",
-    summary="A credential, as issued",
+    summary="A credential, as issued (JSON), or its page (HTML)",
     responses={
         **NOT_FOUND,
-        200: {"content": {"application/ld+json": {}, "application/vc+jwt": {}}},
+        200: {"content": {"application/ld+json": {}, "application/vc+jwt": {}, "text/html": {}}},
     },
 )
 async def public_credential(
-    request: Request, credential_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+    request: Request,
+    credential_id: uuid.UUID,
+    format: Literal["json", "html"] | None = Query(  # noqa: A002 - the query parameter's public name
+        None, description="Overrides the Accept header, e.g. for a plain link to the JSON from the page."
+    ),
+    session: AsyncSession = Depends(get_session),
 ) -> Response:
     """Public: the shareable link of a credential. Data Integrity credentials are the JSON document;
-    VC-JWT credentials are the compact token (`application/vc+jwt`). Revoked credentials are still
-    served; verification reports them revoked."""
+    VC-JWT credentials are the compact token (`application/vc+jwt`). A browser (Accept ranking
+    text/html above JSON) gets a readable page instead; JSON stays the default so verifiers that
+    follow the link get the credential. Revoked credentials are still served and shown revoked."""
     credential = await session.get(Credential, credential_id)
     if credential is None:
         raise NotFound(f"No credential {credential_id}.")
-    if credential.compact_jwt:
-        return bytes_with_etag(request, credential.compact_jwt.encode(), media_type="application/vc+jwt")
-    return json_with_etag(request, credential.document, media_type="application/ld+json")
+    wants_html = format == "html" or (format is None and credential_page.prefers_html(request.headers.get("accept")))
+    if wants_html:
+        path = f"/v1/public/credentials/{credential_id}"
+        page = credential_page.render_credential_page(
+            credential.document,
+            revoked_at=credential.revoked_at,
+            json_url=f"{path}?format=json",
+            png_url=f"{path}/baked.png",
+            svg_url=f"{path}/baked.svg",
+        )
+        response = bytes_with_etag(request, page.encode(), media_type="text/html; charset=utf-8")
+    elif credential.compact_jwt:
+        response = bytes_with_etag(request, credential.compact_jwt.encode(), media_type="application/vc+jwt")
+    else:
+        response = json_with_etag(request, credential.document, media_type="application/ld+json")
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 @router.get(

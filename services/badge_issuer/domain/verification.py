@@ -2,13 +2,15 @@
 
 Every check is reported with its outcome and reason, so a person can see why a badge failed.
 Keys are resolved offline (did:key) or from this issuer's own JWKS; nothing is fetched from the
-network, so a status list that is not ours is reported as not checked rather than guessed.
+network, so a key, issuer profile or status list elsewhere is reported as not checked (with the URL)
+rather than guessed. That is why, of 1EdTech's examples, only the did:key one verifies here.
 """
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +48,17 @@ def _did_of(verification_method: str) -> str:
     return verification_method.split("#", 1)[0]
 
 
+def _resolve_method(verification_method: str) -> ed25519.Ed25519PublicKey:
+    """did:key offline (with or without its fragment, as 1EdTech's validator reads it); anything
+    else would need the network, and the reason says so instead of a bare "not a did:key"."""
+    if verification_method.startswith(keys.DID_KEY_PREFIX):
+        return keys.public_key_from_did_key(verification_method)
+    if verification_method.startswith("did:"):
+        method = verification_method.split(":", 2)[1]
+        raise ValueError(f"did:{method} is not resolved here: only did:key is, offline; nothing is fetched")
+    raise ValueError("a remote verification method is not fetched: only did:key is resolved, offline")
+
+
 async def verify_presented(
     session: AsyncSession, presented: Mapping[str, Any], *, vault: KeyVault, base_url: str
 ) -> VerificationOut:
@@ -61,7 +74,7 @@ async def _verify_data_integrity(
     session: AsyncSession, credential: Mapping[str, Any], *, vault: KeyVault, base_url: str
 ) -> VerificationOut:
     checks = [_passed("format", "JSON credential with a Data Integrity proof")]
-    result = data_integrity.verify(credential)
+    result = data_integrity.verify(credential, _resolve_method)
     if not result.valid:
         checks.append(_failed("signature", f"{result.code}: {result.reason}"))
         return _outcome("data-integrity", credential, checks + _not_checked_after_signature())
@@ -92,7 +105,11 @@ async def _jwt_key(session: AsyncSession, header: Mapping[str, Any]) -> tuple[ke
     """did:key kids resolve offline; other kids only from this issuer's own keys (no fetching)."""
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise vc_jwt.JwtVerificationError("unresolvable_key", "the JOSE header has no kid")
+        raise vc_jwt.JwtVerificationError(
+            "unresolvable_key",
+            "the JOSE header has no kid, so the key could only come from the issuer's remote JWKS, "
+            "which this verifier does not fetch",
+        )
     if kid.startswith(keys.DID_KEY_PREFIX):
         try:
             return keys.public_key_from_did_key(kid), _did_of(kid)
@@ -108,9 +125,18 @@ async def _jwt_key(session: AsyncSession, header: Mapping[str, Any]) -> tuple[ke
 
 
 def _issuer_binding(credential: Mapping[str, Any], signer_did: str) -> VerificationCheck:
+    """A DID issuer must be the signer. A urn: issuer (1EdTech's did:key example) names no one who
+    could be asked, so it is skipped with the signer named; an https issuer would need its profile
+    fetched to list the key, which this verifier does not do, so it fails rather than trusts."""
     issuer = _issuer_id(credential)
     if issuer == signer_did:
         return _passed("issuer", f"{issuer} (did:key, resolved offline)")
+    if isinstance(issuer, str) and issuer.startswith("urn:"):
+        return _skipped("issuer", f"{issuer} is not resolvable, so it cannot be bound to the signer {signer_did}")
+    if isinstance(issuer, str) and issuer.startswith(("https:", "http:")):
+        return _failed(
+            "issuer", f"the proof was made by {signer_did}; the issuer profile {issuer} is remote and is not fetched"
+        )
     return _failed("issuer", f"the proof was made by {signer_did}, but the credential names {issuer} as issuer")
 
 
