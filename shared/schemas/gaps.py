@@ -288,3 +288,37 @@ class ReceivedCredentialOut(Schema):
 
 class ReceivedCredentialList(Schema):
     items: list[ReceivedCredentialOut]
+
+
+# --- webhook sources ---------------------------------------------------------------------------
+
+
+class WebhookSourceIn(Schema):
+    id: uuid.UUID | None = Field(
+        None,
+        description="Optional, chosen by the caller: the delivery URL contains it, and the issuer only hands out "
+        "the secret when the subscription (with that URL) is created. Generated when omitted.",
+    )
+    name: str = Field(min_length=1, max_length=200, description="Which issuer subscription this is, for people.")
+    secret: str = Field(
+        min_length=10,
+        max_length=200,
+        pattern=r"^whsec_\S+$",
+        description="The signing secret the issuer returned when the subscription was created (whsec_…).",
+    )
+
+
+class WebhookSourceOut(Schema):
+    """The secret is never returned."""
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    webhook_path: str = Field(description="Where the issuer delivers: POST this path on the gap engine.")
+
+
+class WebhookReceiptOut(Schema):
+    message_id: str
+    event_type: str
+    outcome: str = Field(description="What the delivery did (or why it was ignored).")
+    duplicate: bool = Field(description="True when this webhook-id was already received; nothing was done again.")

@@ -75,6 +75,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 ("POST", "/v1/kpi-observations"): {"observations": [{"hris_id": OWNER_HRIS_ID, **period}]},
                 ("POST", "/v1/skill-facts"): fact(OWNER_HRIS_ID, demo["Active listening"], 3),
                 ("POST", "/v1/trusted-issuers"): {"issuer_id": OWNER_ISSUER},
+                ("POST", "/v1/webhook-sources"): {"name": "intruder", "secret": "whsec_aW50cnVkZXItc2VjcmV0"},
                 ("POST", "/v1/employees/{hris_id}/credentials"): {"jwt": "x.y.z"},
                 ("POST", "/v1/roi"): {
                     "seats": 1,

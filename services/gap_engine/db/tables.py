@@ -153,3 +153,28 @@ class ReceivedCredential(IdMixin, TenantMixin, Base):
     earned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookSource(IdMixin, TenantMixin, Base):
+    """An issuer subscription this organisation receives events from. The secret is stored as given
+    (the gap engine has no key vault yet); it is never returned by the API."""
+
+    __tablename__ = "webhook_sources"
+
+    name: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReceivedWebhook(IdMixin, TenantMixin, Base):
+    """One accepted delivery per webhook-id and source: the issuer delivers at least once, so a
+    replay finds its id here and does nothing."""
+
+    __tablename__ = "received_webhooks"
+    __table_args__ = (UniqueConstraint("source_id", "message_id", name="uq_received_webhooks_source_message"),)
+
+    source_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("webhook_sources.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(1000))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,11 +4,15 @@ The verifier is the same public `POST /v1/verify` any relying party uses: signat
 schema, validity window and revocation status, each reported with its reason.
 """
 
+import re
+import uuid
 from typing import Any
 
 import httpx
 
 from shared.errors import ServiceUnavailable
+
+_CREDENTIAL_PATH = re.compile(r"/v1/public/credentials/([0-9a-fA-F-]{36})/?$")
 
 
 class IssuerVerifier:
@@ -31,3 +35,23 @@ class IssuerVerifier:
                 detail = response.text
             return {"verified": False, "format": "unknown", "failures": [f"format: {detail}"]}
         raise ServiceUnavailable(f"The credential verifier answered {response.status_code}; retry shortly.")
+
+    async def fetch_credential(self, url: str) -> dict[str, Any] | None:
+        """The credential behind a webhook's `credential_url`, as the verifier takes it. Only the
+        credential id is taken from the URL and it is read from the configured issuer, so a delivery
+        cannot make the gap engine fetch an arbitrary address. None when it is not there (404)."""
+        match = _CREDENTIAL_PATH.search(url)
+        if match is None:
+            return None
+        path = f"/v1/public/credentials/{uuid.UUID(match.group(1))}"
+        try:
+            response = await self.http.get(path, headers={"Accept": "application/ld+json, application/vc+jwt"})
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable("The issuer is unreachable; retry shortly.") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"The issuer answered {response.status_code}; retry shortly.")
+        if response.headers.get("content-type", "").startswith("application/vc+jwt"):
+            return {"jwt": response.text.strip()}
+        return response.json()

@@ -102,9 +102,10 @@ async def receive_credential(
     *,
     verifier: IssuerVerifier,
     taxonomy: TaxonomyClient,
-    authorization: str,
+    authorization: str | None,
 ) -> ReceivedCredentialOut:
-    """Verifies, maps and stores one credential; it counts at once only if its issuer is trusted."""
+    """Verifies, maps and stores one credential; it counts at once only if its issuer is trusted.
+    Without a caller token (a webhook delivery) the mapping reads the achievement's public JSON."""
     employee = await get_employee(session, org_id, hris_id)
     result = await verifier.verify(presented)
     credential = _credential_of(presented) if result.get("verified") else {}
@@ -157,15 +158,20 @@ async def _map_to_skills(
     row: ReceivedCredential,
     credential: dict[str, Any],
     taxonomy: TaxonomyClient,
-    authorization: str,
+    authorization: str | None,
 ) -> None:
     """Certified skills come from taxonomy_api, read with the caller's token, so only this
-    organisation's achievements map; anything else is rejected with the reason."""
+    organisation's achievements map; anything else is rejected with the reason. A webhook has no
+    token: its event was signed with this organisation's subscription secret, so the achievement's
+    public JSON (certified levels parsed from its CredStack alignments) is used instead."""
     achievement_id = _achievement_id(credential)
     if achievement_id is None:
         row.reasons = ["mapping: the achievement is not one of taxonomy_api's (third-party mapping is not built yet)"]
         return
-    achievement = await taxonomy.achievement(achievement_id, authorization)
+    if authorization is None:
+        achievement = await taxonomy.public_achievement(achievement_id)
+    else:
+        achievement = await taxonomy.achievement(achievement_id, authorization)
     if achievement is None:
         row.reasons = [f"mapping: achievement {achievement_id} is not in this organisation's taxonomy"]
         return

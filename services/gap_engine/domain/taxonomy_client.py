@@ -4,12 +4,35 @@ Forwarding the caller's token means taxonomy_api decides what the caller may see
 organisation's role is a 404 there, so it can never be copied into this organisation's snapshot.
 """
 
+import re
 import uuid
 from typing import Any
 
 import httpx
 
 from shared.errors import Forbidden, NotFound, ServiceUnavailable
+
+_CERTIFIED_LEVEL = re.compile(r"\blevel\s+(\d+)\b", re.IGNORECASE)
+
+
+def certified_skills(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Certified skill levels from an achievement's public Open Badges JSON: its alignments with
+    targetFramework "CredStack" carry the skill id as targetCode and "Certified at level N" as
+    targetDescription. Entries that do not parse (other frameworks, no level) are skipped."""
+    skills: dict[str, int] = {}
+    alignments = document.get("alignment")
+    for alignment in alignments if isinstance(alignments, list) else []:
+        if not isinstance(alignment, dict) or alignment.get("targetFramework") != "CredStack":
+            continue
+        description = alignment.get("targetDescription")
+        level = _CERTIFIED_LEVEL.search(description) if isinstance(description, str) else None
+        try:
+            skill_id = uuid.UUID(str(alignment.get("targetCode")))
+        except ValueError:
+            continue
+        if level is not None:
+            skills[str(skill_id)] = max(int(level.group(1)), skills.get(str(skill_id), 0))
+    return [{"skill_id": skill_id, "level": level} for skill_id, level in skills.items()]
 
 
 class TaxonomyClient:
@@ -47,3 +70,19 @@ class TaxonomyClient:
         if response.status_code != 200:
             raise ServiceUnavailable(f"The taxonomy service answered {response.status_code}; retry shortly.")
         return response.json()
+
+    async def public_achievement(self, achievement_id: uuid.UUID) -> dict[str, Any] | None:
+        """The achievement's public Open Badges JSON, for callers without a token (webhook deliveries),
+        with `skills` parsed from its alignments; None when taxonomy_api has no such achievement."""
+        try:
+            response = await self.http.get(
+                f"/v1/public/achievements/{achievement_id}", headers={"Accept": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable("The taxonomy service is unreachable; retry shortly.") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"The taxonomy service answered {response.status_code}; retry shortly.")
+        document = response.json()
+        return {**document, "skills": certified_skills(document)}

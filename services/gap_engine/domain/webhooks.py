@@ -1,0 +1,151 @@
+"""Credential events from the issuer, received as Standard Webhooks deliveries.
+
+An admin registers the secret of the issuer's subscription as a webhook source; each delivery to
+that source is checked against its secret, taken once per webhook-id (the issuer delivers at least
+once), and then goes through the same received-credential flow as an HRIS post: fetched from the
+issuer's public URL, verified by the issuer's verifier, trust-tiered and mapped to skills.
+"""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.gap_engine.db.tables import ReceivedCredential, ReceivedWebhook, WebhookSource
+from services.gap_engine.domain import received_credentials
+from services.gap_engine.domain.employees import get_employee
+from services.gap_engine.domain.issuer_client import IssuerVerifier
+from services.gap_engine.domain.received_credentials import REJECTED, VERIFIED, remove_skill_facts
+from services.gap_engine.domain.taxonomy_client import TaxonomyClient
+from shared.db import utcnow
+from shared.errors import Conflict, NotFound, Unauthorized
+from shared.schemas.gaps import WebhookReceiptOut, WebhookSourceIn, WebhookSourceOut
+from shared.webhooks import verified_payload
+
+
+def webhook_path(source_id: uuid.UUID) -> str:
+    return f"/v1/webhooks/issuer/{source_id}"
+
+
+async def create_source(session: AsyncSession, org_id: uuid.UUID, body: WebhookSourceIn) -> WebhookSourceOut:
+    """Keeps the subscription secret (stored as given: the gap engine has no key vault) for checking deliveries."""
+    source_id = body.id or uuid.uuid4()
+    if await session.get(WebhookSource, source_id) is not None:
+        raise Conflict("A webhook source with this id exists; choose another id.")
+    row = WebhookSource(id=source_id, org_id=org_id, name=body.name, secret=body.secret, created_at=utcnow())
+    session.add(row)
+    await session.flush()
+    return WebhookSourceOut(id=row.id, name=row.name, created_at=row.created_at, webhook_path=webhook_path(row.id))
+
+
+async def receive_delivery(
+    session: AsyncSession,
+    source_id: uuid.UUID,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    verifier: IssuerVerifier,
+    taxonomy: TaxonomyClient,
+) -> WebhookReceiptOut:
+    """Checks the signature, records the webhook-id and acts on the event (not committed). An unknown
+    source is the same 401 as a bad signature, so the route reveals nothing without the secret."""
+    source = await session.get(WebhookSource, source_id)
+    if source is None:
+        raise Unauthorized("Webhook signature check failed: unknown webhook source.")
+    message_id, payload = verified_payload(source.secret, body, headers)
+    event = payload if isinstance(payload, dict) else {}
+    event_type = str(event.get("type") or "unknown")[:100]
+    if await _already_received(session, source.id, message_id):
+        return WebhookReceiptOut(message_id=message_id, event_type=event_type, outcome="duplicate", duplicate=True)
+    receipt = ReceivedWebhook(
+        id=uuid.uuid4(),
+        org_id=source.org_id,
+        source_id=source.id,
+        message_id=message_id,
+        event_type=event_type,
+        outcome="received",
+        received_at=utcnow(),
+    )
+    session.add(receipt)
+    try:
+        await session.flush()
+    except IntegrityError:  # the same delivery, racing in on another connection
+        await session.rollback()
+        return WebhookReceiptOut(message_id=message_id, event_type=event_type, outcome="duplicate", duplicate=True)
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    if event_type == "credential.issued":
+        outcome = await _issued(session, source.org_id, data, verifier, taxonomy)
+    elif event_type == "credential.revoked":
+        outcome = await _revoked(session, source.org_id, data)
+    else:
+        outcome = f"ignored: event type {event_type} is not handled"
+    receipt.outcome = outcome[:1000]
+    await session.flush()
+    return WebhookReceiptOut(message_id=message_id, event_type=event_type, outcome=receipt.outcome, duplicate=False)
+
+
+async def _already_received(session: AsyncSession, source_id: uuid.UUID, message_id: str) -> bool:
+    found = await session.scalar(
+        select(ReceivedWebhook.id).where(
+            ReceivedWebhook.source_id == source_id, ReceivedWebhook.message_id == message_id
+        )
+    )
+    return found is not None
+
+
+async def _issued(
+    session: AsyncSession, org_id: uuid.UUID, data: dict[str, Any], verifier: IssuerVerifier, taxonomy: TaxonomyClient
+) -> str:
+    """The credential is fetched and verified rather than believed from the event, so a leaked
+    secret alone cannot make a skill count."""
+    learner = data.get("learner") if isinstance(data.get("learner"), dict) else {}
+    hris_id, url = learner.get("hris_id"), data.get("credential_url")
+    if not isinstance(hris_id, str) or not hris_id:
+        return "ignored: the credential names no learner HRIS id"
+    if not isinstance(url, str):
+        return "ignored: the event has no credential_url"
+    try:
+        await get_employee(session, org_id, hris_id)
+    except NotFound:
+        return f"ignored: no employee with HRIS id {hris_id} in this organisation"
+    presented = await verifier.fetch_credential(url)
+    if presented is None:
+        return f"ignored: the credential at {url} could not be fetched from the issuer"
+    try:
+        received = await received_credentials.receive_credential(
+            session, org_id, hris_id, presented, verifier=verifier, taxonomy=taxonomy, authorization=None
+        )
+    except Conflict:
+        return "ignored: the credential is already recorded for this employee"
+    return f"received: {received.status}"
+
+
+def _credential_ids(data: dict[str, Any]) -> set[str]:
+    """The ids a received credential may be stored under: the document's own id is a URN or the URL."""
+    ids = {str(data[key]) for key in ("credential_id", "credential_url") if data.get(key)}
+    if data.get("credential_id"):
+        ids.add(f"urn:uuid:{data['credential_id']}")
+    return ids
+
+
+async def _revoked(session: AsyncSession, org_id: uuid.UUID, data: dict[str, Any]) -> str:
+    """Every copy received for this organisation stops counting and is kept as rejected ("revoked")."""
+    ids = _credential_ids(data)
+    rows = list(
+        await session.scalars(
+            select(ReceivedCredential).where(
+                ReceivedCredential.org_id == org_id,
+                ReceivedCredential.credential_id.in_(ids),
+                ReceivedCredential.status != REJECTED,
+            )
+        )
+    )
+    reason = data.get("revocation_reason")
+    for row in rows:
+        if row.status == VERIFIED:
+            await remove_skill_facts(session, row)
+        row.status = REJECTED
+        row.reasons = [f"revoked: {reason}" if reason else "revoked"]
+    return f"revoked: {len(rows)} received credential(s) stopped counting"
