@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from services.badge_issuer.db.tables import OutboxEvent, WebhookDelivery
+from services.badge_issuer.db.tables import OutboxEvent, WebhookDelivery, WebhookSubscription
 from services.badge_issuer.domain import outbox
 from shared.db import utcnow
 from shared.webhooks import verified_payload
@@ -43,7 +43,14 @@ def receiver() -> Receiver:
 
 @pytest.fixture
 async def deliver(issuer_app, receiver):
-    """Runs one delivery round at `now` against the receiver (no worker, no timing)."""
+    """Runs one delivery round at `now` against the receiver (no worker, no timing). The test database
+    is shared by the whole run, so deliveries left pending by other tests are set aside first: the
+    counts asserted here are this test's own."""
+    async with issuer_app.state.database.sessions() as session:
+        await session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.status == "pending").values(status="set-aside-by-test")
+        )
+        await session.commit()
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver.app))
 
     async def run(now=None) -> int:  # noqa: ANN001
@@ -180,3 +187,21 @@ async def test_another_organisations_subscription_never_receives_these_events(
     assert {name for name, _, _ in receiver.received} == {"owner"}
     assert await deliveries(issuer_app, other_org) == []
     assert await events(issuer_app, other_org) == []
+
+
+async def test_an_undecryptable_secret_fails_its_delivery_without_blocking_the_others(
+    client, issuer_app, headers, org, assessment, subscribe, receiver, deliver
+):
+    good = await subscribe(headers, "good")
+    bad = await subscribe(headers, "bad")
+    async with issuer_app.state.database.sessions() as session:
+        row = await session.get(WebhookSubscription, uuid.UUID(bad["id"]))
+        row.encrypted_secret = b"\x00" * 60  # as if sealed under another master key
+        await session.commit()
+    await issue(client, headers, assessment)
+    await deliver()
+    assert {name for name, _, _ in receiver.received} == {"good"}
+    by_subscription = {str(d.subscription_id): d for d in await deliveries(issuer_app, org)}
+    assert by_subscription[good["id"]].status == "delivered"
+    failed = by_subscription[bad["id"]]
+    assert failed.status == "pending" and "cannot be decrypted" in failed.last_error

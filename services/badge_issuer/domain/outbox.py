@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.badge_issuer.db.tables import OutboxEvent, WebhookDelivery, WebhookSubscription
-from services.badge_issuer.domain.key_vault import KeyVault
+from services.badge_issuer.domain.key_vault import KeyVault, MasterKeyError
 from services.badge_issuer.domain.webhooks import secret_binding
 from shared.db import utcnow
 from shared.webhooks import signed_headers
@@ -116,8 +116,13 @@ async def _attempt(
     now: datetime,
 ) -> None:
     body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True)
-    secret = vault.open_bytes(subscription.encrypted_secret, secret_binding(subscription.id)).decode()
     delivery.attempts += 1
+    try:
+        secret = vault.open_bytes(subscription.encrypted_secret, secret_binding(subscription.id)).decode()
+    except MasterKeyError:
+        # One unreadable secret (a changed master key) must not stop every other delivery.
+        _record_failure(delivery, "the subscription secret cannot be decrypted with this master key", now)
+        return
     try:
         response = await http.post(
             subscription.url,
@@ -131,6 +136,10 @@ async def _attempt(
     if error is None:
         delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
         return
+    _record_failure(delivery, error, now)
+
+
+def _record_failure(delivery: WebhookDelivery, error: str, now: datetime) -> None:
     delivery.last_error = error
     if delivery.attempts >= MAX_ATTEMPTS:
         delivery.status = "dead"
