@@ -10,6 +10,7 @@ from services.gap_engine.api import credentials, employees, gaps, webhooks
 from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from services.gap_engine.settings import GapSettings
+from shared.secret_box import SecretBox, resolve_master_key
 from shared.service_app import build_service_app
 
 
@@ -37,6 +38,14 @@ def create_app(
         base_url=settings.issuer_url, transport=issuer_transport, timeout=settings.taxonomy_timeout_seconds
     )
     app.state.verifier = IssuerVerifier(issuer_http)
+    app.state.secret_box = SecretBox(
+        resolve_master_key(
+            settings.master_key,
+            dev_file=settings.master_key_file,
+            environment=settings.environment,
+            variable="CREDSTACK_GAP_MASTER_KEY",
+        )
+    )
     service_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

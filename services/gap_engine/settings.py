@@ -1,7 +1,9 @@
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import VAR_DIR, ServiceSettings
 
 
 class GapSettings(ServiceSettings):
@@ -13,5 +15,9 @@ class GapSettings(ServiceSettings):
     taxonomy_url: str = "http://127.0.0.1:8001"
     issuer_url: str = "http://127.0.0.1:8002"
     taxonomy_timeout_seconds: float = 5.0
+    # Encrypts webhook source secrets at rest (base64 of 32 random bytes); required in production,
+    # created once in master_key_file in dev.
+    master_key: SecretStr | None = None
+    master_key_file: Path = VAR_DIR / "gap_engine_master_key"
     # An HRIS bulk upsert of 5,000 full records is about 1.5 MB of JSON: above the shared 1 MiB bound.
     max_body_bytes: int = Field(8_388_608, ge=1024)

@@ -8,10 +8,13 @@ Demo: Project Manager needs Active listening 2 (must); the "Active listening" ba
 import json
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from services.badge_issuer.db.tables import OutboxEvent
+from services.gap_engine.db.tables import WebhookSource
 from services.gap_engine.domain.taxonomy_client import certified_skills
+from shared.secret_box import MasterKeyError
 from shared.webhooks import signed_headers
 from tests.gap_engine.test_credentials import _listening, _trust
 
@@ -153,3 +156,17 @@ async def test_a_source_id_can_be_chosen_up_front_but_not_twice(client, headers)
     created = await client.post("/v1/webhook-sources", json=source, headers=headers)
     assert created.status_code == 201 and created.json()["webhook_path"] == f"/v1/webhooks/issuer/{source['id']}"
     assert (await client.post("/v1/webhook-sources", json=source, headers=headers)).status_code == 409
+
+
+async def test_the_source_secret_is_stored_sealed_to_its_row(client, gap_app, headers):
+    secret = "whsec_c2VjcmV0LXNlY3JldA=="
+    source_id = uuid.uuid4()
+    body = {"id": str(source_id), "name": "sealed", "secret": secret}
+    assert (await client.post("/v1/webhook-sources", json=body, headers=headers)).status_code == 201
+    async with gap_app.state.database.sessions() as session:
+        row = await session.get(WebhookSource, source_id)
+    assert secret.encode() not in row.sealed_secret and b"c2VjcmV0" not in row.sealed_secret
+    box = gap_app.state.secret_box
+    assert box.open_bytes(row.sealed_secret, bound_to=f"webhook_source:{source_id}").decode() == secret
+    with pytest.raises(MasterKeyError):
+        box.open_bytes(row.sealed_secret, bound_to=f"webhook_source:{uuid.uuid4()}")

@@ -22,10 +22,10 @@ router = APIRouter(prefix="/v1")
     responses=WRITE_ERRORS,
 )
 async def create_source(
-    body: WebhookSourceIn, caller: Admin, session: AsyncSession = Depends(get_session)
+    request: Request, body: WebhookSourceIn, caller: Admin, session: AsyncSession = Depends(get_session)
 ) -> WebhookSourceOut:
     """Point the issuer's subscription at the returned `webhook_path`; the secret is never shown again."""
-    source = await webhooks.create_source(session, caller.org_id, body)
+    source = await webhooks.create_source(session, caller.org_id, body, request.app.state.secret_box)
     await session.commit()
     return source
 
@@ -55,6 +55,7 @@ async def receive_delivery(
         dict(request.headers),
         verifier=verifier(request),
         taxonomy=taxonomy(request),
+        secret_box=request.app.state.secret_box,
     )
     await session.commit()
     if receipt.duplicate:

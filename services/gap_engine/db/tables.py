@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     Uuid,
@@ -156,13 +157,13 @@ class ReceivedCredential(IdMixin, TenantMixin, Base):
 
 
 class WebhookSource(IdMixin, TenantMixin, Base):
-    """An issuer subscription this organisation receives events from. The secret is stored as given
-    (the gap engine has no key vault yet); it is never returned by the API."""
+    """An issuer subscription this organisation receives events from. Its secret is sealed with the
+    service's SecretBox (bound to this row) and never returned by the API."""
 
     __tablename__ = "webhook_sources"
 
     name: Mapped[str] = mapped_column(String(200))
-    secret: Mapped[str] = mapped_column(String(200))
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -22,6 +22,7 @@ from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unauthorized
 from shared.schemas.gaps import WebhookReceiptOut, WebhookSourceIn, WebhookSourceOut
+from shared.secret_box import SecretBox
 from shared.webhooks import verified_payload
 
 
@@ -29,12 +30,15 @@ def webhook_path(source_id: uuid.UUID) -> str:
     return f"/v1/webhooks/issuer/{source_id}"
 
 
-async def create_source(session: AsyncSession, org_id: uuid.UUID, body: WebhookSourceIn) -> WebhookSourceOut:
-    """Keeps the subscription secret (stored as given: the gap engine has no key vault) for checking deliveries."""
+async def create_source(
+    session: AsyncSession, org_id: uuid.UUID, body: WebhookSourceIn, secret_box: SecretBox
+) -> WebhookSourceOut:
+    """Keeps the subscription secret, sealed and bound to the new row, for checking deliveries."""
     source_id = body.id or uuid.uuid4()
     if await session.get(WebhookSource, source_id) is not None:
         raise Conflict("A webhook source with this id exists; choose another id.")
-    row = WebhookSource(id=source_id, org_id=org_id, name=body.name, secret=body.secret, created_at=utcnow())
+    sealed = secret_box.seal_bytes(body.secret.encode(), bound_to=f"webhook_source:{source_id}")
+    row = WebhookSource(id=source_id, org_id=org_id, name=body.name, sealed_secret=sealed, created_at=utcnow())
     session.add(row)
     await session.flush()
     return WebhookSourceOut(id=row.id, name=row.name, created_at=row.created_at, webhook_path=webhook_path(row.id))
@@ -48,13 +52,15 @@ async def receive_delivery(
     *,
     verifier: IssuerVerifier,
     taxonomy: TaxonomyClient,
+    secret_box: SecretBox,
 ) -> WebhookReceiptOut:
     """Checks the signature, records the webhook-id and acts on the event (not committed). An unknown
     source is the same 401 as a bad signature, so the route reveals nothing without the secret."""
     source = await session.get(WebhookSource, source_id)
     if source is None:
         raise Unauthorized("Webhook signature check failed: unknown webhook source.")
-    message_id, payload = verified_payload(source.secret, body, headers)
+    secret = secret_box.open_bytes(source.sealed_secret, bound_to=f"webhook_source:{source.id}").decode()
+    message_id, payload = verified_payload(secret, body, headers)
     event = payload if isinstance(payload, dict) else {}
     event_type = str(event.get("type") or "unknown")[:100]
     if await _already_received(session, source.id, message_id):
