@@ -130,3 +130,52 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
         _drop_postgres_databases([name])
     else:
         yield f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
+
+
+# --- an organisation with the demo taxonomy, in the real taxonomy app -----------------------------
+# Shared by the issuer's and the gap engine's suites. tests/taxonomy_api/conftest.py overrides
+# new_org / org / demo: its tests need organisations without the demo taxonomy.
+
+
+@pytest.fixture
+def taxonomy_app(service_settings):
+    from services.taxonomy_api.app import create_app
+    from services.taxonomy_api.settings import TaxonomySettings
+
+    return create_app(service_settings(TaxonomySettings, "taxonomy_api"))
+
+
+@pytest.fixture
+def new_org(taxonomy_app):
+    """A new organisation with the demo taxonomy; returns (org id, ids of the demo taxonomy)."""
+    from services.taxonomy_api.domain import organisations
+    from services.taxonomy_api.provisioning import seed_demo_taxonomy
+
+    async def create(prefix: str = "org") -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+        async with taxonomy_app.state.database.sessions() as session:
+            organisation = await organisations.create_organisation(session, f"{prefix}-{uuid.uuid4().hex[:10]}")
+            ids = await seed_demo_taxonomy(session, organisation.id)
+            await session.commit()
+            return organisation.id, ids
+
+    return create
+
+
+@pytest.fixture
+async def seeded(new_org) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+    return await new_org()
+
+
+@pytest.fixture
+def org(seeded) -> uuid.UUID:
+    return seeded[0]
+
+
+@pytest.fixture
+def demo(seeded) -> dict[str, uuid.UUID]:
+    return seeded[1]
+
+
+@pytest.fixture
+def headers(bearer, org) -> dict[str, str]:
+    return bearer(org)

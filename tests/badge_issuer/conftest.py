@@ -16,10 +16,6 @@ import pytest
 
 from services.badge_issuer.app import create_app as create_issuer_app
 from services.badge_issuer.settings import IssuerSettings
-from services.taxonomy_api.app import create_app as create_taxonomy_app
-from services.taxonomy_api.domain import organisations
-from services.taxonomy_api.provisioning import seed_demo_taxonomy
-from services.taxonomy_api.settings import TaxonomySettings
 from tests.conftest import asgi_client
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -60,11 +56,6 @@ def master_key() -> str:
 
 
 @pytest.fixture
-def taxonomy_app(service_settings):
-    return create_taxonomy_app(service_settings(TaxonomySettings, "taxonomy_api"))
-
-
-@pytest.fixture
 def issuer_settings(service_settings, master_key):
     def build(**overrides: object) -> IssuerSettings:
         values = {"master_key": master_key, "taxonomy_url": "http://taxonomy.test", "public_base_url": ISSUER_BASE_URL}
@@ -86,40 +77,6 @@ async def issuer_app(issuer_settings, taxonomy_app):
 async def client(issuer_app) -> AsyncIterator[httpx.AsyncClient]:
     async for client in asgi_client(issuer_app):
         yield client
-
-
-@pytest.fixture
-def new_org(taxonomy_app):
-    """A new organisation with the demo taxonomy; returns (org id, ids of the demo taxonomy)."""
-
-    async def create(prefix: str = "org") -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
-        async with taxonomy_app.state.database.sessions() as session:
-            organisation = await organisations.create_organisation(session, f"{prefix}-{uuid.uuid4().hex[:10]}")
-            ids = await seed_demo_taxonomy(session, organisation.id)
-            await session.commit()
-            return organisation.id, ids
-
-    return create
-
-
-@pytest.fixture
-async def seeded(new_org) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
-    return await new_org()
-
-
-@pytest.fixture
-def org(seeded) -> uuid.UUID:
-    return seeded[0]
-
-
-@pytest.fixture
-def demo(seeded) -> dict[str, uuid.UUID]:
-    return seeded[1]
-
-
-@pytest.fixture
-def headers(bearer, org) -> dict[str, str]:
-    return bearer(org)
 
 
 @pytest.fixture

@@ -13,16 +13,7 @@ from services.badge_issuer.app import create_app as create_issuer_app
 from services.badge_issuer.settings import IssuerSettings
 from services.gap_engine.app import create_app as create_gap_app
 from services.gap_engine.settings import GapSettings
-from services.taxonomy_api.app import create_app as create_taxonomy_app
-from services.taxonomy_api.domain import organisations
-from services.taxonomy_api.provisioning import seed_demo_taxonomy
-from services.taxonomy_api.settings import TaxonomySettings
 from tests.conftest import asgi_client
-
-
-@pytest.fixture
-def taxonomy_app(service_settings):
-    return create_taxonomy_app(service_settings(TaxonomySettings, "taxonomy_api"))
 
 
 @pytest.fixture
@@ -69,40 +60,6 @@ async def issuer_client(issuer_app) -> AsyncIterator[httpx.AsyncClient]:
 async def client(gap_app) -> AsyncIterator[httpx.AsyncClient]:
     async for client in asgi_client(gap_app):
         yield client
-
-
-@pytest.fixture
-def new_org(taxonomy_app):
-    """A new organisation with the demo taxonomy; returns (org id, ids of the demo taxonomy)."""
-
-    async def create(prefix: str = "org") -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
-        async with taxonomy_app.state.database.sessions() as session:
-            organisation = await organisations.create_organisation(session, f"{prefix}-{uuid.uuid4().hex[:10]}")
-            ids = await seed_demo_taxonomy(session, organisation.id)
-            await session.commit()
-            return organisation.id, ids
-
-    return create
-
-
-@pytest.fixture
-async def seeded(new_org) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
-    return await new_org()
-
-
-@pytest.fixture
-def org(seeded) -> uuid.UUID:
-    return seeded[0]
-
-
-@pytest.fixture
-def demo(seeded) -> dict[str, uuid.UUID]:
-    return seeded[1]
-
-
-@pytest.fixture
-def headers(bearer, org) -> dict[str, str]:
-    return bearer(org)
 
 
 @pytest.fixture

@@ -4,16 +4,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.taxonomy_api.app import create_app
 from services.taxonomy_api.domain import organisations
 from services.taxonomy_api.provisioning import seed_demo_taxonomy
-from services.taxonomy_api.settings import TaxonomySettings
 from tests.conftest import asgi_client
-
-
-@pytest.fixture
-def taxonomy_app(service_settings):
-    return create_app(service_settings(TaxonomySettings, "taxonomy_api"))
 
 
 @pytest.fixture
@@ -47,8 +40,3 @@ async def demo(taxonomy_app, org) -> dict[str, uuid.UUID]:
         ids = await seed_demo_taxonomy(session, org)
         await session.commit()
     return ids
-
-
-@pytest.fixture
-def headers(bearer, org) -> dict[str, str]:
-    return bearer(org)
