@@ -8,4 +8,4 @@ if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | cut -d' ' -f2)" != "$U
   python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" \
     || python3 -m pip install --quiet --user --disable-pip-version-check "uv==$UV_VERSION"
 fi
-uv sync --frozen --quiet "$@"
+uv sync --frozen --quiet  # never "$@": sourcing scripts pass their own arguments through

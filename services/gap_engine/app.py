@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from services.gap_engine.api import credentials, employees, gaps, webhooks
+from services.gap_engine.api import credentials, employees, gaps, insights, reports, webhooks
 from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from services.gap_engine.settings import GapSettings
@@ -28,7 +28,7 @@ def create_app(
         title="CredStack gap engine",
         description="Role competencies against verified skills: employees and KPIs from the HRIS, role "
         "requirements from taxonomy_api, gap reports, internal mobility and ROI estimates.",
-        routers=[employees.router, gaps.router, credentials.router, webhooks.router],
+        routers=[employees.router, gaps.router, reports.router, insights.router, credentials.router, webhooks.router],
     )
     taxonomy_http = httpx.AsyncClient(
         base_url=settings.taxonomy_url, transport=taxonomy_transport, timeout=settings.taxonomy_timeout_seconds

@@ -99,6 +99,9 @@ class SkillFact(IdMixin, TenantMixin, Base):
     earned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The trusted issuer's weight (0 < w <= 1) when the fact was derived; the gap maths counts
+    # level x weight, so a half-trusted issuer's level 4 counts as 2.
+    weight: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
