@@ -13,6 +13,7 @@ from services.badge_issuer.domain import outbox
 from services.badge_issuer.domain.key_vault import KeyVault, master_key_from_settings
 from services.badge_issuer.domain.taxonomy_client import TaxonomyClient
 from services.badge_issuer.settings import IssuerSettings
+from shared.safe_fetch import Resolver, SafeFetcher
 from shared.service_app import build_service_app
 
 
@@ -21,9 +22,13 @@ def create_app(
     *,
     taxonomy_transport: httpx.AsyncBaseTransport | None = None,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
+    fetch_transport: httpx.AsyncBaseTransport | None = None,
+    fetch_resolver: Resolver | None = None,
 ) -> FastAPI:
     """`taxonomy_transport` lets tests serve taxonomy_api in process; by default it is reached over HTTP.
-    `webhook_transport` likewise routes webhook deliveries (tests deliver to an in-process receiver)."""
+    `webhook_transport` likewise routes webhook deliveries (tests deliver to an in-process receiver), and
+    `fetch_transport` / `fetch_resolver` the verifier's fetches of remote documents. Whatever the
+    transport, the outbound policy (settings.fetch_*) vets every URL first."""
     settings = settings or IssuerSettings()
     vault = KeyVault(master_key_from_settings(settings))  # refuses to start without a key in production
     app = build_service_app(
@@ -45,7 +50,9 @@ def create_app(
         base_url=settings.taxonomy_url, transport=taxonomy_transport, timeout=settings.taxonomy_timeout_seconds
     )
     app.state.taxonomy = TaxonomyClient(taxonomy_http)
-    webhook_http = httpx.AsyncClient(transport=webhook_transport, timeout=outbox.DELIVERY_TIMEOUT_SECONDS)
+    policy = settings.fetch_policy()
+    app.state.fetcher = SafeFetcher(policy, transport=fetch_transport, resolver=fetch_resolver)
+    webhook_http = SafeFetcher(policy, transport=webhook_transport, resolver=fetch_resolver)
     app.state.webhook_http = webhook_http
     service_lifespan = app.router.lifespan_context
 
@@ -66,6 +73,7 @@ def create_app(
                     await asyncio.wait_for(worker, outbox.DELIVERY_TIMEOUT_SECONDS * 2)
         await taxonomy_http.aclose()
         await webhook_http.aclose()
+        await application.state.fetcher.aclose()
 
     app.router.lifespan_context = lifespan
     return app

@@ -20,28 +20,65 @@ class Schema(BaseModel):
 # --- issuers -----------------------------------------------------------------------------------
 
 
+KeyType = Literal["Ed25519", "P-256", "RSA"]
+IssuerIdentifier = Literal["did:key", "did:web", "https"]
+
+
 class IssuerIn(Schema):
     name: Name
     url: HttpUrl | None = None
     email: Email | None = None
     description: Text = ""
     image: HttpUrl | None = Field(None, description="URL of the issuer's logo.")
-    identifier: Literal["did:key"] = Field("did:key", description="did:key (the default) is the only kind so far.")
+    identifier: IssuerIdentifier = Field(
+        "did:key",
+        description="The issuer id in credentials: `did:key` of its Ed25519 key (the default, resolves offline), "
+        "`did:web` (path form under this service's public URL, DID document at /issuers/{id}/did.json), or "
+        "`https` (the public profile URL; each key's kid is an https URL serving its JWK). Fixed at creation.",
+    )
+    jwt_key_type: KeyType = Field(
+        "Ed25519",
+        description="Key type VC-JWTs are signed with: Ed25519 (EdDSA), P-256 (ES256) or RSA (RS256, RSA-2048). "
+        "An Ed25519 key is always created too: Data Integrity proofs and status lists are signed with it.",
+    )
     default_proof_format: ProofFormat = "data-integrity"
 
 
+class KeyRevocationIn(Schema):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+    compromised_since: datetime | None = Field(
+        None,
+        description="From when the key is distrusted; credentials it signed since then are revoked. "
+        "Defaults to the key's creation (everything it signed).",
+    )
+
+    @model_validator(mode="after")
+    def has_a_timezone(self) -> "KeyRevocationIn":
+        if self.compromised_since is not None and self.compromised_since.tzinfo is None:
+            raise ValueError("compromised_since must carry a timezone (e.g. 2026-01-15T09:30:00Z)")
+        return self
+
+
 class IssuerKeyOut(BaseModel):
-    kid: str
-    key_type: str
-    verification_method: str | None = Field(description="did:key#fragment that proofs made with this key name.")
-    status: Literal["active", "retired"]
+    id: uuid.UUID = Field(description="The key's id, as in /v1/issuers/{issuer_id}/keys/{key_id}/revoke.")
+    kid: str = Field(description="What proofs name: the verification method id or the https URL of the JWK.")
+    key_type: KeyType
+    verification_method: str | None = Field(description="The verification method (DID URL or https URL) proofs name.")
+    status: Literal["active", "retired", "compromised"]
     created_at: datetime
     retired_at: datetime | None
+    compromised_since: datetime | None = None
+    revocation_reason: str | None = None
 
 
 class IssuerOut(BaseModel):
     id: uuid.UUID
-    did: str = Field(description="The issuer id inside credentials: the did:key of the current signing key.")
+    did: str = Field(
+        description="The issuer id inside credentials: the did:key of the current Ed25519 key, the did:web, "
+        "or the public profile URL (identifier https)."
+    )
+    identifier: IssuerIdentifier
+    jwt_key_type: KeyType
     name: str
     url: str | None
     email: str | None
@@ -50,6 +87,7 @@ class IssuerOut(BaseModel):
     default_proof_format: ProofFormat
     public_profile_url: str
     jwks_url: str
+    did_document_url: str | None = Field(None, description="Where the did:web DID document is served.")
     keys: list[IssuerKeyOut]
     created_at: datetime
 
@@ -189,7 +227,10 @@ EventType = Literal["credential.issued", "credential.revoked"]
 
 
 class WebhookSubscriptionIn(Schema):
-    url: HttpUrl = Field(description="Where events are POSTed, signed per Standard Webhooks.")
+    url: HttpUrl = Field(
+        description="Where events are POSTed, signed per Standard Webhooks: https, to a public address "
+        "(unless the deployment allows the host or network); checked here and again at each delivery."
+    )
     event_types: list[EventType] = Field(
         default_factory=lambda: ["credential.issued", "credential.revoked"], min_length=1, max_length=10
     )

@@ -17,6 +17,7 @@ import pytest
 from services.badge_issuer.app import create_app as create_issuer_app
 from services.badge_issuer.settings import IssuerSettings
 from tests.conftest import asgi_client
+from tests.shared.remote_web import RemoteWeb
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -57,19 +58,45 @@ def master_key() -> str:
 
 @pytest.fixture
 def issuer_settings(service_settings, master_key):
+    """Outbound policy as in production (https to public addresses), except the in-process webhook
+    receiver `receiver.test`, which is trusted and reached over http."""
+
     def build(**overrides: object) -> IssuerSettings:
-        values = {"master_key": master_key, "taxonomy_url": "http://taxonomy.test", "public_base_url": ISSUER_BASE_URL}
+        values = {
+            "master_key": master_key,
+            "taxonomy_url": "http://taxonomy.test",
+            "public_base_url": ISSUER_BASE_URL,
+            "fetch_allowed_hosts": [RECEIVER_HOST],
+            "fetch_allow_http_hosts": [RECEIVER_HOST],
+            "fetch_timeout_seconds": 2.0,
+        }
         return service_settings(IssuerSettings, "badge_issuer", **{**values, **overrides})
 
     return build
 
 
+RECEIVER_HOST = "receiver.test"
+
+
 @pytest.fixture
-async def issuer_app(issuer_settings, taxonomy_app):
+def remote_web() -> RemoteWeb:
+    """The rest of the internet for the verifier: names and documents served in process (the real
+    outbound policy still vets every URL first)."""
+    return RemoteWeb()
+
+
+@pytest.fixture
+async def issuer_app(issuer_settings, taxonomy_app, remote_web):
     """The issuer, reaching the real taxonomy app in process (no mock of what is under test)."""
-    app = create_issuer_app(issuer_settings(), taxonomy_transport=httpx.ASGITransport(app=taxonomy_app))
+    app = create_issuer_app(
+        issuer_settings(),
+        taxonomy_transport=httpx.ASGITransport(app=taxonomy_app),
+        fetch_transport=remote_web.transport,
+        fetch_resolver=remote_web.resolve,
+    )
     yield app
     await app.state.taxonomy.http.aclose()
+    await app.state.fetcher.aclose()
     await taxonomy_app.state.database.dispose()
 
 

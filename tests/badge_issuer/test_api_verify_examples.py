@@ -1,6 +1,7 @@
 """1EdTech's own example credentials through `POST /v1/verify`: the verifier must not only know its
-own output. Only the did:key example can be checked offline; the others must fail with a reason
-that says what was not checked (a remote key, no proof), never a 500."""
+own output. The did:key example is checked offline; the https one is fetched (from the in-process
+`remote_web`: tests have no network); the others must fail with a reason that says what was not
+checked (a remote key that could not be had, no proof), never a 500."""
 
 import json
 from pathlib import Path
@@ -104,23 +105,58 @@ async def test_an_example_signed_for_someone_else_is_not_theirs(client):
     assert result["verified"] is False and "invalid_signature" in result["failures"][0]
 
 
-async def test_an_https_verification_method_is_reported_not_fetched(client):
-    """1EdTech's simple.json names its key by an https URL: checking it needs the network."""
+SIMPLE_ISSUER = "https://example.com/issuers/876543"
+SIMPLE_KEY = "z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi"
+
+
+async def test_an_https_verification_method_is_fetched_and_its_failure_named(client, remote_web):
+    """1EdTech's simple.json names its key by an https URL. Tests have no network: example.com is
+    known here but serves nothing, then resolves to a private address; each reason is named."""
+    remote_web.host("example.com")
     result = await _verify(client, json.loads(_example("simple.json")))
     assert result["verified"] is False
     signature = _checks(result)["signature"]
-    assert signature["outcome"] == "failed"
-    assert "unresolvable_verification_method" in signature["reason"]
-    assert "https://example.com/issuers/876543#z6Mk" in signature["reason"] and "not fetched" in signature["reason"]
+    assert signature["outcome"] == "failed" and "unresolvable_verification_method" in signature["reason"]
+    assert f"{SIMPLE_ISSUER}#{SIMPLE_KEY}" in signature["reason"] and "HTTP 404" in signature["reason"]
+    remote_web.host("example.com", "10.0.0.8")
+    refused = _checks(await _verify(client, json.loads(_example("simple.json"))))["signature"]
+    assert "10.0.0.8, a private address" in refused["reason"] and "(address)" in refused["reason"]
 
 
-async def test_a_jwt_whose_key_is_in_a_remote_jwks_is_reported_not_fetched(client):
-    """1EdTech's simple.jwt (RS256, no kid, https issuer): the key lives in the issuer's JWKS."""
+async def test_1edtech_https_example_verifies_once_its_issuer_document_is_served(client, remote_web):
+    """The same example, with the issuer's controller document served as a Multikey in assertionMethod:
+    the key is fetched, the signature verifies, and the issuer is bound to the key's document."""
+    method = f"{SIMPLE_ISSUER}#{SIMPLE_KEY}"
+    remote_web.serve(
+        SIMPLE_ISSUER,
+        {
+            "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+            "id": SIMPLE_ISSUER,
+            "verificationMethod": [
+                {"id": method, "type": "Multikey", "controller": SIMPLE_ISSUER, "publicKeyMultibase": SIMPLE_KEY}
+            ],
+            "assertionMethod": [method],
+        },
+        content_type="application/ld+json",
+    )
+    result = await _verify(client, json.loads(_example("simple.json")))
+    checks = _checks(result)
+    assert checks["signature"]["outcome"] == "passed", checks["signature"]
+    assert f"controller document {SIMPLE_ISSUER}" in checks["signature"]["reason"]
+    assert checks["issuer"]["outcome"] == "passed"
+    tampered = json.loads(_example("simple.json"))
+    _tamper_content(tampered)
+    tampered_result = await _verify(client, tampered)
+    assert tampered_result["failures"][0].startswith("signature: invalid_signature")
+
+
+async def test_a_jwt_that_names_no_key_is_reported(client):
+    """1EdTech's simple.jwt (RS256, https issuer) has neither kid nor jwk: there is no key to look up."""
     result = await _verify(client, {"jwt": _example("simple.jwt").strip()})
     assert result["verified"] is False and result["format"] == "vc-jwt"
     signature = _checks(result)["signature"]
     assert signature["outcome"] == "failed" and "unresolvable_key" in signature["reason"]
-    assert "remote JWKS" in signature["reason"] and "not fetch" in signature["reason"]
+    assert "no kid" in signature["reason"]
 
 
 @pytest.mark.parametrize("example", UNSIGNED)

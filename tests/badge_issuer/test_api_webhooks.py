@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from services.badge_issuer.db.tables import OutboxEvent, WebhookDelivery, WebhookSubscription
 from services.badge_issuer.domain import outbox
 from shared.db import utcnow
+from shared.safe_fetch import SafeFetcher
 from shared.webhooks import verified_payload
 from tests.badge_issuer.conftest import ISSUER_BASE_URL, idempotent
 
@@ -51,7 +52,8 @@ async def deliver(issuer_app, receiver):
             update(WebhookDelivery).where(WebhookDelivery.status == "pending").values(status="set-aside-by-test")
         )
         await session.commit()
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver.app))
+    # The app's own outbound policy, in front of the in-process receiver.
+    http = SafeFetcher(issuer_app.state.webhook_http.policy, transport=httpx.ASGITransport(app=receiver.app))
 
     async def run(now=None) -> int:  # noqa: ANN001
         return await outbox.deliver_due(issuer_app.state.database.sessions, issuer_app.state.key_vault, http, now=now)
@@ -205,3 +207,53 @@ async def test_an_undecryptable_secret_fails_its_delivery_without_blocking_the_o
     assert by_subscription[good["id"]].status == "delivered"
     failed = by_subscription[bad["id"]]
     assert failed.status == "pending" and "cannot be decrypted" in failed.last_error
+
+
+async def test_a_subscription_url_must_be_https_to_a_public_address(client, headers):
+    """422 naming why; an unresolvable name is accepted (each delivery checks it again)."""
+    refused = {
+        "http://hooks.example/in": "scheme 'http' is refused",
+        "https://localhost/in": "loopback",
+        "https://127.0.0.1:8443/in": "loopback",
+        "https://10.0.0.5/in": "private",
+        "https://[::1]/in": "loopback",
+        "https://169.254.169.254/latest/meta-data/": "metadata",
+        "https://[::ffff:192.168.0.1]/in": "private",
+    }
+    for url, why in refused.items():
+        response = await client.post("/v1/webhook-subscriptions", json={"url": url}, headers=idempotent(headers))
+        assert response.status_code == 422, (url, response.text)
+        problem = response.json()
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert why in problem["detail"] and problem["field"] == "url", (url, problem)
+    later = await client.post(
+        "/v1/webhook-subscriptions", json={"url": "https://hooks.unresolved.example/in"}, headers=idempotent(headers)
+    )
+    assert later.status_code == 201, later.text
+
+
+async def test_a_destination_that_now_resolves_privately_fails_its_delivery(
+    client, issuer_app, headers, org, assessment, deliver, receiver, remote_web
+):
+    """DNS changed after registration: the delivery is refused, recorded as a failed attempt, retried."""
+    response = await client.post(
+        "/v1/webhook-subscriptions", json={"url": "https://hooks.rebound.example/in"}, headers=idempotent(headers)
+    )
+    assert response.status_code == 201, response.text
+    remote_web.host("hooks.rebound.example", "10.9.8.7")
+    await issue(client, headers, assessment)
+    # The app's policy and resolver; the transport is the in-process receiver, so nothing could leave.
+    fetcher = SafeFetcher(
+        issuer_app.state.webhook_http.policy,
+        transport=httpx.ASGITransport(app=receiver.app),
+        resolver=remote_web.resolve,
+    )
+    start = utcnow()
+    assert await outbox.deliver_due(issuer_app.state.database.sessions, issuer_app.state.key_vault, fetcher) == 1
+    await fetcher.aclose()
+    [delivery] = await deliveries(issuer_app, org)
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.next_attempt_at >= start + timedelta(seconds=2)
+    assert "refused by the outbound policy" in delivery.last_error
+    assert "10.9.8.7, a private address" in delivery.last_error
+    assert receiver.received == []

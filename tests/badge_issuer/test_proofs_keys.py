@@ -118,3 +118,43 @@ def test_short_rsa_keys_are_refused():
     with pytest.raises(keys.KeyFormatError):
         keys.jws_algorithm_for(weak)
     assert json.dumps(keys.public_jwk(keys.generate_private_key("RSA").public_key()))
+
+
+@pytest.mark.parametrize(
+    ("did", "url"),
+    [  # the did:web method specification's own examples (§3.2 DID to HTTPS transformation)
+        ("did:web:w3c-ccg.github.io", "https://w3c-ccg.github.io/.well-known/did.json"),
+        ("did:web:w3c-ccg.github.io:user:alice", "https://w3c-ccg.github.io/user/alice/did.json"),
+        ("did:web:example.com%3A3000:user:alice", "https://example.com:3000/user/alice/did.json"),
+    ],
+)
+def test_did_web_maps_to_its_document_url_as_the_spec_says(did, url):
+    assert keys.did_web_document_url(did) == url
+
+
+def test_did_web_path_form_is_derived_from_the_public_base_url():
+    assert keys.did_web_for("https://issuer.example", "issuers", "abc") == "did:web:issuer.example:issuers:abc"
+    assert keys.did_web_for("http://127.0.0.1:8002/", "issuers", "abc") == "did:web:127.0.0.1%3A8002:issuers:abc"
+    behind_a_prefix = keys.did_web_for("https://Example.COM:8443/badges", "issuers", "abc")
+    assert behind_a_prefix == "did:web:example.com%3A8443:badges:issuers:abc"
+    assert keys.did_web_document_url(behind_a_prefix) == "https://example.com:8443/badges/issuers/abc/did.json"
+    with pytest.raises(keys.KeyFormatError):
+        keys.did_web_for("not a url")
+    with pytest.raises(keys.KeyFormatError):
+        keys.did_web_document_url("did:web:example.com#key-1")  # a DID URL, not a DID
+
+
+@pytest.mark.parametrize(
+    ("key_type", "method_type"), [("Ed25519", "Multikey"), ("P-256", "JsonWebKey"), ("RSA", "JsonWebKey")]
+)
+def test_did_document_verification_methods_carry_only_public_material(key_type, method_type):
+    private_key = keys.generate_private_key(key_type)
+    method = keys.verification_method("did:web:example.com#k1", "did:web:example.com", private_key.public_key())
+    assert method["type"] == method_type and method["controller"] == "did:web:example.com"
+    if method_type == "Multikey":
+        decoded = keys.ed25519_public_key_from_multikey(method["publicKeyMultibase"])
+        assert decoded.public_bytes_raw() == private_key.public_key().public_bytes_raw()  # type: ignore[union-attr]
+    else:
+        jwk = method["publicKeyJwk"]
+        assert not {"d", "p", "q", "dp", "dq", "qi", "kid", "alg"} & set(jwk)
+        assert keys.key_id(keys.public_key_from_jwk(jwk)) == keys.key_id(private_key.public_key())

@@ -20,6 +20,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     path_params = {
         "/v1/issuers/{issuer_id}": {"issuer_id": issuer_id},
         "/v1/issuers/{issuer_id}/keys/rotate": {"issuer_id": issuer_id},
+        "/v1/issuers/{issuer_id}/keys/{key_id}/revoke": {"issuer_id": issuer_id, "key_id": issuer["keys"][0]["id"]},
         "/v1/credentials/{credential_id}": {"credential_id": credential_id},
         "/v1/credentials/{credential_id}/revoke": {"credential_id": credential_id},
         "/v1/webhook-subscriptions/{subscription_id}": {"subscription_id": subscription_id},
@@ -29,6 +30,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
         ("POST", "/v1/assessment-results"): assessment(),
         ("POST", "/v1/assessment-results/bulk"): {"items": [{**assessment(), "idempotency_key": "intruder-1"}]},
         ("POST", "/v1/credentials/{credential_id}/revoke"): {"reason": "intruder"},
+        ("POST", "/v1/issuers/{issuer_id}/keys/{key_id}/revoke"): {"reason": "intruder"},
         ("POST", "/v1/webhook-subscriptions"): {"url": "https://intruder.example/hooks"},
     }
     markers = {str(org), issuer_id, issuer["did"], credential_id, issuer["keys"][0]["kid"], "E-1001"}

@@ -8,12 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.api.deps import ERRORS, Admin, CredentialsReader, base_url, key_vault
 from services.badge_issuer.db.tables import IdempotencyRecord, Issuer
-from services.badge_issuer.domain import issuers
+from services.badge_issuer.domain import credentials, issuers
 from shared.db import get_session
 from shared.etag import json_with_etag
 from shared.idempotency import create_once
 from shared.pagination import Page
-from shared.schemas.issuer import IssuerIn, IssuerOut
+from shared.schemas.issuer import IssuerIn, IssuerOut, KeyRevocationIn, KeyType
 
 router = APIRouter(prefix="/v1/issuers", tags=["issuers"])
 
@@ -28,11 +28,15 @@ router = APIRouter(prefix="/v1/issuers", tags=["issuers"])
 async def create_issuer(
     request: Request, body: IssuerIn, caller: Admin, session: AsyncSession = Depends(get_session)
 ) -> Response:
-    """Creates the profile and its first Ed25519 signing key; the issuer's id in credentials is that
-    key's did:key. Honours `Idempotency-Key`."""
+    """Creates the profile with its Ed25519 key (Data Integrity proofs, status lists) and, when
+    `jwt_key_type` is P-256 or RSA, a key of that type for VC-JWTs. The issuer's id in credentials
+    follows `identifier`: the Ed25519 key's did:key (default), a did:web, or the https profile URL.
+    Honours `Idempotency-Key`."""
 
     async def create() -> tuple[int, Any]:
-        issuer = await issuers.create_issuer(session, caller.org_id, body, key_vault(request), caller.client_id)
+        issuer = await issuers.create_issuer(
+            session, caller.org_id, body, key_vault(request), caller.client_id, base_url(request)
+        )
         described = issuers.describe_issuer(issuer, await issuers.issuer_keys(session, issuer), base_url(request))
         return status.HTTP_201_CREATED, described.model_dump(mode="json")
 
@@ -66,13 +70,59 @@ async def read_issuer(
     return json_with_etag(request, described)
 
 
-@router.post("/{issuer_id}/keys/rotate", summary="Rotate the signing key", response_model=IssuerOut, responses=ERRORS)
+@router.post("/{issuer_id}/keys/rotate", summary="Rotate a signing key", response_model=IssuerOut, responses=ERRORS)
 async def rotate_key(
-    request: Request, issuer_id: uuid.UUID, caller: Admin, session: AsyncSession = Depends(get_session)
+    request: Request,
+    issuer_id: uuid.UUID,
+    caller: Admin,
+    key_type: Annotated[KeyType, Query(description="Which of the issuer's keys to rotate (or create).")] = "Ed25519",
+    session: AsyncSession = Depends(get_session),
 ) -> IssuerOut:
-    """Creates a new current key and retires the old one, which stays published so what it signed keeps
-    verifying. With did:key the issuer's DID is the key, so new credentials carry the new DID."""
-    issuer = await issuers.rotate_key(session, caller.org_id, issuer_id, key_vault(request), caller.client_id)
+    """Creates a new current key of `key_type` and retires the old one of that type, which stays
+    published so what it signed keeps verifying. With did:key, rotating the Ed25519 key changes the
+    issuer's DID in new credentials."""
+    issuer = await issuers.rotate_key(
+        session, caller.org_id, issuer_id, key_vault(request), caller.client_id, base_url(request), key_type
+    )
+    described = issuers.describe_issuer(issuer, await issuers.issuer_keys(session, issuer), base_url(request))
+    await session.commit()
+    return described
+
+
+@router.post(
+    "/{issuer_id}/keys/{key_id}/revoke",
+    summary="Revoke a compromised key",
+    response_model=IssuerOut,
+    responses={
+        **ERRORS,
+        409: {"description": "The key is already revoked"},
+        422: {"description": "Invalid body, or compromised_since in the future"},
+    },
+)
+async def revoke_key(
+    request: Request,
+    issuer_id: uuid.UUID,
+    key_id: uuid.UUID,
+    body: KeyRevocationIn,
+    caller: Admin,
+    session: AsyncSession = Depends(get_session),
+) -> IssuerOut:
+    """Withdraws a key as compromised, in one transaction: it leaves the DID document and JWKS and
+    never signs again; an active key is replaced by a fresh one of its type; every credential it
+    signed since `compromised_since` (default: the key's creation) is revoked with the reason
+    "signing key compromised" (status bit, audit, `credential.revoked` event)."""
+    issuer, key = await issuers.compromise_key(
+        session,
+        caller.org_id,
+        issuer_id,
+        key_id,
+        reason=body.reason,
+        compromised_since=body.compromised_since,
+        vault=key_vault(request),
+        actor=caller.client_id,
+        base_url=base_url(request),
+    )
+    await credentials.revoke_signed_by_compromised_key(session, caller.org_id, key, caller.client_id)
     described = issuers.describe_issuer(issuer, await issuers.issuer_keys(session, issuer), base_url(request))
     await session.commit()
     return described

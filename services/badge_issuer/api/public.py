@@ -16,11 +16,13 @@ from shared.errors import NotFound
 from shared.etag import bytes_with_etag, json_with_etag
 from shared.rate_limit import public_rate_limit
 
-router = APIRouter(prefix="/v1/public", tags=["public"], dependencies=[Depends(public_rate_limit)])
+# No prefix: a did:web DID document has to live at the path its DID maps to (/issuers/{id}/did.json).
+router = APIRouter(tags=["public"], dependencies=[Depends(public_rate_limit)])
+PREFIX = "/v1/public"
 NOT_FOUND = {404: {"description": "No such object"}, 429: {"description": "Rate limited"}}
 
 
-@router.get("/issuers/{issuer_id}", summary="An issuer's Open Badges 3.0 Profile", responses=NOT_FOUND)
+@router.get(PREFIX + "/issuers/{issuer_id}", summary="An issuer's Open Badges 3.0 Profile", responses=NOT_FOUND)
 async def public_issuer_profile(
     request: Request, issuer_id: uuid.UUID, session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -30,11 +32,12 @@ async def public_issuer_profile(
     return json_with_etag(request, profile, media_type="application/ld+json")
 
 
-@router.get("/issuers/{issuer_id}/jwks.json", summary="An issuer's public keys (JWKS)", responses=NOT_FOUND)
+@router.get(PREFIX + "/issuers/{issuer_id}/jwks.json", summary="An issuer's public keys (JWKS)", responses=NOT_FOUND)
 async def public_issuer_jwks(
     request: Request, issuer_id: uuid.UUID, session: AsyncSession = Depends(get_session)
 ) -> Response:
-    """Public. Every key the issuer has signed with, retired ones included; `kid` is what VC-JWTs carry."""
+    """Public. Every key the issuer has signed with, retired ones included, compromised ones
+    withdrawn; `kid` is what VC-JWTs carry."""
     issuer = await issuers.public_issuer(session, issuer_id)
     return json_with_etag(
         request, issuers.jwks(await issuers.issuer_keys(session, issuer)), media_type="application/jwk-set+json"
@@ -42,7 +45,39 @@ async def public_issuer_jwks(
 
 
 @router.get(
-    "/credentials/{credential_id}",
+    PREFIX + "/issuers/{issuer_id}/keys/{key_id}",
+    summary="One public key of an issuer (JWK), what an https kid names",
+    responses={**NOT_FOUND, 200: {"content": {"application/jwk+json": {}}}},
+)
+async def public_issuer_key(
+    request: Request, issuer_id: uuid.UUID, key_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Public. The JWK an https `kid` dereferences to (OB 3.0 VC-JWT); a compromised key is 404."""
+    issuer = await issuers.public_issuer(session, issuer_id)
+    jwk = issuers.published_key(issuer, await issuers.issuer_keys(session, issuer), key_id)
+    return json_with_etag(request, jwk, media_type="application/jwk+json")
+
+
+@router.get(
+    "/issuers/{issuer_id}/did.json",
+    summary="A did:web issuer's DID document",
+    responses={**NOT_FOUND, 200: {"content": {"application/did+ld+json": {}}}},
+)
+async def did_web_document(
+    request: Request, issuer_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Public. Where `did:web:<host>:issuers:<issuer_id>` resolves (did:web path form): every key not
+    revoked as compromised, retired ones included, in assertionMethod and authentication. 404 for an
+    issuer whose identifier is not did:web."""
+    issuer = await issuers.public_issuer(session, issuer_id)
+    if issuer.identifier != "did:web":
+        raise NotFound(f"Issuer {issuer_id} is not identified by a did:web.")
+    document = issuers.did_web_document(issuer, await issuers.issuer_keys(session, issuer))
+    return json_with_etag(request, document, media_type="application/did+ld+json")
+
+
+@router.get(
+    PREFIX + "/credentials/{credential_id}",
     summary="A credential, as issued (JSON), or its page (HTML)",
     responses={
         **NOT_FOUND,
@@ -84,7 +119,7 @@ async def public_credential(
 
 
 @router.get(
-    "/credentials/{credential_id}/baked.png",
+    PREFIX + "/credentials/{credential_id}/baked.png",
     summary="A credential baked into its badge image (PNG)",
     responses={**NOT_FOUND, 200: {"content": {MEDIA_TYPES["png"]: {}}}},
     response_class=Response,
@@ -99,7 +134,7 @@ async def public_baked_png(
 
 
 @router.get(
-    "/credentials/{credential_id}/baked.svg",
+    PREFIX + "/credentials/{credential_id}/baked.svg",
     summary="A credential baked into its badge image (SVG)",
     responses={**NOT_FOUND, 200: {"content": {MEDIA_TYPES["svg"]: {}}}},
     response_class=Response,
@@ -112,7 +147,9 @@ async def public_baked_svg(
     return bytes_with_etag(request, baked, media_type=MEDIA_TYPES["svg"])
 
 
-@router.get("/status-lists/{status_list_id}", summary="A signed Bitstring Status List credential", responses=NOT_FOUND)
+@router.get(
+    PREFIX + "/status-lists/{status_list_id}", summary="A signed Bitstring Status List credential", responses=NOT_FOUND
+)
 async def public_status_list(
     request: Request, status_list_id: uuid.UUID, session: AsyncSession = Depends(get_session)
 ) -> Response:

@@ -69,12 +69,19 @@ async def _presented(request: Request) -> dict[str, Any]:
     },
 )
 async def verify_credential(request: Request, session: AsyncSession = Depends(get_session)) -> VerificationOut:
-    """Public. Checks the signature (did:key offline, or this issuer's keys), that the signer is the
-    issuer, the 1EdTech schema, the validity window and, for status lists this service publishes, the
-    revocation bit. Answers 200 with every check and the reasons; `verified` is false if any failed.
-    A baked image is checked for bombs and entity expansion before anything is decoded."""
+    """Public. Checks the signature (this service's keys from its database, did:key offline, did:web
+    and https keys / JWKS fetched), that the signer is the issuer, the 1EdTech schema, the validity
+    window and the revocation bit (this service's lists locally, others fetched and their proof
+    checked). Answers 200 with every check and the reasons; `verified` is false if any failed. Remote
+    documents are fetched over https from public addresses only, with a deadline and a size cap; a
+    refused or failed fetch fails its check with the reason. A baked image is checked for bombs and
+    entity expansion before anything is decoded."""
     result = await verification.verify_presented(
-        session, await _presented(request), vault=key_vault(request), base_url=base_url(request)
+        session,
+        await _presented(request),
+        vault=key_vault(request),
+        base_url=base_url(request),
+        fetcher=request.app.state.fetcher,
     )
     await session.commit()  # a status list re-signed while checking is kept
     return result

@@ -23,16 +23,21 @@ router = APIRouter(prefix="/v1/webhook-subscriptions", tags=["webhooks"])
     summary="Subscribe to credential events",
     status_code=201,
     response_model=WebhookSubscriptionCreatedOut,
-    responses={**ERRORS, 422: {"description": "Invalid body"}},
+    responses={
+        **ERRORS,
+        422: {"description": "Invalid body, or a URL the outbound policy refuses (not https, a private address)"},
+    },
 )
 async def create_subscription(
     request: Request, body: WebhookSubscriptionIn, caller: Admin, session: AsyncSession = Depends(get_session)
 ) -> Response:
     """Returns the signing secret once (it is stored encrypted and never shown again). Events are
-    signed per Standard Webhooks and delivered at least once. Honours `Idempotency-Key`."""
+    signed per Standard Webhooks and delivered at least once. Honours `Idempotency-Key`. The URL must
+    be https to a public address (unless the deployment allows a host or network): 422 says why not."""
 
     async def create() -> tuple[int, Any]:
-        created = await webhooks.create_subscription(session, caller.org_id, body, key_vault(request))
+        fetcher = request.app.state.webhook_http
+        created = await webhooks.create_subscription(session, caller.org_id, body, key_vault(request), fetcher)
         return status.HTTP_201_CREATED, created.model_dump(mode="json")
 
     return await create_once(session, IdempotencyRecord, request, body, org_id=caller.org_id, create=create)

@@ -8,12 +8,14 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -30,7 +32,8 @@ class IdempotencyRecord(IdempotencyRecordMixin, Base):
 
 
 class Issuer(IdMixin, TenantMixin, TimestampMixin, Base):
-    """An issuing profile of an organisation; `did` is the did:key of its current signing key."""
+    """An issuing profile of an organisation. `did` is its id inside credentials: the did:key of its
+    current Ed25519 key, its did:web, or (identifier "https") its public profile URL."""
 
     __tablename__ = "issuers"
 
@@ -39,25 +42,50 @@ class Issuer(IdMixin, TenantMixin, TimestampMixin, Base):
     email: Mapped[str | None] = mapped_column(String(320))
     description: Mapped[str] = mapped_column(Text, default="")
     image_url: Mapped[str | None] = mapped_column(String(2048))
-    did: Mapped[str] = mapped_column(String(200), unique=True)
+    did: Mapped[str] = mapped_column(String(500), unique=True)
     default_proof_format: Mapped[str] = mapped_column(String(20), default="data-integrity")
+    # "did:key", "did:web" or "https"; fixed at creation (changing it would orphan what was issued).
+    identifier: Mapped[str] = mapped_column(String(20), default="did:key", server_default="did:key")
+    # Which active key signs VC-JWTs: "Ed25519" (EdDSA), "P-256" (ES256) or "RSA" (RS256).
+    jwt_key_type: Mapped[str] = mapped_column(String(20), default="Ed25519", server_default="Ed25519")
 
 
 class IssuerKey(IdMixin, TenantMixin, Base):
-    """A signing key; the private half only as AES-GCM ciphertext. Retired keys stay to verify."""
+    """A signing key; the private half only as AES-GCM ciphertext. Retired keys stay to verify;
+    compromised ones are withdrawn from the DID document and JWKS and never sign again.
+
+    `kid` is the full verification method id (did:key#…, did:web#<id>, or an https URL serving the
+    JWK); verifiers look keys up by it. `did` is the issuer id the key speaks for (shared by every key
+    of a did:web or https issuer), or None for a P-256/RSA key of a did:key issuer (found by JWKS)."""
 
     __tablename__ = "issuer_keys"
+    # One active key per type and issuer, even when two rotations race (partial unique index).
+    __table_args__ = (
+        Index(
+            "uq_issuer_keys_one_active_per_type",
+            "issuer_id",
+            "key_type",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
 
     issuer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuers.id", ondelete="CASCADE"), index=True)
-    kid: Mapped[str] = mapped_column(String(200), unique=True)
+    kid: Mapped[str] = mapped_column(String(500), unique=True)
     key_type: Mapped[str] = mapped_column(String(20))
-    did: Mapped[str | None] = mapped_column(String(200), unique=True)
+    did: Mapped[str | None] = mapped_column(String(500))
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONType)
     encrypted_private_key: Mapped[bytes] = mapped_column(LargeBinary)
     encryption_scheme: Mapped[str] = mapped_column(String(40))
+    # "active" (one per key type and issuer), "retired" or "compromised".
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    compromised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # From when the key is distrusted: what it signed since then is revoked.
+    compromised_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class StatusList(IdMixin, TenantMixin, Base):
@@ -113,7 +141,8 @@ class Credential(TenantMixin, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     issuer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuers.id", ondelete="CASCADE"), index=True)
-    key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuer_keys.id"))
+    # The key that signed it (indexed: a compromised key's credentials are found by it).
+    key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issuer_keys.id"), index=True)
     # The result that earned it; none for a capstone (earned by the pathway, see the audit entry).
     assessment_result_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("assessment_results.id"), unique=True)
     # Who holds it within the organisation: "hris:<id>", else "email:<lower-cased address>".

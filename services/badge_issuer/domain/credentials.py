@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.badge_issuer.db.tables import AssessmentResult, Credential, Issuer
+from services.badge_issuer.db.tables import AssessmentResult, Credential, Issuer, IssuerKey
 from services.badge_issuer.domain import audit, capstones, criteria, issuers, outbox, status_lists
 from services.badge_issuer.domain.key_vault import KeyVault
 from services.badge_issuer.domain.taxonomy_client import AchievementDefinition, TaxonomyClient
@@ -140,9 +140,16 @@ async def sign_and_store(
     evidence: list[dict[str, Any]],
     capstone_pathway_id: uuid.UUID | None = None,
 ) -> Credential:
-    """Build, sign and add one credential with its status index and audit entry (not committed)."""
-    signing = await issuers.current_signing_key(session, issuer, context.vault)
-    status_list, index, status_entry = await status_lists.allocate_index(session, signing.row, context.base_url)
+    """Build, sign and add one credential with its status index and audit entry (not committed).
+
+    VC-JWTs are signed with the active key of the issuer's `jwt_key_type`; Data Integrity proofs and
+    the status lists with its active Ed25519 key (422 when there is none)."""
+    key_type = issuer.jwt_key_type if proof_format == "vc-jwt" else "Ed25519"
+    signing = await issuers.current_signing_key(session, issuer, context.vault, key_type)
+    # Status lists are signed with eddsa-rdfc-2022 under the issuer's id, so a VC-JWT signed with a
+    # P-256 or RSA key still takes its index from the list of the issuer's Ed25519 key.
+    status_key = signing.row if key_type == "Ed25519" else await issuers.require_active_key(session, issuer, "Ed25519")
+    status_list, index, status_entry = await status_lists.allocate_index(session, status_key, context.base_url)
     credential_id = uuid.uuid4()
     issued_at = utcnow()
     achievement_id = uuid.UUID(str(achievement.definition["id"]))
@@ -292,3 +299,32 @@ async def revoke_credential(
     await outbox.emit(session, org_id, "credential.revoked", event_data(credential, *_issued_under(credential)))
     await session.flush()
     return credential
+
+
+KEY_COMPROMISED = "signing key compromised"
+
+
+async def revoke_signed_by_compromised_key(
+    session: AsyncSession, org_id: uuid.UUID, key: IssuerKey, actor: str
+) -> list[uuid.UUID]:
+    """Revoke, through revoke_credential (status bit, audit, `credential.revoked` event), every
+    credential `key` signed at or after its `compromised_since`; ones already revoked are left."""
+    assert key.compromised_since is not None
+    credential_ids = await session.scalars(
+        select(Credential.id)
+        .where(
+            Credential.org_id == org_id,
+            Credential.key_id == key.id,
+            Credential.issued_at >= key.compromised_since,
+            Credential.revoked_at.is_(None),
+        )
+        .order_by(Credential.issued_at, Credential.id)
+    )
+    revoked = []
+    for credential_id in list(credential_ids):
+        try:
+            await revoke_credential(session, org_id, credential_id, KEY_COMPROMISED, actor)
+        except Conflict:  # revoked concurrently, for its own reason: that revocation stands
+            continue
+        revoked.append(credential_id)
+    return revoked

@@ -2,7 +2,8 @@
 
 `emit` runs inside the caller's transaction, so a credential and its event commit (or vanish)
 together. `deliver_due` sends what is owed; a delivery counts only after a 2xx, so a crash between
-the POST and the commit re-sends (receivers deduplicate on webhook-id).
+the POST and the commit re-sends (receivers deduplicate on webhook-id). Every POST goes through the
+outbound policy again (DNS can change after registration): a refused URL is a failed attempt.
 """
 
 import asyncio
@@ -13,7 +14,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +21,7 @@ from services.badge_issuer.db.tables import OutboxEvent, WebhookDelivery, Webhoo
 from services.badge_issuer.domain.key_vault import KeyVault, MasterKeyError
 from services.badge_issuer.domain.webhooks import secret_binding
 from shared.db import utcnow
+from shared.safe_fetch import FetchError, SafeFetcher, URLRefused
 from shared.webhooks import signed_headers
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def backoff(attempts: int) -> timedelta:
 async def deliver_due(
     sessions: async_sessionmaker[AsyncSession],
     vault: KeyVault,
-    http: httpx.AsyncClient,
+    http: SafeFetcher,
     *,
     now: datetime | None = None,
     limit: int = BATCH_SIZE,
@@ -112,7 +113,7 @@ async def _attempt(
     event: OutboxEvent,
     subscription: WebhookSubscription,
     vault: KeyVault,
-    http: httpx.AsyncClient,
+    http: SafeFetcher,
     now: datetime,
 ) -> None:
     body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True)
@@ -123,16 +124,14 @@ async def _attempt(
         # One unreadable secret (a changed master key) must not stop every other delivery.
         _record_failure(delivery, "the subscription secret cannot be decrypted with this master key", now)
         return
+    headers = signed_headers(secret, event.id, body, sent_at=now)
     try:
-        response = await http.post(
-            subscription.url,
-            content=body,
-            headers=signed_headers(secret, event.id, body, sent_at=now),
-            timeout=DELIVERY_TIMEOUT_SECONDS,
-        )
-        error = None if response.is_success else f"HTTP {response.status_code}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:1000]
+        status = await http.post(subscription.url, content=body.encode(), headers=headers)
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+    except URLRefused as exc:
+        error = f"refused by the outbound policy: {exc.reason}"[:1000]
+    except FetchError as exc:
+        error = f"{exc.code}: {exc.reason}"[:1000]
     if error is None:
         delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
         return
@@ -149,7 +148,7 @@ def _record_failure(delivery: WebhookDelivery, error: str, now: datetime) -> Non
 
 
 async def run_worker(
-    sessions: async_sessionmaker[AsyncSession], vault: KeyVault, http: httpx.AsyncClient, stop: asyncio.Event
+    sessions: async_sessionmaker[AsyncSession], vault: KeyVault, http: SafeFetcher, stop: asyncio.Event
 ) -> None:
     """Polls until `stop` is set; a failing round (database away) is logged and retried, never fatal."""
     while not stop.is_set():

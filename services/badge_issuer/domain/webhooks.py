@@ -7,7 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import WebhookDelivery, WebhookSubscription
 from services.badge_issuer.domain.key_vault import KeyVault
+from shared.errors import Unprocessable
 from shared.repository import TenantRepository
+from shared.safe_fetch import SafeFetcher, URLRefused
 from shared.schemas.issuer import WebhookSubscriptionCreatedOut, WebhookSubscriptionIn, WebhookSubscriptionOut
 from shared.webhooks import generate_webhook_secret
 
@@ -21,10 +23,22 @@ def secret_binding(subscription_id: uuid.UUID) -> str:
     return f"webhook-subscription:{subscription_id}"
 
 
+async def check_destination(url: str, fetcher: SafeFetcher) -> None:
+    """422 naming why, when the outbound policy refuses the URL (not https, a private or loopback
+    address, credentials in it). A name that does not resolve yet is accepted: it points nowhere
+    private today, and each delivery vets it again (DNS can change), failing the attempt if refused."""
+    try:
+        await fetcher.vet(url)
+    except URLRefused as refusal:
+        if refusal.code != "unresolvable":
+            raise Unprocessable(f"The webhook URL is refused: {refusal.reason}.", field="url") from refusal
+
+
 async def create_subscription(
-    session: AsyncSession, org_id: uuid.UUID, data: WebhookSubscriptionIn, vault: KeyVault
+    session: AsyncSession, org_id: uuid.UUID, data: WebhookSubscriptionIn, vault: KeyVault, fetcher: SafeFetcher
 ) -> WebhookSubscriptionCreatedOut:
     """Adds the subscription (not committed); the secret is returned here and never again."""
+    await check_destination(str(data.url), fetcher)
     secret = generate_webhook_secret()
     subscription_id = uuid.uuid4()
     subscription = repository(session, org_id).add(

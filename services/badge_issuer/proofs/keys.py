@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 from typing import Any, Literal
+from urllib.parse import quote, unquote, urlsplit
 
 import base58
 from cryptography.hazmat.primitives import serialization
@@ -25,6 +26,11 @@ ED25519_PUBLIC_MULTICODEC = b"\xed\x01"
 ED25519_PRIVATE_MULTICODEC = b"\x80\x26"
 MULTIBASE_BASE58BTC = "z"
 DID_KEY_PREFIX = "did:key:"
+DID_WEB_PREFIX = "did:web:"
+DID_CONTEXT = "https://www.w3.org/ns/did/v1"
+MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
+JWK_CONTEXT = "https://w3id.org/security/jwk/v1"
+KEY_TYPES: tuple[KeyType, ...] = ("Ed25519", "P-256", "RSA")
 RSA_KEY_BITS = 2048
 
 
@@ -154,6 +160,40 @@ def resolve_did_key(did_or_method: str) -> dict[str, Any]:
         "capabilityDelegation": [method_id],
         "capabilityInvocation": [method_id],
     }
+
+
+# -- did:web ------------------------------------------------------------------------------
+
+
+def did_web_for(base_url: str, *path: str) -> str:
+    """did:web of the document at ``base_url/<path...>/did.json`` (did:web spec, "path" form).
+
+    The host's port colon is percent-encoded (``%3A``), path segments become ``:``-separated."""
+    parts = urlsplit(base_url)
+    if not parts.hostname:
+        raise KeyFormatError(f"no host in {base_url!r}")
+    host = parts.hostname.lower() + (f"%3A{parts.port}" if parts.port else "")
+    segments = [segment for segment in parts.path.split("/") if segment] + [str(item) for item in path]
+    return DID_WEB_PREFIX + ":".join([host, *(quote(segment, safe="") for segment in segments)])
+
+
+def did_web_document_url(did: str) -> str:
+    """Where a did:web's DID document lives: the spec's DID-to-HTTPS mapping (no fragment allowed)."""
+    if not did.startswith(DID_WEB_PREFIX) or "#" in did:
+        raise KeyFormatError(f"not a did:web: {did!r}")
+    host, *segments = did[len(DID_WEB_PREFIX) :].split(":")
+    path = "/".join(unquote(segment) for segment in segments) if segments else ".well-known"
+    return f"https://{unquote(host)}/{path}/did.json"
+
+
+def verification_method(method_id: str, controller: str, public_key: PublicKey) -> dict[str, Any]:
+    """A DID document verification method: Multikey for Ed25519 (what eddsa-rdfc-2022 verifiers
+    expect), JsonWebKey with only the public JWK members for P-256 and RSA."""
+    entry: dict[str, Any] = {"id": method_id, "controller": controller}
+    if key_type_of(public_key) == "Ed25519":
+        assert isinstance(public_key, ed25519.Ed25519PublicKey)
+        return {**entry, "type": "Multikey", "publicKeyMultibase": ed25519_public_key_to_multikey(public_key)}
+    return {**entry, "type": "JsonWebKey", "publicKeyJwk": _public_jwk_members(public_key)}
 
 
 # -- JWK / kid ---------------------------------------------------------------------------
