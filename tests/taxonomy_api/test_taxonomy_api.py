@@ -41,6 +41,20 @@ async def test_role_with_requirements_round_trips_with_skill_and_level_names(cli
     assert role["created_at"].endswith(("+00:00", "Z"))
 
 
+async def test_replacing_a_role_can_keep_a_skill_with_a_new_level(client, headers):
+    kept, dropped = await make_skill(client, headers, "Negotiation"), await make_skill(client, headers, "Forecasting")
+    body = {
+        "name": "Buyer",
+        "requirements": [{"skill_id": kept["id"], "level": 2}, {"skill_id": dropped["id"], "level": 1}],
+    }
+    created = await client.post("/v1/roles", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    body["requirements"] = [{"skill_id": kept["id"], "level": 4, "criticality": "must"}]
+    replaced = await client.put(f"/v1/roles/{created.json()['id']}", json=body, headers=headers)
+    assert replaced.status_code == 200, replaced.text
+    assert [(r["skill_id"], r["level"]) for r in replaced.json()["requirements"]] == [(kept["id"], 4)]
+
+
 async def test_a_level_not_on_the_skills_scale_is_a_422_naming_the_valid_levels(client, headers):
     skill = await make_skill(client, headers)
     response = await client.post(

@@ -27,6 +27,11 @@ async def save_role(session: AsyncSession, org_id: uuid.UUID, data: RoleIn, role
         data.grade,
         data.description,
     )
+    if existing is not None and role.requirements:
+        # The unit of work inserts before it deletes: drop the old rows first, or a requirement on a
+        # skill the role keeps collides with itself on the (role, skill) unique constraint.
+        role.requirements = []
+        await session.flush()
     role.requirements = [
         RoleRequirement(position=position, **requirement.model_dump())
         for position, requirement in enumerate(data.requirements)
