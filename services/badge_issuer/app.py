@@ -33,6 +33,10 @@ def create_app(
     vault = KeyVault(master_key_from_settings(settings))  # refuses to start without a key in production
     app = build_service_app(
         settings,
+        session_info={
+            "status_index_block_size": settings.status_index_block_size,
+            "status_revision_ttl_seconds": settings.status_revision_ttl_seconds,
+        },
         title="CredStack badge issuer",
         description="Issues, serves and verifies Open Badges 3.0 credentials: issuer profiles and keys, "
         "issuance from assessment results, revocation with Bitstring Status Lists, verification.",
@@ -49,7 +53,7 @@ def create_app(
     taxonomy_http = httpx.AsyncClient(
         base_url=settings.taxonomy_url, transport=taxonomy_transport, timeout=settings.taxonomy_timeout_seconds
     )
-    app.state.taxonomy = TaxonomyClient(taxonomy_http)
+    app.state.taxonomy = TaxonomyClient(taxonomy_http, cache_ttl_seconds=settings.taxonomy_cache_ttl_seconds)
     policy = settings.fetch_policy()
     app.state.fetcher = SafeFetcher(policy, transport=fetch_transport, resolver=fetch_resolver)
     webhook_http = SafeFetcher(policy, transport=webhook_transport, resolver=fetch_resolver)

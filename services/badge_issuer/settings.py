@@ -24,6 +24,15 @@ class IssuerSettings(ServiceSettings):
     # production; in dev it is created once in master_key_file when absent.
     master_key: SecretStr | None = None
     master_key_file: Path = VAR_DIR / "issuer_master_key"
+    # Achievements and pathways read from taxonomy_api are reused for this long, then revalidated with
+    # If-None-Match: a taxonomy change shows in issuance within this bound (0 = revalidate every read).
+    taxonomy_cache_ttl_seconds: float = Field(5.0, ge=0, le=300)
+    # On PostgreSQL each process reserves this many status-list indexes per side transaction; indexes a
+    # crash leaves unused are never handed out (their bits stay 0). 1 = one claim per credential.
+    status_index_block_size: int = Field(64, ge=1, le=4096)
+    # How long a replica trusts its signed status list before re-reading the list's revision: a
+    # revocation through another replica shows within this bound (the revoking replica: at once).
+    status_revision_ttl_seconds: float = Field(1.0, ge=0, le=60)
 
     # --- outbound requests (SSRF guard) ------------------------------------------------------------
     # Everything this service fetches or posts to a URL someone else chose goes through one policy:

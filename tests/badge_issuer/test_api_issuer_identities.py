@@ -277,6 +277,11 @@ async def test_compromising_an_ed25519_did_key_revokes_everything_it_signed_and_
         assert read["status"]["revoked"] is True and read["status"]["reason"] == "signing key compromised"
     profile = (await client.get(f"/v1/public/issuers/{issuer['id']}")).json()
     assert profile["id"] == body["did"] and "otherIdentifier" not in profile  # the stolen DID is not claimed
+    # The list that records those revocations is signed by the replacement: a compromised key never signs.
+    status_list = (await client.get(signed[0]["credential"]["credentialStatus"]["statusListCredential"])).json()
+    assert status_list["issuer"] == body["did"] and status_list["proof"][0]["verificationMethod"].startswith(
+        body["did"]
+    )
     fresh = await _issue(client, headers, assessment, issuer, "data-integrity")
     assert fresh["credential"]["issuer"]["id"] == body["did"]
 

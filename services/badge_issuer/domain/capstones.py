@@ -39,19 +39,38 @@ async def award_completed_pathways(
     subject: "credentials.Subject",
     context: "credentials.IssuanceContext",
 ) -> Sequence[Credential]:
-    """Issue the capstone of every pathway `issued` completes (and of those the capstones complete)."""
+    """Issue the capstone of every pathway `issued` completes (and of those the capstones complete).
+
+    The organisation's pathways come from the taxonomy client's cached index, so an achievement that
+    is a step of no pathway costs nothing here: no query, no request."""
     awarded: list[Credential] = []
     pending = [issued]
     for _ in range(MAX_CHAIN):
         if not pending:
             break
         trigger = pending.pop(0)
-        for pathway in await context.taxonomy.pathways_containing(trigger.achievement_id, context.authorization):
-            capstone = await _award_if_due(session, org_id, issuer, trigger, pathway, subject, context)
+        pathways = await context.taxonomy.pathways_containing(trigger.achievement_id, context.authorization)
+        if not pathways:
+            continue
+        held = await held_achievements(session, org_id, subject.key)
+        for pathway in pathways:
+            if not _may_be_due(pathway, held):
+                continue
+            capstone = await _award_if_due(session, org_id, issuer, trigger, pathway, held, subject, context)
             if capstone is not None:
                 awarded.append(capstone)
                 pending.append(capstone)
+                held.add(capstone.achievement_id)
     return awarded
+
+
+def _may_be_due(pathway: dict, held: set[uuid.UUID]) -> bool:
+    """A pathway is complete only when every step is held, and its capstone is due only when not held
+    yet: taxonomy_api's progress endpoint, which owns the rules, is asked only when both could be true."""
+    capstone = pathway.get("capstone_achievement_id")
+    if not capstone or uuid.UUID(str(capstone)) in held:
+        return False
+    return all(uuid.UUID(str(step["achievement_id"])) in held for step in pathway["steps"])
 
 
 async def _award_if_due(
@@ -60,10 +79,10 @@ async def _award_if_due(
     issuer: Issuer,
     trigger: Credential,
     pathway: dict,
+    held: set[uuid.UUID],
     subject: "credentials.Subject",
     context: "credentials.IssuanceContext",
 ) -> Credential | None:
-    held = await held_achievements(session, org_id, subject.key)
     pathway_id = uuid.UUID(pathway["id"])
     progress = await context.taxonomy.pathway_progress(pathway_id, sorted(held, key=str), context.authorization)
     if not progress["complete"] or progress["capstone_held"] or not progress["capstone_achievement_id"]:

@@ -11,6 +11,7 @@ import base64
 import gzip
 import re
 import zlib
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -285,7 +286,32 @@ def check_credential_status(
     encoded_list = subject.get("encodedList")
     if not isinstance(encoded_list, str):
         raise StatusListDecodingError("status list credentialSubject.encodedList is missing")
-    return status_of_entry(Bitstring.decode(encoded_list, max_bytes=max_bytes), entry)
+    return status_of_entry(decode_cached(encoded_list, max_bytes=max_bytes), entry)
+
+
+# Decoded lists by their encodedList text: a list is re-encoded whenever a bit changes, so the text
+# is its revision and an entry can never be stale. Bounded, least recently used dropped first, and
+# only lists up to 256 KiB (2 million entries; ours are 16 KiB) are kept: at most 16 MiB in all.
+_DECODED_CACHE_ENTRIES = 64
+_DECODED_CACHE_MAX_BYTES = 256 * 1024
+_decoded: OrderedDict[tuple[str, int], Bitstring] = OrderedDict()
+
+
+def decode_cached(encoded_list: str, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> Bitstring:
+    """Bitstring.decode, remembered: verifying many credentials of one list decodes it once. The
+    returned Bitstring is shared; read it, never set bits on it."""
+    key = (encoded_list, max_bytes)
+    bitstring = _decoded.get(key)
+    if bitstring is not None:
+        _decoded.move_to_end(key)
+        return bitstring
+    bitstring = Bitstring.decode(encoded_list, max_bytes=max_bytes)
+    if len(bitstring) // 8 > _DECODED_CACHE_MAX_BYTES:
+        return bitstring
+    _decoded[key] = bitstring
+    while len(_decoded) > _DECODED_CACHE_ENTRIES:
+        _decoded.popitem(last=False)
+    return bitstring
 
 
 def _require_purpose(status_purpose: str) -> None:
