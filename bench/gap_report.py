@@ -3,11 +3,17 @@
 1. one employee's gap report through HTTP (uvicorn, 1 worker; wrk, 32 clients, hris ids rotated by Lua);
 2. the whole-organisation report (role x skill share meeting each requirement, readiness for every
    employee, top gaps by weighted shortfall) as set-based SQL, median of 3, peak RSS of its process;
-3. the same report as a naive pure-Python loop over the same rows, in the same run, as a ratio.
+3. the same report as a naive pure-Python loop over the same rows, in the same run, as a ratio;
+4. the stored snapshot (analysis/snapshots.py): its full recompute (median of 3, peak RSS), the stored
+   organisation report served through HTTP (median / p99 of sequential GETs, and 304s), and single
+   credential events (a fact added, then revoked, through an ORM session and committed) brought into it
+   incrementally by the session hooks (median / p99), each beside the naive full recompute as a ratio;
+   then a check that the incrementally kept report equals a fresh full recompute.
 
-    uv run python bench/gap_report.py [--employees 100000] [--facts 1000000]
+    uv run python bench/gap_report.py [--employees 100000] [--facts 1000000] [--events 200]
 
-Targets: HTTP >= 2,000 req/s with p99 < 20 ms; organisation recompute <= 1.5 s and < 1 GiB resident.
+Targets: HTTP >= 2,000 req/s with p99 < 20 ms; organisation recompute <= 1.5 s and < 1 GiB resident;
+snapshot served < 50 ms; incremental event < 100 ms.
 Each organisation-wide implementation runs in its own child process (this file with --child), so its
 peak RSS is its own and every phase is bounded by a timeout.
 """
@@ -311,13 +317,35 @@ def _summary(shares: dict, readiness: dict, top: list) -> dict:
     }
 
 
+async def snapshot_recompute(url: str, org: uuid.UUID) -> dict:
+    """The stored snapshot's full recompute (what the service runs when a report is stale), committed.
+    The target-role basis does the same work as ORGANISATION_SQL (70 % of the facts bear on the target
+    role) and is the one timed; the current-role basis (few facts bear on it here) is timed beside it."""
+    from services.gap_engine.analysis import snapshots
+    from shared.db import Database
+
+    database = Database(url)
+    seconds = {}
+    try:
+        for basis in ("current", "target"):
+            started = time.perf_counter()
+            async with database.sessions() as session:
+                await snapshots.recompute_organisation(session, org, basis, as_of=NOW)
+                await session.commit()
+            seconds[basis] = time.perf_counter() - started
+    finally:
+        await database.dispose()
+    return {"current_s": round(seconds["current"], 3), "target_s": seconds["target"]}
+
+
 def child(kind: str, url: str, org: uuid.UUID, rounds: int) -> None:
-    function = organisation_sql if kind == "sql" else organisation_naive
+    function = {"sql": organisation_sql, "naive": organisation_naive, "snapshot": snapshot_recompute}[kind]
     seconds, summary = [], {}
     for _ in range(rounds):
         started = time.perf_counter()
         summary = asyncio.run(function(url, org))
-        seconds.append(time.perf_counter() - started)
+        # The snapshot child times its target-role recompute itself (it also runs the current-role one).
+        seconds.append(summary.pop("target_s", time.perf_counter() - started))
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_kib / 1024, "summary": summary}))
 
@@ -363,7 +391,111 @@ def wrk_rotating(base: str, *, headers: dict[str, str], employees: int, seconds:
     return LoadResult(rps, p50, p99, errors)
 
 
-def http_phase(url: str, org: uuid.UUID, employees: int, seconds: int, work: Path) -> LoadResult:
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def snapshot_http(base: str, headers: dict[str, str], requests: int = 60) -> dict:
+    """Sequential GETs of the stored organisation report (the first builds the body), then 304s."""
+    timings, not_modified = [], []
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        started = time.perf_counter()
+        first = client.get("/v1/reports/organisation")
+        first.raise_for_status()
+        build = time.perf_counter() - started
+        etag = first.headers["etag"]
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get("/v1/reports/organisation")
+            timings.append(time.perf_counter() - started)
+            assert response.status_code == 200 and response.headers["etag"] == etag
+            started = time.perf_counter()
+            response = client.get("/v1/reports/organisation", headers={"If-None-Match": etag})
+            not_modified.append(time.perf_counter() - started)
+            assert response.status_code == 304
+    return {
+        "build_s": build,
+        "bytes": len(first.content),
+        "median_ms": statistics.median(timings) * 1000,
+        "p99_ms": _percentile(timings, 0.99) * 1000,
+        "not_modified_median_ms": statistics.median(not_modified) * 1000,
+        "not_modified_p99_ms": _percentile(not_modified, 0.99) * 1000,
+    }
+
+
+async def incremental_events(url: str, org: uuid.UUID, employees: int, events: int) -> dict:
+    """Credential events through an ORM session, each committed: half add a fact, half revoke one."""
+    from sqlalchemy import select
+
+    from services.gap_engine.analysis import snapshots
+    from services.gap_engine.db.tables import Employee, RoleRequirement, SkillFact
+    from shared.db import Database
+
+    rng = random.Random(99)
+    database = Database(url)
+    timings: list[float] = []
+    try:
+        async with database.sessions() as session:
+            hris = [f"E{rng.randrange(employees):06d}" for _ in range(events // 2)]
+            people = (
+                await session.execute(
+                    select(Employee.id, Employee.current_role_id).where(
+                        Employee.org_id == org, Employee.hris_id.in_(hris)
+                    )
+                )
+            ).all()
+            skills = {
+                role: list(ids)
+                for role, ids in _group(
+                    (await session.execute(select(RoleRequirement.role_id, RoleRequirement.skill_id))).all()
+                ).items()
+            }
+            added = []
+            for employee_id, role_id in people:
+                fact = SkillFact(
+                    org_id=org,
+                    employee_id=employee_id,
+                    skill_id=rng.choice(skills[role_id]),
+                    level=rng.randint(1, 5),
+                    weight=rng.choice([1.0, 0.5]),
+                    credential_id=f"urn:uuid:{uuid.uuid4()}",
+                    issuer_id="did:web:bench.example",
+                    earned_at=NOW,
+                )
+                started = time.perf_counter()
+                session.add(fact)
+                await session.commit()
+                timings.append(time.perf_counter() - started)
+                added.append(fact)
+            for fact in added:
+                started = time.perf_counter()
+                fact.revoked = True
+                await session.commit()
+                timings.append(time.perf_counter() - started)
+            body, _ = await snapshots.stored_report(session, org, "organisation")
+            await snapshots.recompute_organisation(session, org, "current", as_of=NOW)
+            await session.commit()
+            fresh, _ = await snapshots.stored_report(session, org, "organisation")
+    finally:
+        await database.dispose()
+    agree = json.loads(body) == json.loads(fresh)
+    return {
+        "events": len(timings),
+        "median_ms": statistics.median(timings) * 1000,
+        "p99_ms": _percentile(timings, 0.99) * 1000,
+        "agree": agree,
+    }
+
+
+def _group(rows: list) -> dict:
+    grouped: dict = {}
+    for key, value in rows:
+        grouped.setdefault(key, []).append(value)
+    return grouped
+
+
+def http_phase(url: str, org: uuid.UUID, employees: int, seconds: int, work: Path) -> tuple[LoadResult, dict]:
     key_file = work / "auth.pem"
     authority = TokenAuthority(
         load_or_create_private_key(key_file, create=True), issuer="credstack", audience="credstack", ttl_seconds=3600
@@ -383,7 +515,8 @@ def http_phase(url: str, org: uuid.UUID, employees: int, seconds: int, work: Pat
         report = sample.json()
         assert len(report["requirements"]) == REQUIREMENTS_PER_ROLE, report
         print(f"sample: E000001 readiness {report['readiness']} ({len(report['requirements'])} requirements)")
-        return wrk_rotating(base, headers=headers, employees=employees, seconds=seconds)
+        load = wrk_rotating(base, headers=headers, employees=employees, seconds=seconds)
+        return load, snapshot_http(base, headers)
 
 
 def main() -> None:
@@ -392,7 +525,8 @@ def main() -> None:
     parser.add_argument("--facts", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--child", choices=["sql", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--child", choices=["sql", "naive", "snapshot"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--org", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -410,10 +544,13 @@ def main() -> None:
             f"generated {args.employees:,} employees, {ROLES} roles x {REQUIREMENTS_PER_ROLE} requirements, "
             f"{SKILLS:,} skills, {args.facts:,} skill facts (COPY + VACUUM ANALYZE) in {generation:.1f} s"
         )
-        http = http_phase(url, org, args.employees, args.seconds, work)
+        snapshot = run_child("snapshot", url, org, args.rounds)
+        http, served = http_phase(url, org, args.employees, args.seconds, work)
+        events = asyncio.run(incremental_events(url, org, args.employees, args.events))
         sql = run_child("sql", url, org, args.rounds)
         naive = run_child("naive", url, org, args.rounds)
     sql_median, naive_median = statistics.median(sql["seconds"]), statistics.median(naive["seconds"])
+    snapshot_median = statistics.median(snapshot["seconds"])
     print(
         f"\nGap engine, {args.employees:,} employees / {args.facts:,} facts, PostgreSQL 15 on loopback "
         f"(whole-organisation: median of {args.rounds})"
@@ -436,6 +573,41 @@ def main() -> None:
     line("organisation, naive Python (fetch+loops): s", f"{naive_median:.3f}", "(baseline)", True)
     line("organisation, naive process peak RSS: MiB", f"{naive['peak_rss_mib']:.0f}", "(baseline)", True)
     print(f"ratio SQL / naive: {sql_median / naive_median:.2f}  (naive / SQL: {naive_median / sql_median:.1f}x)")
+    line("snapshot full recompute (target roles): s", f"{snapshot_median:.3f}", "<= 1.5", snapshot_median <= 1.5)
+    line(
+        "snapshot recompute process peak RSS: MiB",
+        f"{snapshot['peak_rss_mib']:.0f}",
+        "< 1024",
+        snapshot["peak_rss_mib"] < 1024,
+    )
+    line(
+        "snapshot served, HTTP 200: median / p99 ms",
+        f"{served['median_ms']:.1f} / {served['p99_ms']:.1f}",
+        "< 50",
+        served["p99_ms"] < 50,
+    )
+    line(
+        "snapshot served, HTTP 304: median / p99 ms",
+        f"{served['not_modified_median_ms']:.1f} / {served['not_modified_p99_ms']:.1f}",
+        "< 50",
+        served["not_modified_p99_ms"] < 50,
+    )
+    line(
+        f"incremental event x{events['events']}: median / p99 ms",
+        f"{events['median_ms']:.1f} / {events['p99_ms']:.1f}",
+        "< 100",
+        events["p99_ms"] < 100,
+    )
+    line("incremental report == full recompute", str(events["agree"]), "True", events["agree"])
+    print(
+        f"snapshot body {served['bytes']:,} bytes, built from the aggregates in {served['build_s']:.3f} s; "
+        f"ratios against the naive Python recompute ({naive_median:.3f} s): "
+        f"stored recompute {naive_median / snapshot_median:.1f}x faster, "
+        f"served {naive_median * 1000 / served['median_ms']:.0f}x, "
+        f"incremental event {naive_median * 1000 / events['median_ms']:.0f}x"
+    )
+    print("snapshot recompute rounds s (target roles):", " ".join(f"{s:.3f}" for s in snapshot["seconds"]))
+    print("snapshot recompute, current-role basis alone (last round) s:", snapshot["summary"]["current_s"])
     print("SQL rounds s:  ", " ".join(f"{s:.3f}" for s in sql["seconds"]))
     print("naive rounds s:", " ".join(f"{s:.3f}" for s in naive["seconds"]))
     print("SQL report:  ", sql["summary"])

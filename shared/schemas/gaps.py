@@ -122,11 +122,15 @@ class SkillFactOut(SkillFactIn):
 
 # --- gap analysis ------------------------------------------------------------------------------
 
+VERIFIED_LEVEL_FORMULA = (
+    "verified = max(level × issuer weight) over the employee's skill facts for the skill that are neither "
+    "revoked nor expired (0 if none); the issuer weight (0 < w ≤ 1, default 1, set by an admin per trusted issuer) "
+    "comes from the trusted-issuer registry, so a level 4 from a half-trusted issuer counts as 2."
+)
 READINESS_FORMULA = (
     "readiness = 100 × Σ(weight × min(verified, required) / required) / Σ weight, over the role's "
-    "requirements; verified is the highest level among the employee's skill facts that are neither "
-    "revoked nor expired (0 if none); a requirement at level 0 counts as met. A role with no "
-    "requirements gives 100."
+    "requirements; " + VERIFIED_LEVEL_FORMULA + " A requirement at level 0 counts as met, and one is met "
+    "when verified ≥ required (within 1e-9). A role with no requirements gives 100."
 )
 
 
@@ -136,9 +140,11 @@ class RequirementGap(Schema):
     criticality: Literal["must", "should"]
     weight: float
     required_level: int
-    verified_level: int | None = Field(description="Highest current verified level; null if none.")
-    shortfall: int = Field(description="max(required − verified, 0).")
-    met: bool
+    verified_level: float | None = Field(
+        description=VERIFIED_LEVEL_FORMULA + " Null if no current fact; rounded to 4 decimals."
+    )
+    shortfall: float = Field(description="max(required − verified, 0), rounded to 4 decimals.")
+    met: bool = Field(description="verified ≥ required (within 1e-9).")
 
 
 class GapReport(Schema):
@@ -243,16 +249,40 @@ class SkillProfile(Schema):
 # --- trusted issuers and received credentials --------------------------------------------------
 
 
+TRUST_WEIGHT = (
+    "How much this issuer's credentials are worth, 0 < w ≤ 1: every skill fact derived from its credentials "
+    "carries it, and gap reports count level × weight."
+)
+
+
 class TrustedIssuerIn(Schema):
     issuer_id: Annotated[str, Field(min_length=1, max_length=500, pattern=r"^(did:|https?://)\S+$")] = Field(
         description="The issuer's DID (did:key:…, did:web:…) or URL, as it appears in its credentials."
     )
-    weight: float = Field(1.0, ge=0, le=1, description="How much this issuer's credentials are worth (0–1).")
+    weight: float = Field(1.0, gt=0, le=1, description=TRUST_WEIGHT)
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
+class TrustedIssuerUpdate(Schema):
+    """The body of `PATCH /v1/trusted-issuers/{id}`: only what is sent changes."""
+
+    weight: float | None = Field(None, gt=0, le=1, description=TRUST_WEIGHT)
     note: Annotated[str, Field(max_length=500)] | None = None
 
 
 class TrustedIssuerOut(TrustedIssuerIn):
     id: uuid.UUID
+    origin: Literal["admin", "own"] = Field(
+        description="admin: added by an admin. own: one of the organisation's own issuers at the badge issuer, "
+        "trusted automatically when its first credential arrived through a webhook source (or an HRIS post "
+        "whose token may list the organisation's issuers)."
+    )
+    issuer_ref: uuid.UUID | None = Field(
+        description="For own issuers, the issuer's id at the badge issuer. Trust follows it: after a did:key "
+        "rotation the new DID is trusted automatically with the same weight."
+    )
+    trusted: bool = Field(description="False for an own issuer an admin stopped trusting (kept so it stays so).")
+    distrusted_at: datetime | None
     created_at: datetime
 
 
@@ -260,12 +290,22 @@ class TrustedIssuerList(Schema):
     items: list[TrustedIssuerOut]
 
 
-CredentialStatus = Literal["verified", "issuer_not_trusted", "rejected"]
+CredentialStatus = Literal["verified", "issuer_not_trusted", "unmapped", "rejected"]
+EXTERNAL_ID_LEVEL = 1
+SkillSource = Literal["achievement", "external_id", "mapping"]
 
 
 class CertifiedSkill(Schema):
     skill_id: uuid.UUID
     level: int
+    source: SkillSource = Field(
+        "achievement",
+        description="achievement: one of our achievements, at its certified level (taxonomy_api). external_id: a "
+        "third-party alignment whose targetCode/targetUrl is an ESCO/O*NET/CASE id kept on our skill, at level "
+        f"{EXTERNAL_ID_LEVEL} (an external framework says what a badge is about, not how well). mapping: an "
+        "admin-defined alignment mapping, at its level (it wins over an external-id match for the same target).",
+    )
+    target: str | None = Field(None, description="The third-party alignment target that matched.")
 
 
 class ReceivedCredentialOut(Schema):
@@ -277,10 +317,12 @@ class ReceivedCredentialOut(Schema):
     format: str
     status: CredentialStatus = Field(
         description="verified: counts. issuer_not_trusted: valid, but counts only once an admin trusts its "
-        "issuer (no re-posting needed). rejected: failed verification or mapping; see reasons."
+        "issuer (no re-posting needed). unmapped: valid, but none of its alignments maps to our skills yet; it "
+        "is re-mapped when an alignment mapping is added or the taxonomy is refreshed. rejected: failed "
+        "verification, or revoked; see reasons."
     )
     reasons: list[str] = Field(description="Why it was rejected (the verifier's failures), or why it does not count.")
-    skills: list[CertifiedSkill] = Field(description="The skill levels it certifies, from taxonomy_api.")
+    skills: list[CertifiedSkill] = Field(description="The skill levels it certifies, and where each comes from.")
     earned_at: datetime | None
     expires_at: datetime | None
     received_at: datetime
@@ -288,6 +330,39 @@ class ReceivedCredentialOut(Schema):
 
 class ReceivedCredentialList(Schema):
     items: list[ReceivedCredentialOut]
+
+
+# --- third-party alignment mappings and taxonomy refresh ---------------------------------------
+
+
+class AlignmentMappingIn(Schema):
+    target: Annotated[str, Field(min_length=1, max_length=512, pattern=r"^\S+$")] = Field(
+        description="A third-party alignment's targetCode or targetUrl, compared exactly (e.g. an ESCO concept "
+        "URI, an O*NET element id, a CASE CFItem URI, or a partner's own code)."
+    )
+    framework: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None, description="The targetFramework it belongs to, for people; matching is by target alone."
+    )
+    skill_id: uuid.UUID = Field(description="A taxonomy_api skill of this organisation.")
+    level: int = Field(ge=1, le=100, description="The level a credential aligned to the target certifies.")
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
+class AlignmentMappingOut(AlignmentMappingIn):
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class AlignmentMappingList(Schema):
+    items: list[AlignmentMappingOut]
+
+
+class TaxonomyRefreshOut(Schema):
+    roles_synced: int = Field(description="Synced roles whose requirements were read again.")
+    roles_missing: list[uuid.UUID] = Field(description="Synced roles taxonomy_api no longer has (left as they were).")
+    credentials_checked: int
+    credentials_remapped: int = Field(description="Received credentials whose certified skills changed.")
 
 
 # --- webhook sources ---------------------------------------------------------------------------

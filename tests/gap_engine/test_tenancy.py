@@ -17,6 +17,7 @@ OWNER_NAME = "Owner Person Zed"
 OWNER_EMAIL = "zed.owner@owner.example"
 OWNER_ISSUER = "did:web:owner-issuer-7781.example"
 OWNER_TRUST_NOTE = "Owner trust note 7781"
+OWNER_MAPPING_TARGET = "https://owner-partner-7781.example/competencies/listening"
 
 
 async def _seed_owner(client, headers, roles, demo) -> str:
@@ -42,13 +43,23 @@ async def _seed_owner_credentials(client, headers) -> str:
     return trusted.json()["id"]
 
 
+async def _seed_owner_mapping(client, headers, demo) -> str:
+    """An alignment mapping; returns its id."""
+    body = {"target": OWNER_MAPPING_TARGET, "skill_id": str(demo["Active listening"]), "level": 2}
+    mapping = await client.post("/v1/alignment-mappings", json=body, headers=headers)
+    assert mapping.status_code == 201, mapping.text
+    return mapping.json()["id"]
+
+
 async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     client, gap_app, bearer, org, roles, demo, new_org
 ):
     owner_headers = bearer(org)
     role_id = await _seed_owner(client, owner_headers, roles, demo)
     trusted_id = await _seed_owner_credentials(client, owner_headers)
-    intruder, _ = await new_org("intruder")
+    mapping_id = await _seed_owner_mapping(client, owner_headers, demo)
+    intruder, intruder_demo = await new_org("intruder")
+    mapping = {"target": OWNER_MAPPING_TARGET, "skill_id": str(intruder_demo["Active listening"]), "level": 1}
     reader_scopes = sorted(set(SCOPES) - {"hris:write", "admin"})
     period = {"metric": "win_rate", "value": 0.3, "period_start": "2026-01-01", "period_end": "2026-03-31"}
     walked = await walk_every_authenticated_route(
@@ -63,10 +74,15 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 "/v1/employees/{hris_id}/skills": {"hris_id": OWNER_HRIS_ID},
                 "/v1/employees/{hris_id}/credentials": {"hris_id": OWNER_HRIS_ID},
                 "/v1/trusted-issuers/{trusted_issuer_id}": {"trusted_issuer_id": trusted_id},
+                "/v1/alignment-mappings/{mapping_id}": {"mapping_id": mapping_id},
                 "/v1/roles/{role_id}/sync": {"role_id": role_id},
                 "/v1/roles/{role_id}/candidates": {"role_id": role_id},
                 "/v1/roles/{role_id}/requirements": {"role_id": role_id},
                 "/v1/teams/{team}/gaps": {"team": "Owner team"},
+                "/v1/employees/{hris_id}/recommendations": {"hris_id": OWNER_HRIS_ID},
+                "/v1/kpis/{metric}/linkage": {"metric": "win_rate"},
+                "/v1/reports/departments/{department}": {"department": "Owner dept"},
+                "/v1/reports/teams/{team}": {"team": "Owner team"},
             },
             bodies={
                 ("PUT", "/v1/employees/{hris_id}"): {"name": "Intruder"},
@@ -75,6 +91,9 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 ("POST", "/v1/kpi-observations"): {"observations": [{"hris_id": OWNER_HRIS_ID, **period}]},
                 ("POST", "/v1/skill-facts"): fact(OWNER_HRIS_ID, demo["Active listening"], 3),
                 ("POST", "/v1/trusted-issuers"): {"issuer_id": OWNER_ISSUER},
+                ("PATCH", "/v1/trusted-issuers/{trusted_issuer_id}"): {"weight": 0.1},
+                ("POST", "/v1/alignment-mappings"): mapping,
+                ("PUT", "/v1/alignment-mappings/{mapping_id}"): mapping,
                 ("POST", "/v1/webhook-sources"): {"name": "intruder", "secret": "whsec_aW50cnVkZXItc2VjcmV0"},
                 ("POST", "/v1/employees/{hris_id}/credentials"): {"jwt": "x.y.z"},
                 ("POST", "/v1/roi"): {
@@ -93,6 +112,8 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 OWNER_ISSUER,
                 OWNER_TRUST_NOTE,
                 trusted_id,
+                mapping_id,
+                OWNER_MAPPING_TARGET,
             },
             owner_objects=[
                 f"/v1/employees/{OWNER_HRIS_ID}",
@@ -101,6 +122,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 f"/v1/employees/{OWNER_HRIS_ID}/credentials",
                 f"/v1/roles/{role_id}/requirements",
                 "/v1/trusted-issuers",
+                "/v1/alignment-mappings",
             ],
         ),
     )
@@ -112,7 +134,7 @@ async def test_an_intruder_that_may_write_only_touches_its_own_organisation(clie
     role_id = await _seed_owner(client, owner_headers, roles, demo)
     trusted_id = await _seed_owner_credentials(client, owner_headers)
     before = (await client.get(f"/v1/employees/{OWNER_HRIS_ID}/gap", headers=owner_headers)).json()
-    intruder_org, _ = await new_org("intruder")
+    intruder_org, intruder_demo = await new_org("intruder")
     intruder = bearer(intruder_org)  # every scope, admin included
 
     period = {"metric": "win_rate", "value": 0.3, "period_start": "2026-01-01", "period_end": "2026-03-31"}
@@ -128,6 +150,16 @@ async def test_an_intruder_that_may_write_only_touches_its_own_organisation(clie
     assert (await client.get(f"/v1/roles/{role_id}/candidates", headers=intruder)).status_code == 404
     assert (await client.get("/v1/teams/Owner team/gaps", headers=intruder)).status_code == 404
     assert (await client.delete(f"/v1/trusted-issuers/{trusted_id}", headers=intruder)).status_code == 404
+    weight = {"weight": 0.1}
+    assert (await client.patch(f"/v1/trusted-issuers/{trusted_id}", json=weight, headers=intruder)).status_code == 404
+    mapping_id = await _seed_owner_mapping(client, owner_headers, demo)
+    remap = {"target": OWNER_MAPPING_TARGET, "skill_id": str(intruder_demo["Active listening"]), "level": 1}
+    assert (await client.put(f"/v1/alignment-mappings/{mapping_id}", json=remap, headers=intruder)).status_code == 404
+    assert (await client.delete(f"/v1/alignment-mappings/{mapping_id}", headers=intruder)).status_code == 404
+    owner_skill = {**remap, "skill_id": str(demo["Active listening"])}
+    assert (await client.post("/v1/alignment-mappings", json=owner_skill, headers=intruder)).status_code == 422
+    assert (await client.post("/v1/alignment-mappings", json=remap, headers=intruder)).status_code == 201
+    assert (await client.post("/v1/taxonomy/refresh", headers=intruder)).status_code == 200
     received = await client.post(f"/v1/employees/{OWNER_HRIS_ID}/credentials", json={"jwt": "x.y.z"}, headers=intruder)
     assert received.status_code == 404
     # Trusting the same issuer in another organisation is that organisation's own registry entry.
@@ -150,7 +182,9 @@ async def test_an_intruder_that_may_write_only_touches_its_own_organisation(clie
     assert (await client.get(f"/v1/employees/{OWNER_HRIS_ID}/gap", headers=owner_headers)).json() == before
     assert uuid.UUID(owner["id"]) != uuid.UUID(put.json()["id"])
     registry = (await client.get("/v1/trusted-issuers", headers=owner_headers)).json()["items"]
-    assert [(t["id"], t["note"]) for t in registry] == [(trusted_id, OWNER_TRUST_NOTE)]
+    assert [(t["id"], t["note"], t["weight"]) for t in registry] == [(trusted_id, OWNER_TRUST_NOTE, 1.0)]
+    mappings = (await client.get("/v1/alignment-mappings", headers=owner_headers)).json()["items"]
+    assert [(m["id"], m["skill_id"], m["level"]) for m in mappings] == [(mapping_id, str(demo["Active listening"]), 2)]
     assert (
         len((await client.get(f"/v1/employees/{OWNER_HRIS_ID}/credentials", headers=owner_headers)).json()["items"])
         == 1

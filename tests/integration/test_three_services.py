@@ -1,6 +1,7 @@
 """taxonomy → issuer → webhook → gap engine, with the three real apps served by uvicorn on loopback
 ports and nothing in between but HTTP: the issuer's own outbox worker delivers the signed
-credential.issued event, and the gap engine's report shows the level it verified for itself.
+credential.issued event, and the gap engine's report shows the level it verified for itself. No admin
+trusts the issuer: it is the organisation's own, so its first delivery trusts it (origin "own").
 
 The services get databases of their own (not the session's shared ones), so the issuer's worker
 has no other test's pending deliveries to send.
@@ -140,7 +141,6 @@ async def test_an_assessment_at_the_issuer_reaches_the_gap_report_through_the_we
             subscription = _ok(await http.post(f"{issuer_url}/v1/webhook-subscriptions", json={"url": hook}), 201)
             source = {"id": source_id, "name": "academy", "secret": subscription["secret"]}
             assert _ok(await http.post(f"{gap_url}/v1/webhook-sources", json=source), 201)["webhook_path"] in hook
-            _ok(await http.post(f"{gap_url}/v1/trusted-issuers", json={"issuer_id": issuer["did"]}), 201)
             _ok(await http.put(f"{gap_url}/v1/employees/E-1001", json={"name": "Ada", "target_role_id": role_id}), 201)
             _ok(await http.post(f"{gap_url}/v1/roles/{role_id}/sync"), 200)
 
@@ -173,3 +173,7 @@ async def test_an_assessment_at_the_issuer_reaches_the_gap_report_through_the_we
             assert report["readiness"] > before["readiness"]
             received = _ok(await http.get(f"{gap_url}/v1/employees/E-1001/credentials"), 200)["items"]
             assert [(item["status"], item["issuer_id"]) for item in received] == [("verified", issuer["did"])]
+            registry = _ok(await http.get(f"{gap_url}/v1/trusted-issuers"), 200)["items"]
+            assert [(t["issuer_id"], t["origin"], t["issuer_ref"]) for t in registry] == [
+                (issuer["did"], "own", issuer["id"])
+            ]

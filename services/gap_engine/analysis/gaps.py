@@ -1,23 +1,25 @@
 """Gap maths in SQL: set-based, one statement per report, no Python loop over employees.
 
-Per requirement: verified = the employee's highest level among facts neither revoked nor expired
-(0 if none); shortfall = max(required − verified, 0); coverage = min(verified, required) / required
+Per requirement: verified = max(level × issuer weight) among the employee's facts neither revoked nor
+expired (0 if none); shortfall = max(required − verified, 0); coverage = min(verified, required) / required
 (1 for a level-0 requirement). Readiness = 100 × Σ(weight × coverage) / Σ weight (READINESS_FORMULA).
+Verified levels are fractional once issuers are weighted; a requirement counts as met within MET_TOLERANCE,
+so that 0.3 × 10 meets a level 3 whatever the floating-point rounding.
 """
 
 import uuid
 from collections import defaultdict
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, case, cast, func, literal, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Float, Select, String, Uuid, and_, bindparam, case, cast, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ColumnElement, Subquery
 
 from services.gap_engine.db.tables import Employee, RoleRequirement, SkillFact, SyncedRole
-from services.gap_engine.domain.employees import get_employee
 from services.gap_engine.domain.roles import synced_role
-from shared.db import utcnow
+from shared.db import UTCDateTime, utcnow
 from shared.errors import NotFound, Unprocessable
 from shared.schemas.gaps import (
     Candidate,
@@ -31,12 +33,17 @@ from shared.schemas.gaps import (
 
 # Unmet must-haves, then unmet should-haves, then met requirements.
 _MUST_GAP, _SHOULD_GAP, _MET = 0, 1, 2
+MET_TOLERANCE = 1e-9
 
 
-def verified_levels(org_id: uuid.UUID, now: datetime, employee_id: uuid.UUID | None = None) -> Subquery:
-    """(employee_id, skill_id, verified_level): the highest current fact per employee and skill."""
+def verified_levels(org_id: uuid.UUID, now: datetime, employee_id: Any = None) -> Subquery:
+    """(employee_id, skill_id, verified_level): max(level × issuer weight) over current facts."""
     statement = (
-        select(SkillFact.employee_id, SkillFact.skill_id, func.max(SkillFact.level).label("verified_level"))
+        select(
+            SkillFact.employee_id,
+            SkillFact.skill_id,
+            func.max(SkillFact.level * SkillFact.weight).label("verified_level"),
+        )
         .where(
             SkillFact.org_id == org_id,
             SkillFact.revoked.is_(False),
@@ -49,18 +56,23 @@ def verified_levels(org_id: uuid.UUID, now: datetime, employee_id: uuid.UUID | N
     return statement.subquery("verified")
 
 
+def meets(level: ColumnElement[Any], required: ColumnElement[Any]) -> ColumnElement[bool]:
+    return level + MET_TOLERANCE >= required
+
+
 def _requirement_columns(verified: Subquery) -> dict[str, ColumnElement[Any]]:
-    level = func.coalesce(verified.c.verified_level, 0)
+    level = cast(func.coalesce(verified.c.verified_level, 0), Float)
     required = RoleRequirement.required_level
-    shortfall = case((level >= required, 0), else_=required - level)
+    met = meets(level, required)
+    shortfall = case((met, 0.0), else_=required - level)
     coverage = case(
         (required <= 0, 1.0),
-        (level >= required, 1.0),
-        else_=cast(level, Float) / required,
+        (met, 1.0),
+        else_=level / required,
     )
     rank = case(
-        (and_(level < required, RoleRequirement.criticality == "must"), _MUST_GAP),
-        (level < required, _SHOULD_GAP),
+        (and_(~met, RoleRequirement.criticality == "must"), _MUST_GAP),
+        (~met, _SHOULD_GAP),
         else_=_MET,
     )
     return {
@@ -83,45 +95,76 @@ def _requirement_gap(row: Any) -> RequirementGap:
         criticality=row.criticality,
         weight=row.weight,
         required_level=row.required_level,
-        verified_level=row.verified_level,
-        shortfall=row.shortfall,
-        met=row.shortfall == 0,
+        verified_level=None if row.verified_level is None else round(float(row.verified_level), 4),
+        shortfall=round(float(row.shortfall), 4),
+        met=row.rank == _MET,
     )
 
 
-async def compute_role_gap(
-    session: AsyncSession,
-    org_id: uuid.UUID,
-    hris_id: str,
-    role_id: uuid.UUID | None = None,
-    *,
-    now: datetime | None = None,
-) -> GapReport:
-    """One employee against a role: the target role by default, else the current one."""
-    employee = await get_employee(session, org_id, hris_id)
-    role_id = role_id or employee.target_role_id or employee.current_role_id
-    if role_id is None:
-        raise Unprocessable(f"Employee {hris_id!r} has no target or current role; pass role_id.")
-    role = await synced_role(session, org_id, role_id)
-    verified = verified_levels(org_id, now or utcnow(), employee.id)
+@cache
+def _role_gap_statement() -> Select:
+    """Built once with bound parameters: constructing this statement costs more than running it."""
+    org_id, now = bindparam("org_id", type_=Uuid), bindparam("now", type_=UTCDateTime)
+    employee = (
+        select(Employee.id, Employee.hris_id, Employee.target_role_id, Employee.current_role_id)
+        .where(Employee.org_id == org_id, Employee.hris_id == bindparam("hris_id", type_=String))
+        .cte("employee")
+    )
+    chosen = func.coalesce(bindparam("role_id", type_=Uuid), employee.c.target_role_id, employee.c.current_role_id)
+    verified = verified_levels(org_id, now, select(employee.c.id).scalar_subquery())
     columns = _requirement_columns(verified)
-    statement = (
-        select(*columns.values())
+    return (
+        select(
+            employee.c.hris_id,
+            chosen.label("role_id"),
+            SyncedRole.name.label("role_name"),
+            RoleRequirement.id.label("requirement_id"),
+            *columns.values(),
+        )
+        .select_from(employee)
+        .outerjoin(SyncedRole, and_(SyncedRole.org_id == org_id, SyncedRole.role_id == chosen))
+        .outerjoin(
+            RoleRequirement, and_(RoleRequirement.org_id == org_id, RoleRequirement.role_id == SyncedRole.role_id)
+        )
         .outerjoin(verified, verified.c.skill_id == RoleRequirement.skill_id)
-        .where(RoleRequirement.org_id == org_id, RoleRequirement.role_id == role_id)
         .order_by(
             columns["rank"],
             (RoleRequirement.weight * columns["shortfall"]).desc(),
             RoleRequirement.skill_name,
         )
     )
-    rows = (await session.execute(statement)).all()
+
+
+async def compute_role_gap(
+    session: AsyncSession | AsyncConnection,
+    org_id: uuid.UUID,
+    hris_id: str,
+    role_id: uuid.UUID | None = None,
+    *,
+    now: datetime | None = None,
+) -> GapReport:
+    """One employee against a role: the target role by default, else the current one. One statement (the
+    employee, the role, its requirements and the verified levels), so a connection without a transaction
+    serves it in one round trip."""
+    parameters = {"org_id": org_id, "hris_id": hris_id, "role_id": role_id, "now": now or utcnow()}
+    statement = _role_gap_statement()
+    rows = (await session.execute(statement, parameters)).all()
+    if not rows:
+        raise NotFound(f"No employee with HRIS id {hris_id!r} in this organisation.")
+    first = rows[0]
+    if first.role_id is None:
+        raise Unprocessable(f"Employee {hris_id!r} has no target or current role; pass role_id.")
+    if first.role_name is None:
+        raise NotFound(
+            f"Role {first.role_id} has not been synced into the gap engine; POST /v1/roles/{first.role_id}/sync first.",
+        )
+    rows = [row for row in rows if row.requirement_id is not None]
     total_weight = sum(row.weight for row in rows)
     readiness = 100.0 * sum(row.weight * row.coverage for row in rows) / total_weight if total_weight else 100.0
     return GapReport(
-        hris_id=employee.hris_id,
-        role_id=role_id,
-        role_name=role.name,
+        hris_id=first.hris_id,
+        role_id=first.role_id,
+        role_name=first.role_name,
         readiness=round(readiness, 2),
         must_have_gaps=sum(1 for row in rows if row.rank == _MUST_GAP),
         requirements=[_requirement_gap(row) for row in rows],
@@ -240,7 +283,7 @@ async def compute_team_gaps(
             coverage.c.criticality,
             coverage.c.required_level,
             func.count().label("headcount"),
-            func.sum(case((coverage.c.shortfall == 0, 1), else_=0)).label("meeting"),
+            func.sum(case((coverage.c.rank == _MET, 1), else_=0)).label("meeting"),
             weighted_shortfall,
         )
         .join(SyncedRole, and_(SyncedRole.org_id == org_id, SyncedRole.role_id == coverage.c.role_id))

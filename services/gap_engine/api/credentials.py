@@ -1,4 +1,5 @@
-"""Received credentials and the trusted-issuer registry: thin routes over domain/."""
+"""Received credentials, the trusted-issuer registry, alignment mappings for third-party badges and the
+taxonomy refresh: thin routes over domain/."""
 
 import uuid
 from typing import Annotated, Any
@@ -7,14 +8,19 @@ from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, Admin, GapReader, HrisWriter, taxonomy, verifier
-from services.gap_engine.domain import received_credentials, trusted_issuers
+from services.gap_engine.domain import alignment_mappings, received_credentials, roles, trusted_issuers
 from shared.db import get_session
 from shared.schemas.gaps import (
+    AlignmentMappingIn,
+    AlignmentMappingList,
+    AlignmentMappingOut,
     ReceivedCredentialList,
     ReceivedCredentialOut,
+    TaxonomyRefreshOut,
     TrustedIssuerIn,
     TrustedIssuerList,
     TrustedIssuerOut,
+    TrustedIssuerUpdate,
 )
 
 router = APIRouter(prefix="/v1")
@@ -36,7 +42,10 @@ _CREDENTIAL_BODY = Body(
 async def trust_issuer(
     body: TrustedIssuerIn, caller: Admin, session: AsyncSession = Depends(get_session)
 ) -> TrustedIssuerOut:
-    """Credentials already received from this issuer start counting now, without being posted again."""
+    """Credentials already received from this issuer start counting now, at its weight, without being
+    posted again. The organisation's own issuers need no entry: they are trusted automatically (origin
+    `own`) when their credentials arrive; posting the DID of an own issuer an admin distrusted trusts it
+    again."""
     trusted = await trusted_issuers.trust_issuer(session, caller.org_id, body)
     await session.commit()
     return trusted
@@ -53,6 +62,26 @@ async def list_trusted_issuers(caller: GapReader, session: AsyncSession = Depend
     return await trusted_issuers.list_trusted(session, caller.org_id)
 
 
+@router.patch(
+    "/trusted-issuers/{trusted_issuer_id}",
+    tags=["trusted issuers"],
+    summary="Change an issuer's weight or note",
+    response_model=TrustedIssuerOut,
+    responses=WRITE_ERRORS,
+)
+async def update_trusted_issuer(
+    trusted_issuer_id: uuid.UUID,
+    body: TrustedIssuerUpdate,
+    caller: Admin,
+    session: AsyncSession = Depends(get_session),
+) -> TrustedIssuerOut:
+    """Every skill fact already derived from this issuer's credentials takes the new weight (for an own
+    issuer, under each DID it has issued under), so gap reports change at once."""
+    updated = await trusted_issuers.update_trusted(session, caller.org_id, trusted_issuer_id, body)
+    await session.commit()
+    return updated
+
+
 @router.delete(
     "/trusted-issuers/{trusted_issuer_id}",
     tags=["trusted issuers"],
@@ -63,7 +92,8 @@ async def list_trusted_issuers(caller: GapReader, session: AsyncSession = Depend
 async def distrust_issuer(
     trusted_issuer_id: uuid.UUID, caller: Admin, session: AsyncSession = Depends(get_session)
 ) -> Response:
-    """Its credentials stop counting at once but stay on record as `issuer_not_trusted`."""
+    """Its credentials stop counting at once but stay on record as `issuer_not_trusted`. An own issuer
+    stays listed with `trusted` false, so its next delivery does not trust it again."""
     await trusted_issuers.distrust_issuer(session, caller.org_id, trusted_issuer_id)
     await session.commit()
     return Response(status_code=204)
@@ -86,7 +116,11 @@ async def receive_credential(
 ) -> ReceivedCredentialOut:
     """Every credential is verified by the issuer's public verifier and kept with its outcome (201 even
     when rejected: the status and reasons say so). Its skills come from taxonomy_api, read with the
-    caller's token (which therefore also needs taxonomy:read)."""
+    caller's token (which therefore also needs taxonomy:read): our achievements at their certified
+    levels, a third-party badge through its alignments (external ids on our skills, or alignment
+    mappings). When the token also has credentials:read and the issuer is one of the organisation's
+    own at the badge issuer, that issuer is trusted automatically."""
+    authorization = request.headers["authorization"]
     received = await received_credentials.receive_credential(
         session,
         caller.org_id,
@@ -94,8 +128,12 @@ async def receive_credential(
         body,
         verifier=verifier(request),
         taxonomy=taxonomy(request),
-        authorization=request.headers["authorization"],
+        authorization=authorization,
     )
+    if caller.has("credentials:read"):
+        received = await trusted_issuers.trust_if_own(
+            session, caller.org_id, received, verifier=verifier(request), authorization=authorization
+        )
     await session.commit()
     return received
 
@@ -111,3 +149,102 @@ async def list_credentials(
     hris_id: HrisIdPath, caller: GapReader, session: AsyncSession = Depends(get_session)
 ) -> ReceivedCredentialList:
     return await received_credentials.list_received(session, caller.org_id, hris_id)
+
+
+@router.post(
+    "/alignment-mappings",
+    tags=["alignment mappings"],
+    summary="Map a third-party alignment target to one of our skills",
+    status_code=201,
+    response_model=AlignmentMappingOut,
+    responses={**WRITE_ERRORS, 503: {"description": "taxonomy_api is unreachable"}},
+)
+async def create_alignment_mapping(
+    request: Request, body: AlignmentMappingIn, caller: Admin, session: AsyncSession = Depends(get_session)
+) -> AlignmentMappingOut:
+    """Credentials already received whose achievement aligns to `target` are mapped again at once (no
+    re-posting). The skill must be one of this organisation's in taxonomy_api (the caller's token is
+    used to check it)."""
+    created = await alignment_mappings.create_mapping(
+        session, caller.org_id, body, taxonomy=taxonomy(request), authorization=request.headers["authorization"]
+    )
+    await session.commit()
+    return created
+
+
+@router.get(
+    "/alignment-mappings",
+    tags=["alignment mappings"],
+    summary="The organisation's alignment mappings",
+    response_model=AlignmentMappingList,
+    responses=ERRORS,
+)
+async def list_alignment_mappings(
+    caller: GapReader, session: AsyncSession = Depends(get_session)
+) -> AlignmentMappingList:
+    return await alignment_mappings.list_mappings(session, caller.org_id)
+
+
+@router.put(
+    "/alignment-mappings/{mapping_id}",
+    tags=["alignment mappings"],
+    summary="Replace an alignment mapping",
+    response_model=AlignmentMappingOut,
+    responses={**WRITE_ERRORS, 503: {"description": "taxonomy_api is unreachable"}},
+)
+async def replace_alignment_mapping(
+    request: Request,
+    mapping_id: uuid.UUID,
+    body: AlignmentMappingIn,
+    caller: Admin,
+    session: AsyncSession = Depends(get_session),
+) -> AlignmentMappingOut:
+    """Received credentials are mapped again under the new mapping."""
+    replaced = await alignment_mappings.replace_mapping(
+        session,
+        caller.org_id,
+        mapping_id,
+        body,
+        taxonomy=taxonomy(request),
+        authorization=request.headers["authorization"],
+    )
+    await session.commit()
+    return replaced
+
+
+@router.delete(
+    "/alignment-mappings/{mapping_id}",
+    tags=["alignment mappings"],
+    summary="Delete an alignment mapping",
+    status_code=204,
+    responses={**ERRORS, 503: {"description": "taxonomy_api is unreachable"}},
+)
+async def delete_alignment_mapping(
+    request: Request, mapping_id: uuid.UUID, caller: Admin, session: AsyncSession = Depends(get_session)
+) -> Response:
+    """Credentials that counted only through it stop counting and are kept as `unmapped`."""
+    await alignment_mappings.delete_mapping(
+        session, caller.org_id, mapping_id, taxonomy=taxonomy(request), authorization=request.headers["authorization"]
+    )
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/taxonomy/refresh",
+    tags=["roles"],
+    summary="Follow a taxonomy change: re-sync roles and re-map received credentials",
+    response_model=TaxonomyRefreshOut,
+    responses={**ERRORS, 503: {"description": "taxonomy_api is unreachable"}},
+)
+async def refresh_taxonomy(
+    request: Request, caller: Admin, session: AsyncSession = Depends(get_session)
+) -> TaxonomyRefreshOut:
+    """Every synced role's requirements are read again, and every valid received credential is mapped
+    again (certified levels and alignments as taxonomy_api has them now, revalidated with ETags), so
+    skill facts and gap reports follow the taxonomy. The caller's token needs taxonomy:read."""
+    refreshed = await roles.refresh_from_taxonomy(
+        session, caller.org_id, taxonomy(request), request.headers["authorization"]
+    )
+    await session.commit()
+    return refreshed

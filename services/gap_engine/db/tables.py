@@ -124,15 +124,41 @@ class KpiObservation(IdMixin, TenantMixin, Base):
 
 
 class TrustedIssuer(IdMixin, TenantMixin, Base):
-    """An issuer (DID or URL) whose verified credentials count in this organisation."""
+    """An issuer (DID or URL, as credentials name it) whose verified credentials count in this
+    organisation. Rows with origin "own" were added automatically for the organisation's own issuers
+    at the badge issuer: `issuer_ref` is that issuer's UUID there, which outlives a did:key rotation
+    (every DID it has issued under gets a row with the same ref). An admin distrusting an own issuer
+    keeps the row with `distrusted_at` set, so the next delivery does not trust it again."""
 
     __tablename__ = "trusted_issuers"
-    __table_args__ = (UniqueConstraint("org_id", "issuer_id", name="uq_trusted_issuers_org_issuer"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "issuer_id", name="uq_trusted_issuers_org_issuer"),
+        Index("ix_trusted_issuers_org_ref", "org_id", "issuer_ref"),
+    )
 
     issuer_id: Mapped[str] = mapped_column(String(500))
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    origin: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
+    issuer_ref: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    distrusted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlignmentMapping(IdMixin, TenantMixin, Base):
+    """An admin's reading of a third-party alignment target (a framework code or URL found in foreign
+    badges' `alignment[]`) as one of our skills at a level."""
+
+    __tablename__ = "alignment_mappings"
+    __table_args__ = (UniqueConstraint("org_id", "target", name="uq_alignment_mappings_org_target"),)
+
+    target: Mapped[str] = mapped_column(String(512))
+    framework: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    skill_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    level: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReceivedCredential(IdMixin, TenantMixin, Base):
@@ -182,3 +208,70 @@ class ReceivedWebhook(IdMixin, TenantMixin, Base):
     event_type: Mapped[str] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(1000))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- stored gap report snapshots (analysis/snapshots.py) -------------------------------------------
+# Derived data, rebuilt by a full recompute at any time. Each is kept per basis: "current" measures
+# every employee against their current role, "target" against their target (else current) role.
+
+
+class GapReportState(Base):
+    """The organisation's stored report for one basis: facts are counted as current at `as_of`."""
+
+    __tablename__ = "gap_report_states"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    basis: Mapped[str] = mapped_column(String(16), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The first fact expiry after as_of: from then on the aggregates are out of date (full recompute).
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set when a change cannot be applied incrementally (requirements, bulk upserts): recompute on read.
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GapReportEmployee(Base):
+    """One employee's place in the stored report: the role, groups and readiness last counted. Only the
+    primary key is indexed: a full recompute writes every row, and each index would cost it more than
+    it saves a read."""
+
+    __tablename__ = "gap_report_employees"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    basis: Mapped[str] = mapped_column(String(16), primary_key=True)
+    employee_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    role_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    team: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    department: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    readiness: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class GapReportCell(Base):
+    """Per role × required skill: how many are measured, how many meet it, Σ weight × shortfall."""
+
+    __tablename__ = "gap_report_cells"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    basis: Mapped[str] = mapped_column(String(16), primary_key=True)
+    role_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    skill_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    headcount: Mapped[int] = mapped_column(Integer)
+    meeting: Mapped[int] = mapped_column(Integer)
+    weighted_shortfall: Mapped[float] = mapped_column(Float)
+
+
+class GapReportBody(Base):
+    """A serialised report (organisation, one department or one team) and its ETag, until marked stale."""
+
+    __tablename__ = "gap_report_bodies"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    basis: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(64))
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,6 +13,8 @@ import httpx
 from shared.errors import ServiceUnavailable
 
 _CREDENTIAL_PATH = re.compile(r"/v1/public/credentials/([0-9a-fA-F-]{36})/?$")
+MAX_ISSUER_PAGES = 5
+ISSUER_PAGE_SIZE = 200
 
 
 class IssuerVerifier:
@@ -55,3 +57,34 @@ class IssuerVerifier:
         if response.headers.get("content-type", "").startswith("application/vc+jwt"):
             return {"jwt": response.text.strip()}
         return response.json()
+
+    async def own_issuer_ref(self, issuer_did: str, authorization: str) -> uuid.UUID | None:
+        """The badge issuer's UUID of the caller's organisation's issuer that credentials name
+        `issuer_did` (its current DID, or a retired key's did:key), read with the caller's token.
+        None when it is not one of theirs or the token may not list issuers (no credentials:read)."""
+        cursor: str | None = None
+        for _ in range(MAX_ISSUER_PAGES):
+            params: dict[str, Any] = {"limit": ISSUER_PAGE_SIZE, **({"cursor": cursor} if cursor else {})}
+            try:
+                response = await self.http.get(
+                    "/v1/issuers", params=params, headers={"Authorization": authorization, "Accept": "application/json"}
+                )
+            except httpx.HTTPError as exc:
+                raise ServiceUnavailable("The issuer is unreachable; retry shortly.") from exc
+            if response.status_code in (401, 403, 404):
+                return None
+            if response.status_code != 200:
+                raise ServiceUnavailable(f"The issuer answered {response.status_code}; retry shortly.")
+            page = response.json()
+            for issuer in page.get("items", []):
+                identities = {issuer.get("did")} | {
+                    str(key["verification_method"]).split("#")[0]
+                    for key in issuer.get("keys", [])
+                    if key.get("verification_method")
+                }
+                if issuer_did in identities:
+                    return uuid.UUID(issuer["id"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return None
+        return None

@@ -1,9 +1,13 @@
-"""Credentials posted for an employee: verified by the issuer's verifier, mapped to skills through
-taxonomy_api, and kept with their outcome whatever it is.
+"""Credentials posted for an employee: verified by the issuer's verifier, mapped to our skills, and
+kept with their outcome whatever it is.
 
-Only a verified credential from a trusted issuer yields skill facts. A valid one from an untrusted
-issuer keeps its certified skills, so trusting the issuer later (see trusted_issuers) turns it into
-facts without the HRIS posting it again.
+Mapping: one of our achievements maps to its certified levels in taxonomy_api; anything else (a
+third-party badge) maps through its achievement's `alignment[]` targetCode/targetUrl, to the skills
+keeping that target as an external id (ESCO/O*NET/CASE) at EXTERNAL_ID_LEVEL, or through an admin's
+alignment mapping at the mapping's level. Only a mapped credential from a trusted issuer yields skill
+facts, each carrying the issuer's weight. Valid credentials that do not count yet keep what is needed
+(the presented document, the certified skills), so trusting an issuer, adding a mapping or
+refreshing the taxonomy re-derives their facts without the HRIS posting them again (`settle`).
 """
 
 import base64
@@ -13,22 +17,27 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gap_engine.db.tables import ReceivedCredential, SkillFact, TrustedIssuer
+from services.gap_engine.db.tables import AlignmentMapping, ReceivedCredential, SkillFact, TrustedIssuer
+from services.gap_engine.domain import taxonomy_skills
 from services.gap_engine.domain.employees import get_employee
 from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.db import utcnow
-from shared.errors import Conflict, Unprocessable
-from shared.schemas.gaps import ReceivedCredentialList, ReceivedCredentialOut
+from shared.errors import Conflict, NotFound, Unprocessable
+from shared.schemas.gaps import EXTERNAL_ID_LEVEL, ReceivedCredentialList, ReceivedCredentialOut
 
-VERIFIED, NOT_TRUSTED, REJECTED = "verified", "issuer_not_trusted", "rejected"
+VERIFIED, NOT_TRUSTED, UNMAPPED, REJECTED = "verified", "issuer_not_trusted", "unmapped", "rejected"
+# Valid credentials, counted or waiting (for trust or for a mapping): what re-mapping looks at.
+ACCEPTED = (VERIFIED, NOT_TRUSTED, UNMAPPED)
+MAX_ALIGNMENT_TARGETS = 50
+MAX_TARGET_LENGTH = 512
 _ACHIEVEMENT_URL = re.compile(r"/v1/public/achievements/([0-9a-fA-F-]{36})/?$")
 
 
-def _credential_of(presented: dict[str, Any]) -> dict[str, Any]:
+def credential_of(presented: dict[str, Any]) -> dict[str, Any]:
     """The credential itself: the JSON body, or a VC-JWT's payload (read only after the verifier
     has checked its signature, so decoding it unverified here is safe)."""
     token = presented.get("jwt")
@@ -49,49 +58,215 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def _achievement_id(credential: dict[str, Any]) -> uuid.UUID | None:
+def _achievement(credential: dict[str, Any]) -> dict[str, Any]:
     subject = credential.get("credentialSubject")
     achievement = subject.get("achievement") if isinstance(subject, dict) else None
-    url = achievement.get("id") if isinstance(achievement, dict) else None
+    return achievement if isinstance(achievement, dict) else {}
+
+
+def _achievement_id(credential: dict[str, Any]) -> uuid.UUID | None:
+    url = _achievement(credential).get("id")
     match = _ACHIEVEMENT_URL.search(url) if isinstance(url, str) else None
     return uuid.UUID(match.group(1)) if match else None
 
 
-async def is_trusted(session: AsyncSession, org_id: uuid.UUID, issuer_id: str | None) -> bool:
+def alignment_targets(credential: dict[str, Any]) -> list[str]:
+    """The targetCode and targetUrl of the achievement's alignments, in order, deduplicated, bounded."""
+    alignments = _achievement(credential).get("alignment")
+    targets: list[str] = []
+    for alignment in alignments if isinstance(alignments, list) else []:
+        if not isinstance(alignment, dict):
+            continue
+        for key in ("targetCode", "targetUrl"):
+            value = alignment.get(key)
+            if isinstance(value, str) and 0 < len(value.strip()) <= MAX_TARGET_LENGTH:
+                value = value.strip()
+                if value not in targets:
+                    targets.append(value)
+        if len(targets) >= MAX_ALIGNMENT_TARGETS:
+            return targets[:MAX_ALIGNMENT_TARGETS]
+    return targets
+
+
+async def trusted_issuer(session: AsyncSession, org_id: uuid.UUID, issuer_id: str | None) -> TrustedIssuer | None:
+    """The registry entry that makes this issuer's credentials count, if there is one in force."""
     if issuer_id is None:
-        return False
-    found = await session.scalar(
-        select(TrustedIssuer.id).where(TrustedIssuer.org_id == org_id, TrustedIssuer.issuer_id == issuer_id)
-    )
-    return found is not None
-
-
-def add_skill_facts(session: AsyncSession, row: ReceivedCredential) -> None:
-    """The facts a counted credential contributes: one per certified skill."""
-    for skill in row.skills:
-        fact = SkillFact(
-            org_id=row.org_id,
-            employee_id=row.employee_id,
-            skill_id=uuid.UUID(skill["skill_id"]),
-            level=skill["level"],
-            credential_id=row.credential_id,
-            issuer_id=row.issuer_id,
-            earned_at=row.earned_at or row.received_at,
-            expires_at=row.expires_at,
-        )
-        fact.id = uuid.uuid4()
-        session.add(fact)
-
-
-async def remove_skill_facts(session: AsyncSession, row: ReceivedCredential) -> None:
-    await session.execute(
-        delete(SkillFact).where(
-            SkillFact.org_id == row.org_id,
-            SkillFact.employee_id == row.employee_id,
-            SkillFact.credential_id == row.credential_id,
-            SkillFact.issuer_id == row.issuer_id,
+        return None
+    return await session.scalar(
+        select(TrustedIssuer).where(
+            TrustedIssuer.org_id == org_id,
+            TrustedIssuer.issuer_id == issuer_id,
+            TrustedIssuer.distrusted_at.is_(None),
         )
     )
+
+
+class SkillMapper:
+    """Maps credentials to our skills for one organisation and one operation, remembering each
+    taxonomy answer for the operation (a re-map of many credentials asks once per achievement or
+    target). `authorization` None (a webhook delivery): our achievements are read from their public
+    JSON, and external ids cannot be looked up, so a third-party badge maps by admin mappings only."""
+
+    def __init__(
+        self, session: AsyncSession, org_id: uuid.UUID, taxonomy: TaxonomyClient, authorization: str | None
+    ) -> None:
+        self.session, self.org_id, self.taxonomy, self.authorization = session, org_id, taxonomy, authorization
+        self._achievements: dict[uuid.UUID, dict[str, Any] | None] = {}
+        self._external: dict[str, list[uuid.UUID]] = {}
+
+    async def achievement(self, achievement_id: uuid.UUID) -> dict[str, Any] | None:
+        if achievement_id not in self._achievements:
+            self._achievements[achievement_id] = await taxonomy_skills.achievement_definition(
+                self.taxonomy, self.org_id, achievement_id, self.authorization
+            )
+        return self._achievements[achievement_id]
+
+    async def skills_of(self, credential: dict[str, Any]) -> tuple[uuid.UUID | None, list[dict[str, Any]], str]:
+        """(our achievement id or None, certified skills, why none when empty)."""
+        achievement_id = _achievement_id(credential)
+        if achievement_id is not None:
+            achievement = await self.achievement(achievement_id)
+            if achievement is not None:
+                skills = [
+                    {"skill_id": str(s["skill_id"]), "level": int(s["level"]), "source": "achievement"}
+                    for s in achievement.get("skills", [])
+                ]
+                return achievement_id, skills, f"mapping: achievement {achievement_id} certifies no skill"
+        targets = alignment_targets(credential)
+        if not targets:
+            return None, [], "mapping: the achievement is not one of this organisation's and has no alignment"
+        return (
+            None,
+            await self._third_party(targets),
+            (
+                "mapping: none of the achievement's alignment targets is an external id of our skills or has an "
+                "alignment mapping"
+            ),
+        )
+
+    async def _third_party(self, targets: list[str]) -> list[dict[str, Any]]:
+        """Per skill the highest level any target grants; an admin mapping for a target replaces the
+        external-id match of that target (it says which level the target means)."""
+        mapped = await self.session.scalars(
+            select(AlignmentMapping).where(AlignmentMapping.org_id == self.org_id, AlignmentMapping.target.in_(targets))
+        )
+        grants: list[tuple[str, int, str, str]] = [(str(m.skill_id), m.level, "mapping", m.target) for m in mapped]
+        covered = {target for _, _, _, target in grants}
+        if self.authorization is not None:
+            for target in targets:
+                if target in covered:
+                    continue
+                if target not in self._external:
+                    self._external[target] = await taxonomy_skills.skills_by_external_id(
+                        self.taxonomy, self.org_id, target, self.authorization
+                    )
+                grants += [(str(s), EXTERNAL_ID_LEVEL, "external_id", target) for s in self._external[target]]
+        best: dict[str, dict[str, Any]] = {}
+        for skill_id, level, source, target in grants:
+            if skill_id not in best or level > best[skill_id]["level"]:
+                best[skill_id] = {"skill_id": skill_id, "level": level, "source": source, "target": target}
+        return list(best.values())
+
+
+def _fact_credential_id(row: ReceivedCredential) -> str:
+    return row.credential_id or f"urn:uuid:{row.id}"
+
+
+async def sync_facts(session: AsyncSession, row: ReceivedCredential, weight: float | None) -> None:
+    """Makes the row's skill facts what its status says: one per certified skill, at the issuer's
+    weight, when it counts; none otherwise. Facts are updated in place through the session (so
+    session hooks see each change), and only the ones that differ are touched."""
+    wanted = {uuid.UUID(s["skill_id"]): int(s["level"]) for s in row.skills} if row.status == VERIFIED else {}
+    existing = {
+        fact.skill_id: fact
+        for fact in await session.scalars(
+            select(SkillFact).where(
+                SkillFact.org_id == row.org_id,
+                SkillFact.employee_id == row.employee_id,
+                SkillFact.credential_id == _fact_credential_id(row),
+                SkillFact.issuer_id == (row.issuer_id or ""),
+            )
+        )
+    }
+    for skill_id, fact in existing.items():
+        if skill_id not in wanted:
+            await session.delete(fact)
+    earned_at = row.earned_at or row.received_at
+    for skill_id, level in wanted.items():
+        fact = existing.get(skill_id)
+        if fact is None:
+            fact = SkillFact(
+                org_id=row.org_id,
+                employee_id=row.employee_id,
+                skill_id=skill_id,
+                credential_id=_fact_credential_id(row),
+                issuer_id=row.issuer_id or "",
+                revoked=False,
+            )
+            fact.id = uuid.uuid4()
+            session.add(fact)
+        for name, value in (("level", level), ("weight", weight or 1.0), ("earned_at", earned_at)):
+            if getattr(fact, name) != value:
+                setattr(fact, name, value)
+        if fact.expires_at != row.expires_at:
+            fact.expires_at = row.expires_at
+    await session.flush()
+
+
+async def settle(session: AsyncSession, row: ReceivedCredential, skills: list[dict[str, Any]], reason: str) -> bool:
+    """Gives a valid credential its certified skills and the status they and the registry imply, and
+    brings its facts in line. Returns whether its skills or status changed."""
+    before = (row.status, _normalised(row.skills))
+    trust = await trusted_issuer(session, row.org_id, row.issuer_id)
+    row.skills = skills
+    if not skills:
+        row.status, row.reasons = UNMAPPED, [reason]
+    elif trust is not None:
+        row.status, row.reasons = VERIFIED, []
+    else:
+        row.status = NOT_TRUSTED
+        row.reasons = [f"issuer {row.issuer_id} is not in this organisation's trusted-issuer registry"]
+    await sync_facts(session, row, trust.weight if trust is not None else None)
+    return before != (row.status, _normalised(row.skills))
+
+
+def _normalised(skills: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
+    return sorted((s["skill_id"], int(s["level"]), s.get("source", "achievement")) for s in skills or [])
+
+
+async def remap(session: AsyncSession, row: ReceivedCredential, mapper: SkillMapper) -> bool:
+    """Maps an already received valid credential again (the taxonomy or the mappings changed)."""
+    achievement_id, skills, reason = await mapper.skills_of(credential_of(row.presented))
+    row.achievement_id = achievement_id if achievement_id is not None else row.achievement_id
+    return await settle(session, row, skills, reason)
+
+
+async def remap_third_party(session: AsyncSession, org_id: uuid.UUID, mapper: SkillMapper) -> int:
+    """After a mapping change: every valid credential that is not one of our achievements."""
+    rows = await session.scalars(
+        select(ReceivedCredential).where(
+            ReceivedCredential.org_id == org_id,
+            ReceivedCredential.status.in_(ACCEPTED),
+            ReceivedCredential.achievement_id.is_(None),
+        )
+    )
+    return sum([await remap(session, row, mapper) for row in list(rows)])
+
+
+async def resettle_issuer(session: AsyncSession, org_id: uuid.UUID, issuer_id: str) -> int:
+    """After a registry change for this issuer: its valid credentials count, or stop counting, or
+    take the new weight. Returns how many credentials changed status."""
+    rows = await session.scalars(
+        select(ReceivedCredential).where(
+            ReceivedCredential.org_id == org_id,
+            ReceivedCredential.issuer_id == issuer_id,
+            ReceivedCredential.status.in_((VERIFIED, NOT_TRUSTED)),
+        )
+    )
+    changed = 0
+    for row in list(rows):
+        changed += await settle(session, row, row.skills, "")
+    return changed
 
 
 async def receive_credential(
@@ -104,11 +279,11 @@ async def receive_credential(
     taxonomy: TaxonomyClient,
     authorization: str | None,
 ) -> ReceivedCredentialOut:
-    """Verifies, maps and stores one credential; it counts at once only if its issuer is trusted.
-    Without a caller token (a webhook delivery) the mapping reads the achievement's public JSON."""
+    """Verifies, maps and stores one credential; it counts at once only if mapped and its issuer is
+    trusted. Without a caller token (a webhook delivery) our achievements are read from their public JSON."""
     employee = await get_employee(session, org_id, hris_id)
     result = await verifier.verify(presented)
-    credential = _credential_of(presented) if result.get("verified") else {}
+    credential = credential_of(presented) if result.get("verified") else {}
     credential_id = result.get("credential_id") or credential.get("id")
     if credential_id is not None:
         await _refuse_duplicate(session, org_id, employee.id, credential_id)
@@ -127,11 +302,9 @@ async def receive_credential(
     )
     row.id = uuid.uuid4()
     row.status = REJECTED
-    if result.get("verified"):
-        await _map_to_skills(session, row, credential, taxonomy, authorization)
     session.add(row)
-    if row.status == VERIFIED:
-        add_skill_facts(session, row)
+    if result.get("verified"):
+        await remap(session, row, SkillMapper(session, org_id, taxonomy, authorization))
     await session.flush()
     return describe(row, employee.hris_id)
 
@@ -139,8 +312,8 @@ async def receive_credential(
 async def _refuse_duplicate(
     session: AsyncSession, org_id: uuid.UUID, employee_id: uuid.UUID, credential_id: str
 ) -> None:
-    """A credential that was accepted (counted or waiting for trust) is not stored twice; a rejected
-    one may be posted again (after the issuer fixed it, say)."""
+    """A credential that was accepted (counted or waiting) is not stored twice; a rejected one may be
+    posted again (after the issuer fixed it, say)."""
     existing = await session.scalar(
         select(ReceivedCredential.id).where(
             ReceivedCredential.org_id == org_id,
@@ -153,37 +326,6 @@ async def _refuse_duplicate(
         raise Conflict("This credential is already recorded for this employee.", id=str(existing))
 
 
-async def _map_to_skills(
-    session: AsyncSession,
-    row: ReceivedCredential,
-    credential: dict[str, Any],
-    taxonomy: TaxonomyClient,
-    authorization: str | None,
-) -> None:
-    """Certified skills come from taxonomy_api, read with the caller's token, so only this
-    organisation's achievements map; anything else is rejected with the reason. A webhook has no
-    token: its event was signed with this organisation's subscription secret, so the achievement's
-    public JSON (certified levels parsed from its CredStack alignments) is used instead."""
-    achievement_id = _achievement_id(credential)
-    if achievement_id is None:
-        row.reasons = ["mapping: the achievement is not one of taxonomy_api's (third-party mapping is not built yet)"]
-        return
-    if authorization is None:
-        achievement = await taxonomy.public_achievement(achievement_id)
-    else:
-        achievement = await taxonomy.achievement(achievement_id, authorization)
-    if achievement is None:
-        row.reasons = [f"mapping: achievement {achievement_id} is not in this organisation's taxonomy"]
-        return
-    row.achievement_id = achievement_id
-    row.skills = [{"skill_id": str(s["skill_id"]), "level": int(s["level"])} for s in achievement.get("skills", [])]
-    if await is_trusted(session, row.org_id, row.issuer_id):
-        row.status = VERIFIED
-    else:
-        row.status = NOT_TRUSTED
-        row.reasons = [f"issuer {row.issuer_id} is not in this organisation's trusted-issuer registry"]
-
-
 async def list_received(session: AsyncSession, org_id: uuid.UUID, hris_id: str) -> ReceivedCredentialList:
     employee = await get_employee(session, org_id, hris_id)
     rows = await session.scalars(
@@ -192,6 +334,15 @@ async def list_received(session: AsyncSession, org_id: uuid.UUID, hris_id: str) 
         .order_by(ReceivedCredential.received_at, ReceivedCredential.id)
     )
     return ReceivedCredentialList(items=[describe(row, employee.hris_id) for row in rows])
+
+
+async def received_by_id(session: AsyncSession, org_id: uuid.UUID, received_id: uuid.UUID) -> ReceivedCredential:
+    row = await session.scalar(
+        select(ReceivedCredential).where(ReceivedCredential.org_id == org_id, ReceivedCredential.id == received_id)
+    )
+    if row is None:
+        raise NotFound(f"No received credential with id {received_id} in this organisation.")
+    return row
 
 
 def describe(row: ReceivedCredential, hris_id: str) -> ReceivedCredentialOut:

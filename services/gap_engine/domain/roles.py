@@ -3,14 +3,15 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gap_engine.db.tables import RoleRequirement, SyncedRole
+from services.gap_engine.db.tables import ReceivedCredential, RoleRequirement, SyncedRole
+from services.gap_engine.domain.received_credentials import ACCEPTED, SkillMapper, remap
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.db import utcnow
 from shared.errors import NotFound
-from shared.schemas.gaps import RequirementSnapshot, RoleSnapshotOut
+from shared.schemas.gaps import RequirementSnapshot, RoleSnapshotOut, TaxonomyRefreshOut
 
 
 async def sync_role(
@@ -24,15 +25,14 @@ async def sync_role(
 async def replace_snapshot(
     session: AsyncSession, org_id: uuid.UUID, role_id: uuid.UUID, role: dict[str, Any]
 ) -> RoleSnapshotOut:
+    """Brings the copy in line requirement by requirement through the session (unchanged rows are not
+    touched), so whatever watches RoleRequirement rows sees exactly what changed."""
     synced = await session.scalar(select(SyncedRole).where(SyncedRole.org_id == org_id, SyncedRole.role_id == role_id))
     if synced is None:
         synced = SyncedRole(org_id=org_id, role_id=role_id)
         session.add(synced)
     synced.name = role["name"]
     synced.synced_at = utcnow()
-    await session.execute(
-        delete(RoleRequirement).where(RoleRequirement.org_id == org_id, RoleRequirement.role_id == role_id)
-    )
     requirements = [
         RequirementSnapshot(
             skill_id=requirement["skill_id"],
@@ -43,11 +43,62 @@ async def replace_snapshot(
         )
         for requirement in role["requirements"]
     ]
-    session.add_all(
-        RoleRequirement(org_id=org_id, role_id=role_id, **requirement.model_dump()) for requirement in requirements
-    )
+    existing = {
+        row.skill_id: row
+        for row in await session.scalars(
+            select(RoleRequirement).where(RoleRequirement.org_id == org_id, RoleRequirement.role_id == role_id)
+        )
+    }
+    wanted = {requirement.skill_id: requirement for requirement in requirements}
+    for skill_id, row in existing.items():
+        if skill_id not in wanted:
+            await session.delete(row)
+    for skill_id, requirement in wanted.items():
+        row = existing.get(skill_id)
+        if row is None:
+            session.add(RoleRequirement(org_id=org_id, role_id=role_id, **requirement.model_dump()))
+            continue
+        for name, value in requirement.model_dump(exclude={"skill_id"}).items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
     await session.flush()
     return RoleSnapshotOut(role_id=role_id, name=synced.name, synced_at=synced.synced_at, requirements=requirements)
+
+
+async def refresh_from_taxonomy(
+    session: AsyncSession, org_id: uuid.UUID, taxonomy: TaxonomyClient, authorization: str
+) -> TaxonomyRefreshOut:
+    """After a taxonomy change: every synced role is read again, and every valid received credential
+    is mapped again (certified levels, alignments, external ids), so facts follow the taxonomy. A role
+    taxonomy_api no longer has is left as it was and reported."""
+    synced_ids = list(
+        await session.scalars(
+            select(SyncedRole.role_id).where(SyncedRole.org_id == org_id).order_by(SyncedRole.role_id)
+        )
+    )
+    missing: list[uuid.UUID] = []
+    for role_id in synced_ids:
+        try:
+            role = await taxonomy.role(role_id, authorization)
+        except NotFound:
+            missing.append(role_id)
+            continue
+        await replace_snapshot(session, org_id, role_id, role)
+    rows = list(
+        await session.scalars(
+            select(ReceivedCredential)
+            .where(ReceivedCredential.org_id == org_id, ReceivedCredential.status.in_(ACCEPTED))
+            .order_by(ReceivedCredential.received_at, ReceivedCredential.id)
+        )
+    )
+    mapper = SkillMapper(session, org_id, taxonomy, authorization)
+    remapped = sum([await remap(session, row, mapper) for row in rows])
+    return TaxonomyRefreshOut(
+        roles_synced=len(synced_ids) - len(missing),
+        roles_missing=missing,
+        credentials_checked=len(rows),
+        credentials_remapped=remapped,
+    )
 
 
 async def synced_role(session: AsyncSession, org_id: uuid.UUID, role_id: uuid.UUID) -> SyncedRole:

@@ -6,11 +6,12 @@ organisation's role is a 404 there, so it can never be copied into this organisa
 
 import re
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 import httpx
 
-from shared.errors import Forbidden, NotFound, ServiceUnavailable
+from shared.errors import Forbidden, NotFound, ServiceUnavailable, Unprocessable
 
 _CERTIFIED_LEVEL = re.compile(r"\blevel\s+(\d+)\b", re.IGNORECASE)
 
@@ -86,3 +87,68 @@ class TaxonomyClient:
             raise ServiceUnavailable(f"The taxonomy service answered {response.status_code}; retry shortly.")
         document = response.json()
         return {**document, "skills": certified_skills(document)}
+
+    # --- the achievement catalogue and pathways, for recommendations and KPI linkage ----------------
+    # A small per-organisation cache of list pages, revalidated with If-None-Match: taxonomy_api still
+    # authorizes every read (a 304 needs a valid token), and a taxonomy change changes the ETag.
+
+    CATALOGUE_PAGE_SIZE = 200
+    MAX_CATALOGUE_ITEMS = 2_000
+    MAX_CACHED_PAGES = 512
+
+    async def achievements_catalogue(self, org_id: uuid.UUID, authorization: str) -> list[dict[str, Any]]:
+        """Every achievement of the caller's organisation (with its certified skill levels)."""
+        return await self._list_all("/v1/achievements", "achievements", org_id, authorization)
+
+    async def pathways_catalogue(self, org_id: uuid.UUID, authorization: str) -> list[dict[str, Any]]:
+        """Every pathway of the caller's organisation: steps with their prerequisites, and the capstone."""
+        return await self._list_all("/v1/pathways", "pathways", org_id, authorization)
+
+    async def _list_all(self, path: str, noun: str, org_id: uuid.UUID, authorization: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = await self._cached_page(path, cursor, org_id, authorization)
+            items.extend(page.get("items", []))
+            if len(items) > self.MAX_CATALOGUE_ITEMS:
+                raise Unprocessable(
+                    f"The organisation has more than {self.MAX_CATALOGUE_ITEMS} {noun}; this analysis is bounded "
+                    "to catalogues of that size."
+                )
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
+    async def _cached_page(
+        self, path: str, cursor: str | None, org_id: uuid.UUID, authorization: str
+    ) -> dict[str, Any]:
+        cache: OrderedDict[tuple[uuid.UUID, str, str | None], tuple[str, dict[str, Any]]] = self.__dict__.setdefault(
+            "_page_cache", OrderedDict()
+        )
+        key = (org_id, path, cursor)
+        cached = cache.get(key)
+        params: dict[str, Any] = {"limit": self.CATALOGUE_PAGE_SIZE}
+        if cursor:
+            params["cursor"] = cursor
+        headers = {"Authorization": authorization, "Accept": "application/json"}
+        if cached is not None:
+            headers["If-None-Match"] = cached[0]
+        try:
+            response = await self.http.get(path, params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable("The taxonomy service is unreachable; retry shortly.") from exc
+        if response.status_code == 304 and cached is not None:
+            cache.move_to_end(key)
+            return cached[1]
+        if response.status_code in (401, 403):
+            raise Forbidden("The taxonomy service refused the caller's token; it needs the taxonomy:read scope.")
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"The taxonomy service answered {response.status_code}; retry shortly.")
+        page = response.json()
+        etag = response.headers.get("ETag")
+        if etag:
+            cache[key] = (etag, page)
+            cache.move_to_end(key)
+            while len(cache) > self.MAX_CACHED_PAGES:
+                cache.popitem(last=False)
+        return page

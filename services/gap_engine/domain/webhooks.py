@@ -4,6 +4,10 @@ An admin registers the secret of the issuer's subscription as a webhook source; 
 that source is checked against its secret, taken once per webhook-id (the issuer delivers at least
 once), and then goes through the same received-credential flow as an HRIS post: fetched from the
 issuer's public URL, verified by the issuer's verifier, trust-tiered and mapped to skills.
+
+The deliveries come from the organisation's own badge issuer (the subscription's secret proves it),
+so the issuer a credential.issued event names (its UUID there and its DID) is one of the
+organisation's own: it is trusted automatically (trusted_issuers.ensure_own_issuer).
 """
 
 import uuid
@@ -14,10 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gap_engine.db.tables import ReceivedCredential, ReceivedWebhook, WebhookSource
-from services.gap_engine.domain import received_credentials
+from services.gap_engine.domain import received_credentials, trusted_issuers
 from services.gap_engine.domain.employees import get_employee
 from services.gap_engine.domain.issuer_client import IssuerVerifier
-from services.gap_engine.domain.received_credentials import REJECTED, VERIFIED, remove_skill_facts
+from services.gap_engine.domain.received_credentials import REJECTED, sync_facts
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unauthorized
@@ -125,7 +129,26 @@ async def _issued(
         )
     except Conflict:
         return "ignored: the credential is already recorded for this employee"
+    own = _own_issuer(org_id, data)
+    if own is not None and received.status != REJECTED and received.issuer_id == own[1]:
+        await trusted_issuers.ensure_own_issuer(session, org_id, own[1], own[0])
+        row = await received_credentials.received_by_id(session, org_id, received.id)
+        return f"received: {row.status}"
     return f"received: {received.status}"
+
+
+def _own_issuer(org_id: uuid.UUID, data: dict[str, Any]) -> tuple[uuid.UUID, str] | None:
+    """(issuer UUID at the badge issuer, DID) the event names, when the event is this organisation's.
+    It is trusted only once the credential fetched from the issuer verified under that same DID, so
+    an event cannot make an arbitrary DID trusted."""
+    issuer = data.get("issuer") if isinstance(data.get("issuer"), dict) else {}
+    did, ref = issuer.get("did"), issuer.get("id")
+    if str(data.get("org_id")) != str(org_id) or not isinstance(did, str) or not 0 < len(did) <= 500:
+        return None
+    try:
+        return uuid.UUID(str(ref)), did
+    except ValueError:
+        return None
 
 
 def _credential_ids(data: dict[str, Any]) -> set[str]:
@@ -150,8 +173,7 @@ async def _revoked(session: AsyncSession, org_id: uuid.UUID, data: dict[str, Any
     )
     reason = data.get("revocation_reason")
     for row in rows:
-        if row.status == VERIFIED:
-            await remove_skill_facts(session, row)
         row.status = REJECTED
         row.reasons = [f"revoked: {reason}" if reason else "revoked"]
+        await sync_facts(session, row, None)
     return f"revoked: {len(rows)} received credential(s) stopped counting"
