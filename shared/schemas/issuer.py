@@ -112,9 +112,31 @@ class EvidenceIn(Schema):
     narrative: Text = ""
 
 
+_ACHIEVEMENT_PATH = "/v1/public/achievements/"
+
+
+def _achievement_id_in(url: HttpUrl) -> uuid.UUID | None:
+    """The achievement id at the end of a taxonomy_api public achievement URL, else None."""
+    path = url.path or ""
+    if _ACHIEVEMENT_PATH not in path:
+        return None
+    tail = path.rsplit(_ACHIEVEMENT_PATH, 1)[1].rstrip("/")
+    try:
+        return uuid.UUID(tail)
+    except ValueError:
+        return None
+
+
 class AssessmentResultIn(Schema):
     learner: LearnerIn
-    achievement_id: uuid.UUID = Field(description="The achievement (credential definition) in taxonomy_api.")
+    achievement_id: uuid.UUID | None = Field(
+        None, description="The achievement (credential definition) in taxonomy_api; or give achievement_url."
+    )
+    achievement_url: HttpUrl | None = Field(
+        None,
+        description="The achievement's public URL as taxonomy_api serves it (…/v1/public/achievements/{id}), "
+        "the `achievement.id` of the credentials issued for it: an alternative to achievement_id.",
+    )
     issuer_id: uuid.UUID
     score: float | None = Field(None, ge=0, le=1_000_000)
     rubric_level: Annotated[str, StringConstraints(max_length=64)] | None = Field(
@@ -127,6 +149,14 @@ class AssessmentResultIn(Schema):
 
     @model_validator(mode="after")
     def has_a_result(self) -> "AssessmentResultIn":
+        from_url = _achievement_id_in(self.achievement_url) if self.achievement_url else None
+        if self.achievement_url and from_url is None:
+            raise ValueError("achievement_url must be an achievement's public URL: …/v1/public/achievements/{uuid}")
+        if self.achievement_id and from_url and self.achievement_id != from_url:
+            raise ValueError("achievement_id and achievement_url name different achievements")
+        self.achievement_id = self.achievement_id or from_url
+        if self.achievement_id is None:
+            raise ValueError("an assessment result needs an achievement_id or an achievement_url")
         if self.score is None and self.rubric_level is None:
             raise ValueError("an assessment result needs a score or a rubric_level")
         if self.completed_at.tzinfo is None:

@@ -207,3 +207,22 @@ async def test_a_result_needs_a_learner_and_a_score_or_level(client, headers, as
     ):
         response = await client.post("/v1/assessment-results", json=body, headers=idempotent(headers))
         assert response.status_code == 422, body
+
+
+async def test_the_achievement_can_be_named_by_its_public_url(client, headers, assessment, demo):
+    achievement_id = str(demo["badge:Active listening"])
+    url = f"http://taxonomy.test/v1/public/achievements/{achievement_id}"
+    body = assessment(achievement_url=url)
+    del body["achievement_id"]
+    response = await client.post("/v1/assessment-results", json=body, headers=idempotent(headers))
+    assert response.status_code == 201, response.text
+    assert response.json()["credential"]["achievement_id"] == achievement_id
+
+    for bad in (
+        assessment(achievement_url="https://taxonomy.example/v1/skills/" + achievement_id),  # not an achievement
+        assessment(achievement_url=f"https://taxonomy.example/v1/public/achievements/{uuid.uuid4()}"),  # mismatch
+        {key: value for key, value in assessment().items() if key != "achievement_id"},  # neither
+    ):
+        response = await client.post("/v1/assessment-results", json=bad, headers=idempotent(headers))
+        assert response.status_code == 422, bad
+        assert response.headers["content-type"] == "application/problem+json"
