@@ -249,6 +249,11 @@ class VerificationOut(BaseModel):
     issuer: str | None = None
     checks: list[VerificationCheck]
     failures: list[str] = Field(description="One line per failed check: which, and why.")
+    extracted: dict[str, Any] | None = Field(
+        None,
+        description="For a baked image: the credential found in it, as it would be sent as JSON (the "
+        'credential, or {"jwt": ...}), so a relying party can keep what it verified.',
+    )
 
 
 # --- webhook subscriptions ---------------------------------------------------------------------

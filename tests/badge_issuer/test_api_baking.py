@@ -48,6 +48,8 @@ async def test_a_baked_download_verifies_when_uploaded(client, headers, assessme
 
     result = (await _verify_upload(client, baked, f"badge.{image_format}", media_type)).json()
     assert result["verified"] is True, result["failures"]
+    # What was found in the image comes back, as it would be sent as JSON.
+    assert result["extracted"] == ({"jwt": issued["jwt"]} if proof_format == "vc-jwt" else issued["credential"])
     assert result["format"] == proof_format and result["issuer"] == issuer["did"]
     assert result["credential_id"] == f"urn:uuid:{issued['id']}"
 

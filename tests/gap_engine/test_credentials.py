@@ -109,6 +109,39 @@ async def test_a_vc_jwt_counts_too(client, headers, person, issue, issuer, demo)
     assert (await _listening(client, headers, person, demo))[0] == _certified(received, demo)
 
 
+async def test_a_baked_badge_image_counts_and_a_tampered_one_is_rejected(
+    client, issuer_client, headers, person, issue, issuer, demo
+):
+    await _trust(client, headers, issuer["did"])
+    for suffix, media_type, proof_format in (
+        ("png", "image/png", "data-integrity"),
+        ("svg", "image/svg+xml", "vc-jwt"),
+    ):
+        issued = await issue(proof_format=proof_format)
+        image = (await issuer_client.get(f"/v1/public/credentials/{issued['id']}/baked.{suffix}")).content
+        response = await client.post(
+            f"/v1/employees/{person}/credentials/baked",
+            files={"file": (f"badge.{suffix}", image, media_type)},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        received = response.json()
+        assert received["status"] == "verified", received
+        assert received["credential_id"] == issued["credential"]["id"]
+    assert (await _listening(client, headers, person, demo))[0] == _certified(received, demo)
+
+    # A PNG that is no badge is kept as rejected with the verifier's reason; a non-multipart body is a 422.
+    plain = (await issuer_client.get(f"/v1/public/credentials/{issued['id']}/baked.png")).content
+    damaged = plain[:-40]  # the IEND chunk and part of the iTXt payload are gone
+    response = await client.post(
+        f"/v1/employees/{person}/credentials/baked", files={"file": ("b.png", damaged, "image/png")}, headers=headers
+    )
+    assert response.status_code == 201 and response.json()["status"] == "rejected", response.text
+    assert response.json()["reasons"]
+    wrong = await client.post(f"/v1/employees/{person}/credentials/baked", json={"x": 1}, headers=headers)
+    assert wrong.status_code == 422 and wrong.headers["content-type"] == "application/problem+json"
+
+
 async def test_an_untrusted_issuers_credential_is_kept_and_counts_once_trusted(
     client, headers, hris_headers, person, issue, issuer, demo
 ):

@@ -73,6 +73,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 "/v1/employees/{hris_id}/gap": {"hris_id": OWNER_HRIS_ID},
                 "/v1/employees/{hris_id}/skills": {"hris_id": OWNER_HRIS_ID},
                 "/v1/employees/{hris_id}/credentials": {"hris_id": OWNER_HRIS_ID},
+                "/v1/employees/{hris_id}/credentials/baked": {"hris_id": OWNER_HRIS_ID},
                 "/v1/trusted-issuers/{trusted_issuer_id}": {"trusted_issuer_id": trusted_id},
                 "/v1/alignment-mappings/{mapping_id}": {"mapping_id": mapping_id},
                 "/v1/roles/{role_id}/sync": {"role_id": role_id},
@@ -96,6 +97,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 ("PUT", "/v1/alignment-mappings/{mapping_id}"): mapping,
                 ("POST", "/v1/webhook-sources"): {"name": "intruder", "secret": "whsec_aW50cnVkZXItc2VjcmV0"},
                 ("POST", "/v1/employees/{hris_id}/credentials"): {"jwt": "x.y.z"},
+                ("POST", "/v1/employees/{hris_id}/credentials/baked"): {"file": "not an upload"},
                 ("POST", "/v1/roi"): {
                     "seats": 1,
                     "cost_per_seat": 1,

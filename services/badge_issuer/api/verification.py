@@ -76,12 +76,11 @@ async def verify_credential(request: Request, session: AsyncSession = Depends(ge
     documents are fetched over https from public addresses only, with a deadline and a size cap; a
     refused or failed fetch fails its check with the reason. A baked image is checked for bombs and
     entity expansion before anything is decoded."""
+    presented = await _presented(request)
     result = await verification.verify_presented(
-        session,
-        await _presented(request),
-        vault=key_vault(request),
-        base_url=base_url(request),
-        fetcher=request.app.state.fetcher,
+        session, presented, vault=key_vault(request), base_url=base_url(request), fetcher=request.app.state.fetcher
     )
     await session.commit()  # a status list re-signed while checking is kept
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        result.extracted = presented
     return result

@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, Admin, GapReader, HrisWriter, taxonomy, verifier
-from services.gap_engine.domain import alignment_mappings, received_credentials, roles, trusted_issuers
+from services.gap_engine.domain import alignment_mappings, employees, received_credentials, roles, trusted_issuers
 from shared.db import get_session
+from shared.errors import Unprocessable
 from shared.schemas.gaps import (
     AlignmentMappingIn,
     AlignmentMappingList,
@@ -22,6 +24,19 @@ from shared.schemas.gaps import (
     TrustedIssuerOut,
     TrustedIssuerUpdate,
 )
+
+_BAKED_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary", "description": "A baked PNG or SVG."}},
+                "required": ["file"],
+            }
+        }
+    },
+}
 
 router = APIRouter(prefix="/v1")
 HrisIdPath = Annotated[str, Path(min_length=1, max_length=128)]
@@ -120,15 +135,62 @@ async def receive_credential(
     levels, a third-party badge through its alignments (external ids on our skills, or alignment
     mappings). When the token also has credentials:read and the issuer is one of the organisation's
     own at the badge issuer, that issuer is trusted automatically."""
+    return await _receive(request, caller, hris_id, session, presented=body)
+
+
+@router.post(
+    "/employees/{hris_id}/credentials/baked",
+    tags=["credentials"],
+    summary="Receive a credential baked in a PNG or SVG badge image",
+    status_code=201,
+    response_model=ReceivedCredentialOut,
+    openapi_extra={"requestBody": _BAKED_BODY},
+    responses={**WRITE_ERRORS, 503: {"description": "The verifier or taxonomy_api is unreachable"}},
+)
+async def receive_baked_credential(
+    request: Request, hris_id: HrisIdPath, caller: HrisWriter, session: AsyncSession = Depends(get_session)
+) -> ReceivedCredentialOut:
+    """As POST …/credentials, for a badge image (multipart field `file`): the issuer's verifier takes
+    the credential out of the image (checking it for bombs first) and verifies it; what it found is
+    kept as the presented credential."""
+    await employees.get_employee(session, caller.org_id, hris_id)  # 404 before reading someone else's upload
+    image = await _uploaded_image(request)
+    return await _receive(request, caller, hris_id, session, image=image)
+
+
+async def _uploaded_image(request: Request) -> received_credentials.BakedImage:
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise Unprocessable("Send the baked PNG or SVG as multipart/form-data in the field `file`.", field="file")
+    max_bytes = request.app.state.settings.max_body_bytes
+    async with request.form(max_files=1, max_fields=5, max_part_size=max_bytes) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise Unprocessable("Send the baked PNG or SVG in the multipart field `file`.", field="file")
+        data = await upload.read(max_bytes + 1)
+        return received_credentials.BakedImage(
+            data=data, filename=upload.filename or "badge", content_type=upload.content_type or ""
+        )
+
+
+async def _receive(
+    request: Request,
+    caller: Any,
+    hris_id: str,
+    session: AsyncSession,
+    *,
+    presented: dict[str, Any] | None = None,
+    image: received_credentials.BakedImage | None = None,
+) -> ReceivedCredentialOut:
     authorization = request.headers["authorization"]
     received = await received_credentials.receive_credential(
         session,
         caller.org_id,
         hris_id,
-        body,
+        presented or {},
         verifier=verifier(request),
         taxonomy=taxonomy(request),
         authorization=authorization,
+        image=image,
     )
     if caller.has("credentials:read"):
         received = await trusted_issuers.trust_if_own(

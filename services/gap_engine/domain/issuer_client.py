@@ -24,8 +24,15 @@ class IssuerVerifier:
     async def verify(self, presented: dict[str, Any]) -> dict[str, Any]:
         """The verifier's structured result. A 4xx (the body is not a credential) is a failed
         verification, not an outage: it comes back as unverified with the verifier's own message."""
+        return await self._verify(json=presented)
+
+    async def verify_image(self, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
+        """The same for a baked PNG/SVG: the verifier extracts the credential (`extracted`) and checks it."""
+        return await self._verify(files={"file": (filename, data, content_type or "application/octet-stream")})
+
+    async def _verify(self, **body: Any) -> dict[str, Any]:
         try:
-            response = await self.http.post("/v1/verify", json=presented, headers={"Accept": "application/json"})
+            response = await self.http.post("/v1/verify", headers={"Accept": "application/json"}, **body)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable("The credential verifier is unreachable; retry shortly.") from exc
         if response.status_code == 200:

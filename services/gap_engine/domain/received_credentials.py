@@ -14,6 +14,7 @@ import base64
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -269,6 +270,15 @@ async def resettle_issuer(session: AsyncSession, org_id: uuid.UUID, issuer_id: s
     return changed
 
 
+@dataclass(frozen=True, slots=True)
+class BakedImage:
+    """An uploaded badge image, passed through to the verifier unread."""
+
+    data: bytes
+    filename: str
+    content_type: str
+
+
 async def receive_credential(
     session: AsyncSession,
     org_id: uuid.UUID,
@@ -278,11 +288,17 @@ async def receive_credential(
     verifier: IssuerVerifier,
     taxonomy: TaxonomyClient,
     authorization: str | None,
+    image: "BakedImage | None" = None,
 ) -> ReceivedCredentialOut:
     """Verifies, maps and stores one credential; it counts at once only if mapped and its issuer is
-    trusted. Without a caller token (a webhook delivery) our achievements are read from their public JSON."""
+    trusted. Without a caller token (a webhook delivery) our achievements are read from their public JSON.
+    A baked image goes to the verifier as it is; what the verifier extracted is kept as presented."""
     employee = await get_employee(session, org_id, hris_id)
-    result = await verifier.verify(presented)
+    if image is not None:
+        result = await verifier.verify_image(image.data, image.filename, image.content_type)
+        presented = result.get("extracted") or {}
+    else:
+        result = await verifier.verify(presented)
     credential = credential_of(presented) if result.get("verified") else {}
     credential_id = result.get("credential_id") or credential.get("id")
     if credential_id is not None:
