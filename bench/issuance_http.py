@@ -1,7 +1,7 @@
 """Issuance and verification through HTTP (issue 3, DESIGN.md §6): 32 concurrent clients, uvicorn (1 worker
-per service) on PostgreSQL, beside a bare FastAPI POST endpoint, in the same run.
+per service; --workers N for the issuer) on PostgreSQL, beside a bare FastAPI POST endpoint, in the same run.
 
-    uv run python bench/issuance_http.py [--seconds 6] [--rounds 3] [--profile DIR]
+    uv run python bench/issuance_http.py [--seconds 6] [--rounds 3] [--workers 1] [--profile DIR]
 
 Issuance posts an assessment result (a unique Idempotency-Key per request, generated in wrk's Lua) and
 must answer 201; the issuer fetches the achievement from taxonomy_api, which runs beside it. Verification
@@ -154,9 +154,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=6, help="length of each load phase (at most 8)")
     parser.add_argument("--rounds", type=int, default=3, help="round-robin repetitions of the phases (median)")
     parser.add_argument("--profile", type=Path, help="write a py-spy raw profile of the issuer per phase here")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for the issuer (1 to 8)")
     args = parser.parse_args()
     seconds = max(1, min(args.seconds, 8))
     rounds = max(1, args.rounds)
+    workers = max(1, min(args.workers, 8))
     work = Path(tempfile.mkdtemp(prefix="credstack-bench."))
     key_file = work / "auth.pem"
     authority = TokenAuthority(
@@ -191,7 +193,7 @@ def main() -> None:
                 "CREDSTACK_ISSUER_PUBLIC_RATE_LIMIT_PER_MINUTE": str(10**9),  # the public limit would shed the load
             }
             with (
-                uvicorn_server("services.badge_issuer.app:create_app", issuer_env) as issuer,
+                uvicorn_server("services.badge_issuer.app:create_app", issuer_env, workers=workers) as issuer,
                 uvicorn_server("bench.bare_post_app:create_app", {}) as bare,
             ):
                 created = httpx.post(
@@ -283,7 +285,7 @@ def main() -> None:
                     drain(admin_url, "issuer_bench")
                     if profiler:
                         profiler.wait(timeout=30)
-    report(results, backends, waits, seconds, signing)
+    report(results, backends, waits, seconds, signing, workers)
 
 
 def in_process_signing(document: dict) -> dict[str, float]:
@@ -322,12 +324,14 @@ def report(
     waits: dict[str, list[tuple[str, int]]],
     seconds: int,
     signing: dict[str, float],
+    workers: int = 1,
 ) -> None:
     rounds = len(results["bare FastAPI POST"])
     bare_runs = [result.requests_per_second for result in results["bare FastAPI POST"]]
     print(
-        f"\nIssuance and verification through HTTP: {CONNECTIONS} clients (wrk, 2 threads), 1 uvicorn worker per "
-        f"service, PostgreSQL 15 on loopback, {rounds} round(s) of one {seconds}s phase each, round-robin.\n"
+        f"\nIssuance and verification through HTTP: {CONNECTIONS} clients (wrk, 2 threads), "
+        f"{workers} uvicorn worker(s) for the issuer, 1 for the others, PostgreSQL 15 on loopback, "
+        f"{rounds} round(s) of one {seconds}s phase each, round-robin.\n"
         "Medians over the rounds; x bare = the median over rounds of (phase req/s / that round's bare req/s).\n"
         "Figures on a shared 2-core machine are noisy."
     )

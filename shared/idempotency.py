@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Integer, String, UniqueConstraint, Uuid, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -73,26 +73,41 @@ async def create_once(
     create: Callable[[], Awaitable[tuple[int, Any]]],
 ) -> JSONResponse:
     """Run `create` (which adds rows but does not commit), store its response under the request's
-    Idempotency-Key (if any), commit. The key's request is identified by method, path and body."""
+    Idempotency-Key (if any), commit. The key's request is identified by method, path and body.
+
+    A new key is the common case, so nothing is read first: the key's row goes in with the created
+    rows, and only when the commit hits the unique constraint (a retry, or a concurrent twin that
+    committed first) is everything rolled back and the stored response read and replayed. A retry thus
+    redoes the work before being rolled back (a status index it took stays unused); that saves a read
+    on every first attempt. If `create` fails, a stored response for the key still wins, so a retry
+    whose world has changed since (say, a deleted issuer) gets the first answer, not the new error."""
     key = idempotency_key(request)
     fingerprint = request_fingerprint(request.method, request.url.path, body.model_dump(mode="json"))
-    if key is not None:
-        replay = await _replay(session, model, org_id, key, fingerprint)
-        if replay is not None:
-            return replay
-    status_code, body = await create()
-    if key is not None:
-        session.add(
-            model(org_id=org_id, key=key, request_hash=fingerprint, status_code=status_code, response_body=body)
-        )
+    if key is None:
+        status_code, body = await create()
+        await session.commit()
+        return JSONResponse(body, status_code=status_code)
+    try:
+        status_code, body = await create()
+    except Exception as error:
+        try:
+            replay = await _replay_after_rollback(session, model, org_id, key, fingerprint)
+        except SQLAlchemyError:
+            raise error from None  # the database is away: the first error says more
+        if replay is None:
+            raise
+        return replay
+    session.add(model(org_id=org_id, key=key, request_hash=fingerprint, status_code=status_code, response_body=body))
     try:
         await session.commit()
     except IntegrityError:
-        await session.rollback()
-        if key is None:
-            raise
-        replay = await _replay(session, model, org_id, key, fingerprint)
+        replay = await _replay_after_rollback(session, model, org_id, key, fingerprint)
         if replay is None:
             raise
         return replay
     return JSONResponse(body, status_code=status_code)
+
+
+async def _replay_after_rollback(session: AsyncSession, model: type, org_id: uuid.UUID, key: str, fingerprint: str):
+    await session.rollback()
+    return await _replay(session, model, org_id, key, fingerprint)

@@ -67,7 +67,13 @@ def build_service_app(
     session_info: dict[str, Any] | None = None,
 ) -> FastAPI:
     configure_logging(settings.log_level)
-    database = Database(settings.resolved_database_url, session_class=session_class, session_info=session_info)
+    database = Database(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        session_class=session_class,
+        session_info=session_info,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", validation_alias=shared_env("LOG_LEVEL"))
     access_log: bool = True
     public_rate_limit_per_minute: int = Field(600, ge=1)
+    # Connections per service process (CREDSTACK_<SERVICE>_DB_POOL_SIZE / _DB_MAX_OVERFLOW): 20 kept
+    # plus 20 on demand covers 32 concurrent requests; 10 + 10 made a third of them queue for one, and
+    # every connection opened beyond the kept ones costs a connect and a server process.
+    db_pool_size: int = Field(20, ge=1, le=200)
+    db_max_overflow: int = Field(20, ge=0, le=200)
 
     def sqlite_default(self, name: str) -> str:
         VAR_DIR.mkdir(exist_ok=True)

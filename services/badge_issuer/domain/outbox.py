@@ -8,19 +8,21 @@ outbound policy again (DNS can change after registration): a refused URL is a fa
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Uuid, bindparam, cast, func, insert, literal, select, true
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.badge_issuer.db.tables import OutboxEvent, WebhookDelivery, WebhookSubscription
 from services.badge_issuer.domain.key_vault import KeyVault, MasterKeyError
 from services.badge_issuer.domain.webhooks import secret_binding
-from shared.db import utcnow
+from shared.db import UTCDateTime, utcnow
 from shared.safe_fetch import FetchError, SafeFetcher, URLRefused
 from shared.webhooks import signed_headers
 
@@ -33,33 +35,81 @@ POLL_INTERVAL_SECONDS = 1.0
 BATCH_SIZE = 50
 
 
-async def emit(session: AsyncSession, org_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> OutboxEvent:
-    """Adds the event and one pending delivery per active subscription that wants it (not committed)."""
+async def emit(session: AsyncSession, org_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> str:
+    """Adds the event and one pending delivery per active subscription that wants it (not committed);
+    returns the event's id.
+
+    On PostgreSQL both go in one statement (the event inserted in a CTE, the deliveries selected from
+    webhook_subscriptions), executed now: no subscription rows come back to Python, and a subscription
+    committed before this statement runs gets the event. Loading them through the ORM on every
+    issuance was about a tenth of its time."""
     now = utcnow()
-    event = OutboxEvent(
-        id=f"msg_{uuid.uuid4().hex}",
-        org_id=org_id,
-        type=event_type,
-        payload={"type": event_type, "timestamp": now.isoformat(), "data": data},
-        created_at=now,
+    event_id = f"msg_{uuid.uuid4().hex}"
+    values = {
+        "id": event_id,
+        "org_id": org_id,
+        "type": event_type,
+        "payload": {"type": event_type, "timestamp": now.isoformat(), "data": data},
+        "created_at": now,
+    }
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(_emit_statement(), {**values, "wanted": [event_type]})
+        return event_id
+    session.add(OutboxEvent(**values))
+    subscriptions = await session.execute(
+        select(WebhookSubscription.id, WebhookSubscription.event_types).where(
+            WebhookSubscription.org_id == org_id, WebhookSubscription.active.is_(True)
+        )
     )
-    session.add(event)
-    subscriptions = await session.scalars(
-        select(WebhookSubscription).where(WebhookSubscription.org_id == org_id, WebhookSubscription.active.is_(True))
-    )
-    for subscription in subscriptions:
-        if event_type in subscription.event_types:
+    for subscription_id, event_types in subscriptions:
+        if event_type in event_types:
             session.add(
                 WebhookDelivery(
                     org_id=org_id,
-                    event_id=event.id,
-                    subscription_id=subscription.id,
+                    event_id=event_id,
+                    subscription_id=subscription_id,
                     status="pending",
                     attempts=0,
                     next_attempt_at=now,
                 )
             )
-    return event
+    return event_id
+
+
+@functools.cache
+def _emit_statement() -> Insert:
+    """WITH event AS (INSERT INTO outbox_events …) INSERT INTO webhook_deliveries SELECT … FROM
+    webhook_subscriptions, event WHERE org, active, event_types @> [type]: the foreign key is checked
+    at the end of the statement, when the event row exists. Built once (building it cost more than
+    running it), on the tables (Core, not ORM bulk insert); the values are bound parameters."""
+    events, deliveries, subscriptions = OutboxEvent.__table__, WebhookDelivery.__table__, WebhookSubscription.__table__
+    org_id = bindparam("org_id", type_=Uuid)
+    created_at = bindparam("created_at", type_=UTCDateTime)
+    event = (
+        insert(events)
+        .values(
+            id=bindparam("id"),
+            org_id=org_id,
+            type=bindparam("type"),
+            payload=bindparam("payload", type_=events.c.payload.type),
+            created_at=created_at,
+        )
+        .returning(events.c.id)
+        .cte("event")
+    )
+    owed = (
+        select(func.gen_random_uuid(), org_id, event.c.id, subscriptions.c.id)
+        .add_columns(literal("pending"), literal(0), created_at)
+        .select_from(subscriptions)
+        .join(event, true())
+        .where(
+            subscriptions.c.org_id == org_id,
+            subscriptions.c.active.is_(True),
+            cast(subscriptions.c.event_types, JSONB).contains(bindparam("wanted", type_=JSONB)),
+        )
+    )
+    columns = ["id", "org_id", "event_id", "subscription_id", "status", "attempts", "next_attempt_at"]
+    return insert(deliveries).from_select(columns, owed)
 
 
 def backoff(attempts: int) -> timedelta:
