@@ -6,11 +6,15 @@ The demo roles (services/taxonomy_api/provisioning.py), on the Knowledge/Profici
   Bid Manager:            Conflict navigation 2 (weight 1, must), Strategic storytelling 3 (weight 3, must)
 """
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
+from services.gap_engine.analysis import gaps
+from shared.schemas.gaps import GapReport
 from tests.gap_engine.conftest import employee, fact
 
 
@@ -242,3 +246,34 @@ async def test_the_readiness_formula_is_documented_in_the_api_schema(gap_app):
     for name in ("GapReport", "Candidate"):
         description = schemas[name]["properties"]["readiness"]["description"]
         assert "Σ(weight × min(verified, required) / required) / Σ weight" in description
+
+
+async def test_the_served_gap_is_the_reports_json_on_every_path(client, headers, gap_app, org, people, synced):
+    """The route serialises rows without building models (and on PostgreSQL reads through the driver):
+    its bytes must be what GapReport gives, for every kind of row (met, unmet, no fact, other role)."""
+    database = gap_app.state.database
+    other_roles = [("A", synced["Bid Manager"]), ("B", synced["Customer Service Agent"])]
+    cases = [("A", None), ("B", None), ("C", None), *other_roles]
+    for hris_id, role_id in cases:
+        query = {} if role_id is None else {"role_id": str(role_id)}
+        served = await client.get(f"/v1/employees/{hris_id}/gap", params=query, headers=headers)
+        assert served.status_code == 200, served.text
+        async with database.sessions() as session:
+            report = await gaps.compute_role_gap(session, org, hris_id, role_id)
+        assert served.content == orjson.dumps(report.model_dump(mode="json"))
+        assert GapReport.model_validate_json(served.content) == report
+
+
+async def test_a_fact_stops_counting_the_moment_it_expires(client, headers, people, demo):
+    """Nothing is held between requests: the clock passing a fact's expiry shows on the next read."""
+    expires = datetime.now(UTC) + timedelta(seconds=1.5)
+    body = fact("C", demo["Active listening"], 2, expires_at=expires.isoformat())
+    assert (await client.post("/v1/skill-facts", json=body, headers=headers)).status_code == 201
+    counted = (await client.get("/v1/employees/C/gap", headers=headers)).json()
+    listening = next(r for r in counted["requirements"] if r["skill_name"] == "Active listening")
+    assert listening["met"] and listening["verified_level"] == 2
+    await asyncio.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.2)
+    lapsed = (await client.get("/v1/employees/C/gap", headers=headers)).json()
+    listening = next(r for r in lapsed["requirements"] if r["skill_name"] == "Active listening")
+    assert not listening["met"] and listening["verified_level"] is None
+    assert lapsed["readiness"] < counted["readiness"]

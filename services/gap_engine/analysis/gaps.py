@@ -10,9 +10,10 @@ so that 0.3 × 10 meets a level 3 whatever the floating-point rounding.
 import uuid
 from collections import defaultdict
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Float, Select, String, Uuid, and_, bindparam, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ColumnElement, Subquery
@@ -135,6 +136,77 @@ def _role_gap_statement() -> Select:
     )
 
 
+@lru_cache(maxsize=8)
+def _asyncpg_role_gap(dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """The statement compiled once to asyncpg's SQL, its parameter order and its constant parameters."""
+    compiled = _role_gap_statement().compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params)
+
+
+async def _role_gap_rows(connection: AsyncSession | AsyncConnection, parameters: dict[str, Any]) -> list[Any]:
+    """The report's rows as tuples. On an asyncpg connection without a transaction, straight through the
+    driver (its prepared-statement cache): under load, SQLAlchemy's per-row result processing cost more
+    than PostgreSQL's execution. Numeric columns may then come back as Decimal: the callers use float()."""
+    if (
+        isinstance(connection, AsyncConnection)
+        and connection.dialect.driver == "asyncpg"
+        and connection.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    ):
+        sql, order, constants = _asyncpg_role_gap(connection.dialect)
+        raw = await connection.get_raw_connection()
+        arguments = {**constants, **parameters}
+        return await raw.driver_connection.fetch(sql, *(arguments[name] for name in order))
+    return list((await connection.execute(_role_gap_statement(), parameters)).all())
+
+
+def _report_payload(rows: list[Any], hris_id: str) -> dict[str, Any]:
+    """The GapReport as JSON-ready values (what GapReport.model_dump(mode="json") gives), built from the
+    rows without a model per requirement: per request, pydantic cost as much as the query."""
+    if not rows:
+        raise NotFound(f"No employee with HRIS id {hris_id!r} in this organisation.")
+    first = rows[0]
+    if first[1] is None:
+        raise Unprocessable(f"Employee {hris_id!r} has no target or current role; pass role_id.")
+    if first[2] is None:
+        raise NotFound(
+            f"Role {first[1]} has not been synced into the gap engine; POST /v1/roles/{first[1]}/sync first.",
+        )
+    requirements, total_weight, covered, must_gaps = [], 0.0, 0.0, 0
+    for row in rows:
+        if row[3] is None:
+            continue
+        _, _, _, _, skill_id, skill_name, criticality, weight, required, verified, shortfall, coverage, rank = row
+        weight = float(weight)
+        total_weight += weight
+        covered += weight * float(coverage)
+        must_gaps += rank == _MUST_GAP
+        requirements.append(
+            {
+                "skill_id": str(skill_id),
+                "skill_name": skill_name,
+                "criticality": criticality,
+                "weight": weight,
+                "required_level": int(required),
+                "verified_level": None if verified is None else round(float(verified), 4),
+                "shortfall": round(float(shortfall), 4),
+                "met": rank == _MET,
+            }
+        )
+    readiness = 100.0 * covered / total_weight if total_weight else 100.0
+    return {
+        "hris_id": first[0],
+        "role_id": str(first[1]),
+        "role_name": first[2],
+        "readiness": round(readiness, 2),
+        "must_have_gaps": must_gaps,
+        "requirements": requirements,
+    }
+
+
+def _parameters(org_id: uuid.UUID, hris_id: str, role_id: uuid.UUID | None, now: datetime | None) -> dict[str, Any]:
+    return {"org_id": org_id, "hris_id": hris_id, "role_id": role_id, "now": now or utcnow()}
+
+
 async def compute_role_gap(
     session: AsyncSession | AsyncConnection,
     org_id: uuid.UUID,
@@ -146,29 +218,21 @@ async def compute_role_gap(
     """One employee against a role: the target role by default, else the current one. One statement (the
     employee, the role, its requirements and the verified levels), so a connection without a transaction
     serves it in one round trip."""
-    parameters = {"org_id": org_id, "hris_id": hris_id, "role_id": role_id, "now": now or utcnow()}
-    statement = _role_gap_statement()
-    rows = (await session.execute(statement, parameters)).all()
-    if not rows:
-        raise NotFound(f"No employee with HRIS id {hris_id!r} in this organisation.")
-    first = rows[0]
-    if first.role_id is None:
-        raise Unprocessable(f"Employee {hris_id!r} has no target or current role; pass role_id.")
-    if first.role_name is None:
-        raise NotFound(
-            f"Role {first.role_id} has not been synced into the gap engine; POST /v1/roles/{first.role_id}/sync first.",
-        )
-    rows = [row for row in rows if row.requirement_id is not None]
-    total_weight = sum(row.weight for row in rows)
-    readiness = 100.0 * sum(row.weight * row.coverage for row in rows) / total_weight if total_weight else 100.0
-    return GapReport(
-        hris_id=first.hris_id,
-        role_id=first.role_id,
-        role_name=first.role_name,
-        readiness=round(readiness, 2),
-        must_have_gaps=sum(1 for row in rows if row.rank == _MUST_GAP),
-        requirements=[_requirement_gap(row) for row in rows],
-    )
+    rows = await _role_gap_rows(session, _parameters(org_id, hris_id, role_id, now))
+    return GapReport.model_validate(_report_payload(rows, hris_id))
+
+
+async def role_gap_json(
+    connection: AsyncConnection,
+    org_id: uuid.UUID,
+    hris_id: str,
+    role_id: uuid.UUID | None = None,
+    *,
+    now: datetime | None = None,
+) -> bytes:
+    """compute_role_gap serialised, without building the models: the HTTP route's path."""
+    rows = await _role_gap_rows(connection, _parameters(org_id, hris_id, role_id, now))
+    return orjson.dumps(_report_payload(rows, hris_id))
 
 
 def _coverage_statement(org_id: uuid.UUID, role_id: uuid.UUID, now: datetime, team: str | None) -> Select:

@@ -14,7 +14,7 @@ from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, Admin, GapReader,
 from services.gap_engine.db.tables import IdempotencyRecord
 from services.gap_engine.domain import roi, roles, skill_facts
 from shared.db import Database, get_session
-from shared.etag import json_with_etag
+from shared.etag import bytes_with_etag, json_with_etag
 from shared.idempotency import create_once
 from shared.schemas.gaps import (
     CandidateList,
@@ -101,11 +101,12 @@ async def employee_gap(
 ) -> Response:
     """Per requirement: required vs verified level, shortfall, weight, criticality; must-have gaps first.
     Tagged with an ETag: a dashboard polling with If-None-Match gets 304 until something changes."""
-    # One read statement, on a connection without a transaction (no BEGIN/ROLLBACK round trips, no ORM).
+    # One read statement, on a connection without a transaction (no BEGIN/ROLLBACK round trips, no ORM),
+    # serialised without building the response models (the bytes are GapReport's JSON).
     database = request.app.state.database
     async with _read_slots(database), database.autocommit_engine.connect() as connection:
-        report = await gaps.compute_role_gap(connection, caller.org_id, hris_id, role_id)
-    return json_with_etag(request, report)
+        body = await gaps.role_gap_json(connection, caller.org_id, hris_id, role_id)
+    return bytes_with_etag(request, body)
 
 
 _READ_SLOTS: "weakref.WeakKeyDictionary[Database, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
