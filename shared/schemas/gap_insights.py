@@ -97,9 +97,11 @@ class AchievementLinkage(Schema):
     mean_non_holders: float | None
     difference: float | None = Field(description=MEAN_DIFFERENCE)
     ci_low: float | None = Field(
-        description="2.5th percentile of the difference over the bootstrap resamples (percentile bootstrap: "
-        "each resample draws the observed employees with replacement; the same resamples serve every "
-        "achievement; a resample leaving a group empty is ignored)."
+        description="2.5th percentile of the difference over the bootstrap resamples (stratified percentile "
+        "bootstrap: each resample draws as many holders from the holders and as many non-holders from the "
+        "non-holders, with replacement, so group sizes stay those observed; for a group of 500 or more the "
+        "resampled mean is drawn from its normal limit: the group's mean, variance / n and a Cornish-Fisher "
+        "skewness term, which matches the drawn resamples to O(1/n))."
     )
     ci_high: float | None = Field(description="97.5th percentile of the bootstrap differences.")
 
@@ -133,7 +135,7 @@ class KpiLinkage(Schema):
     top_quartile_size: int
     min_group_size: int = Field(description="Fewer holders or non-holders than this gives insufficient_data.")
     min_pair_support: int = Field(description="Pairs held together by fewer employees are not ranked.")
-    resamples: int = Field(description="Bootstrap resamples per achievement.")
+    resamples: int = Field(description="Bootstrap resamples per achievement (seeded: see `seed`).")
     seed: int = Field(description="Seed of the bootstrap's random generator: the same data gives the same interval.")
     achievements: list[AchievementLinkage] = Field(
         description="Every achievement some observed employee held; analysable ones first, by difference "

@@ -15,6 +15,12 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from services.gap_engine.analysis.kpi_linkage import (
+    EXACT_GROUP_LIMIT,
+    bootstrap_differences,
+    pairs_held_together,
+    resampled_means,
+)
 from services.gap_engine.db.tables import Employee, ReceivedCredential
 from services.gap_engine.domain.received_credentials import NOT_TRUSTED, REJECTED, VERIFIED
 from tests.gap_engine.conftest import employee
@@ -184,3 +190,39 @@ async def test_unknown_metric_other_organisation_and_bad_period(client, headers,
     assert backwards.status_code == 422
     reader = bearer(other, "gaps:read")  # no taxonomy:read: the catalogue read is refused, as a problem
     assert (await client.get(f"/v1/kpis/{METRIC}/linkage", headers=reader)).status_code == 403
+
+
+def test_a_large_group_follows_the_drawn_bootstrap_distribution():
+    """Above EXACT_GROUP_LIMIT the resampled means come from the normal limit with a skewness term: on
+    strongly skewed data its tails must match those of resamples actually drawn, asymmetry included."""
+    group = np.random.default_rng(7).lognormal(0, 1, size=EXACT_GROUP_LIMIT + 100)
+    resamples = 20_000
+    drawn = group[np.random.default_rng(1).integers(0, len(group), size=(resamples, len(group)))].mean(axis=1)
+    limit = resampled_means(group, np.random.default_rng(2), resamples)
+    spread = group.std() / np.sqrt(len(group))
+    for share in (2.5, 50, 97.5):
+        assert abs(np.percentile(limit, share) - np.percentile(drawn, share)) < 0.1 * spread
+    for means in (drawn, limit):  # right-skewed data: the upper tail is the longer one
+        low, middle, high = np.percentile(means, [2.5, 50, 97.5])
+        assert high - middle > middle - low + 0.1 * spread
+    assert np.all(resampled_means(np.full(EXACT_GROUP_LIMIT, 3.0), np.random.default_rng(3), 10) == 3.0)
+
+
+def test_bootstrap_keeps_group_sizes_and_is_seeded():
+    """Stratified: a resample never empties a group, and the same seed gives the same differences."""
+    values = np.arange(40, dtype=np.float64)
+    held = np.zeros((40, 2), dtype=bool)
+    held[:10, 0] = True  # the ten lowest: every resampled difference is negative
+    held[::2, 1] = True
+    first = bootstrap_differences(values, held, np.random.default_rng(5), resamples=300)
+    again = bootstrap_differences(values, held, np.random.default_rng(5), resamples=300)
+    assert first.shape == (300, 2) and np.array_equal(first, again)
+    assert np.all(first[:, 0] < 0) and np.isfinite(first).all()
+
+
+def test_pairs_held_together_counts_like_the_matrix_product():
+    """Bit-packed co-occurrence equals held.T @ held above the diagonal, for sizes not a multiple of 64."""
+    for employees in (1, 63, 64, 1_001):
+        held = np.random.default_rng(employees).random((employees, 7)) < 0.4
+        expected = np.triu(held.astype(np.int64).T @ held.astype(np.int64), k=1)
+        assert np.array_equal(pairs_held_together(held), expected)
