@@ -6,12 +6,12 @@ organisation's role is a 404 there, so it can never be copied into this organisa
 
 import re
 import uuid
-from collections import OrderedDict
 from typing import Any
 
 import httpx
 
 from shared.errors import Forbidden, NotFound, ServiceUnavailable, Unprocessable
+from shared.http_cache import CachedRead, ETagReadCache
 
 _CERTIFIED_LEVEL = re.compile(r"\blevel\s+(\d+)\b", re.IGNORECASE)
 
@@ -36,9 +36,16 @@ def certified_skills(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"skill_id": skill_id, "level": level} for skill_id, level in skills.items()]
 
 
+# Catalogue pages and definitions (taxonomy_skills.py) together; each entry is one response body.
+MAX_CACHED_RESPONSES = 4_096
+
+
 class TaxonomyClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
+        # TTL 0: every read is revalidated with the caller's token, so a taxonomy change is seen at the
+        # next read and taxonomy_api still authorizes each one; an unchanged body costs a 304.
+        self.reads = ETagReadCache(http, service="taxonomy", max_entries=MAX_CACHED_RESPONSES)
 
     async def role(self, role_id: uuid.UUID, authorization: str) -> dict[str, Any]:
         try:
@@ -89,26 +96,28 @@ class TaxonomyClient:
         return {**document, "skills": certified_skills(document)}
 
     # --- the achievement catalogue and pathways, for recommendations and KPI linkage ----------------
-    # A small per-organisation cache of list pages, revalidated with If-None-Match: taxonomy_api still
-    # authorizes every read (a 304 needs a valid token), and a taxonomy change changes the ETag.
+    # List pages go through `reads` (shared/http_cache.py): kept per path and token, revalidated with
+    # If-None-Match at every read.
 
     CATALOGUE_PAGE_SIZE = 200
     MAX_CATALOGUE_ITEMS = 2_000
-    MAX_CACHED_PAGES = 512
 
     async def achievements_catalogue(self, org_id: uuid.UUID, authorization: str) -> list[dict[str, Any]]:
         """Every achievement of the caller's organisation (with its certified skill levels)."""
-        return await self._list_all("/v1/achievements", "achievements", org_id, authorization)
+        return await self._list_all("/v1/achievements", "achievements", authorization)
 
     async def pathways_catalogue(self, org_id: uuid.UUID, authorization: str) -> list[dict[str, Any]]:
         """Every pathway of the caller's organisation: steps with their prerequisites, and the capstone."""
-        return await self._list_all("/v1/pathways", "pathways", org_id, authorization)
+        return await self._list_all("/v1/pathways", "pathways", authorization)
 
-    async def _list_all(self, path: str, noun: str, org_id: uuid.UUID, authorization: str) -> list[dict[str, Any]]:
+    async def _list_all(self, path: str, noun: str, authorization: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            page = await self._cached_page(path, cursor, org_id, authorization)
+            params: dict[str, Any] = {"limit": self.CATALOGUE_PAGE_SIZE}
+            if cursor:
+                params["cursor"] = cursor
+            page = refused_or_body(await self.reads.get(path, authorization=authorization, params=params))
             items.extend(page.get("items", []))
             if len(items) > self.MAX_CATALOGUE_ITEMS:
                 raise Unprocessable(
@@ -119,36 +128,11 @@ class TaxonomyClient:
             if not cursor:
                 return items
 
-    async def _cached_page(
-        self, path: str, cursor: str | None, org_id: uuid.UUID, authorization: str
-    ) -> dict[str, Any]:
-        cache: OrderedDict[tuple[uuid.UUID, str, str | None], tuple[str, dict[str, Any]]] = self.__dict__.setdefault(
-            "_page_cache", OrderedDict()
-        )
-        key = (org_id, path, cursor)
-        cached = cache.get(key)
-        params: dict[str, Any] = {"limit": self.CATALOGUE_PAGE_SIZE}
-        if cursor:
-            params["cursor"] = cursor
-        headers = {"Authorization": authorization, "Accept": "application/json"}
-        if cached is not None:
-            headers["If-None-Match"] = cached[0]
-        try:
-            response = await self.http.get(path, params=params, headers=headers)
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailable("The taxonomy service is unreachable; retry shortly.") from exc
-        if response.status_code == 304 and cached is not None:
-            cache.move_to_end(key)
-            return cached[1]
-        if response.status_code in (401, 403):
-            raise Forbidden("The taxonomy service refused the caller's token; it needs the taxonomy:read scope.")
-        if response.status_code != 200:
-            raise ServiceUnavailable(f"The taxonomy service answered {response.status_code}; retry shortly.")
-        page = response.json()
-        etag = response.headers.get("ETag")
-        if etag:
-            cache[key] = (etag, page)
-            cache.move_to_end(key)
-            while len(cache) > self.MAX_CACHED_PAGES:
-                cache.popitem(last=False)
-        return page
+
+def refused_or_body(read: CachedRead) -> Any:
+    """The JSON body of a 200; a refused token as 403, any other answer as 503 (404 is the caller's to read)."""
+    if read.status_code == 200:
+        return read.json()
+    if read.status_code in (401, 403):
+        raise Forbidden("The taxonomy service refused the caller's token; it needs the taxonomy:read scope.")
+    raise ServiceUnavailable(f"The taxonomy service answered {read.status_code}; retry shortly.")
