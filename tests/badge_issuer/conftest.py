@@ -17,6 +17,7 @@ import pytest
 from services.badge_issuer.app import create_app as create_issuer_app
 from services.badge_issuer.settings import IssuerSettings
 from tests.conftest import asgi_client
+from tests.material import SHARED_DIR
 from tests.shared.remote_web import RemoteWeb
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -25,7 +26,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 @pytest.fixture(scope="session")
 def ob3_dir() -> Path:
     """The official OB 3.0 material (contexts, schemas, examples, vectors) in /work/shared/ob3."""
-    path = Path(__file__).resolve().parents[3] / "shared" / "ob3"
+    path = SHARED_DIR / "ob3"
     assert path.is_dir(), f"OB 3.0 reference material not found at {path}"
     return path
 

@@ -2,11 +2,11 @@
 
 import copy
 import json
-from pathlib import Path
 
 from tests.badge_issuer.conftest import idempotent
+from tests.material import SHARED_DIR
 
-OB3_EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "ob3" / "examples"
+OB3_EXAMPLES = SHARED_DIR / "ob3" / "examples"
 
 
 def _checks(result: dict) -> dict[str, str]:

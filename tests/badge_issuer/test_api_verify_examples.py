@@ -4,15 +4,16 @@ own output. The did:key example is checked offline; the https one is fetched (fr
 checked (a remote key that could not be had, no proof), never a 500."""
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.material import SHARED_DIR
+
 # Marked at collection so anyio's plugin sees the parametrized coroutine tests (see test_api_baking).
 pytestmark = pytest.mark.anyio
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "ob3" / "examples"
+EXAMPLES = SHARED_DIR / "ob3" / "examples"
 
 # Checkable offline: a did:key verification method (1EdTech's, without a fragment).
 OFFLINE = ["simple-did-key-method.json"]

@@ -15,8 +15,9 @@ from services.badge_issuer.ob3.schema_validation import (
     validate_achievement_credential,
     validate_endorsement_credential,
 )
+from tests.material import SHARED_DIR
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+SHARED = SHARED_DIR
 SPEC_EXAMPLES = SHARED / "ob3" / "examples" / "spec"
 REQUIRED_FIELDS = ["@context", "id", "type", "credentialSubject", "issuer", "validFrom"]
 

@@ -1,11 +1,12 @@
 """The public achievement JSON is a valid Open Badges 3.0 Achievement (1EdTech's own schema)."""
 
 import json
-from pathlib import Path
 
 import jsonschema
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+from tests.material import SHARED_DIR
+
+SHARED = SHARED_DIR
 SCHEMA = SHARED / "ob3" / "schema" / "ob_v3p0_achievementcredential_schema.json"
 
 
