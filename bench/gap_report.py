@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import random
-import re
 import resource
 import shutil
 import statistics
@@ -39,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
-from bench.harness import LoadResult, _ms, ensure_wrk, temporary_postgres, uvicorn_server  # noqa: E402
+from bench.harness import LoadResult, ensure_wrk, parse_wrk_output, temporary_postgres, uvicorn_server  # noqa: E402
 from shared.auth import TokenAuthority, load_or_create_private_key  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 
@@ -381,14 +380,7 @@ def wrk_rotating(base: str, *, headers: dict[str, str], employees: int, seconds:
         ).stdout
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    errors = int(bad.group(1)) if bad else 0
-    errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
-    return LoadResult(rps, p50, p99, errors)
+    return parse_wrk_output(output)
 
 
 def _percentile(values: list[float], share: float) -> float:

@@ -109,6 +109,11 @@ def wrk_load(url: str, *, headers: dict[str, str], connections: int = 32, second
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    return parse_wrk_output(output)
+
+
+def parse_wrk_output(output: str) -> LoadResult:
+    """req/s, p50/p99 and errors (non-2xx/3xx plus socket errors) from wrk's --latency report."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
@@ -214,14 +219,16 @@ def wrk_post_load(
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    load = parse_wrk_output(output)
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     unexpected = int(re.search(r"Unexpected status: (\d+)", output).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    errors = int(bad.group(1)) if bad else 0
-    errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
     sample = re.search(r"First unexpected: (.*)", output)
-    return PostLoadResult(rps, p50, p99, errors, unexpected, requests, sample.group(1) if sample else "")
+    return PostLoadResult(
+        load.requests_per_second,
+        load.p50_ms,
+        load.p99_ms,
+        load.errors,
+        unexpected,
+        requests,
+        sample.group(1) if sample else "",
+    )
