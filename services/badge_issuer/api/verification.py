@@ -5,7 +5,6 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import UploadFile
 
 from services.badge_issuer.api.deps import base_url, key_vault
 from services.badge_issuer.domain import baked_images, verification
@@ -13,6 +12,7 @@ from shared.db import get_session
 from shared.errors import Unprocessable
 from shared.rate_limit import public_rate_limit
 from shared.schemas.issuer import VerificationOut
+from shared.uploads import is_multipart, read_upload
 
 router = APIRouter(prefix="/v1", tags=["public"], dependencies=[Depends(public_rate_limit)])
 
@@ -40,14 +40,9 @@ _REQUEST_BODY = {
 
 async def _presented(request: Request) -> dict[str, Any]:
     """What was shown: a JSON body, or the credential extracted from an uploaded baked image."""
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        max_bytes = request.app.state.settings.max_body_bytes
-        async with request.form(max_files=1, max_fields=5, max_part_size=max_bytes) as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise Unprocessable("Send the baked PNG or SVG in the multipart field `file`.", field="file")
-            data = await upload.read(max_bytes + 1)
-        return baked_images.presented_from_image(data, max_bytes)
+    if is_multipart(request):
+        upload = await read_upload(request, "file", "Send the baked PNG or SVG in the multipart field `file`.")
+        return baked_images.presented_from_image(upload.data, request.app.state.settings.max_body_bytes)
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as error:
@@ -81,6 +76,6 @@ async def verify_credential(request: Request, session: AsyncSession = Depends(ge
         session, presented, vault=key_vault(request), base_url=base_url(request), fetcher=request.app.state.fetcher
     )
     await session.commit()  # a status list re-signed while checking is kept
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    if is_multipart(request):
         result.extracted = presented
     return result

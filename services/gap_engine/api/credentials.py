@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import UploadFile
 
 from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, Admin, GapReader, HrisWriter, taxonomy, verifier
 from services.gap_engine.domain import alignment_mappings, employees, received_credentials, roles, trusted_issuers
@@ -24,6 +23,7 @@ from shared.schemas.gaps import (
     TrustedIssuerOut,
     TrustedIssuerUpdate,
 )
+from shared.uploads import is_multipart, read_upload
 
 _BAKED_BODY = {
     "required": True,
@@ -159,17 +159,12 @@ async def receive_baked_credential(
 
 
 async def _uploaded_image(request: Request) -> received_credentials.BakedImage:
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+    if not is_multipart(request):
         raise Unprocessable("Send the baked PNG or SVG as multipart/form-data in the field `file`.", field="file")
-    max_bytes = request.app.state.settings.max_body_bytes
-    async with request.form(max_files=1, max_fields=5, max_part_size=max_bytes) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise Unprocessable("Send the baked PNG or SVG in the multipart field `file`.", field="file")
-        data = await upload.read(max_bytes + 1)
-        return received_credentials.BakedImage(
-            data=data, filename=upload.filename or "badge", content_type=upload.content_type or ""
-        )
+    upload = await read_upload(request, "file", "Send the baked PNG or SVG in the multipart field `file`.")
+    return received_credentials.BakedImage(
+        data=upload.data, filename=upload.filename or "badge", content_type=upload.content_type
+    )
 
 
 async def _receive(

@@ -1,0 +1,32 @@
+"""Reading one uploaded file from a multipart body, bounded, with a problem naming the field when it
+is missing (the issuer's verifier and the gap engine both take baked badge images this way)."""
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from shared.errors import Unprocessable
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    data: bytes
+    filename: str
+    content_type: str
+
+
+def is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
+
+
+async def read_upload(request: Request, field: str, missing: str) -> Upload:
+    """The file in `field`, read up to the service's body bound plus one byte (so the caller can tell
+    an oversized one); `missing` is the problem detail when there is no such file."""
+    max_bytes = request.app.state.settings.max_body_bytes
+    async with request.form(max_files=1, max_fields=5, max_part_size=max_bytes) as form:
+        upload = form.get(field)
+        if not isinstance(upload, UploadFile):
+            raise Unprocessable(missing, field=field)
+        data = await upload.read(max_bytes + 1)
+        return Upload(data=data, filename=upload.filename or "", content_type=upload.content_type or "")
