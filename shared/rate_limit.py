@@ -32,8 +32,23 @@ class FixedWindowLimiter:
 
 
 async def public_rate_limit(request: Request) -> None:
-    """Dependency for public routes: 429 with Retry-After past the per-minute budget."""
+    """Dependency for public routes: 429 with Retry-After past the per-minute budget.
+
+    Anonymous callers share a budget per address. A caller with a valid access token (another of our
+    services, an HRIS) is counted per organisation against its own, larger budget, so service-to-service
+    traffic never competes with the public for the public limit; a bad token is a 401, not anonymous."""
     state = request.app.state
+    authorization = request.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        principal = state.token_verifier.verify(authorization[7:].strip())
+        limiter = getattr(state, "authenticated_limiter", None)
+        if limiter is None:
+            limiter = state.authenticated_limiter = FixedWindowLimiter(
+                state.settings.authenticated_rate_limit_per_minute
+            )
+        if not limiter.allow(f"org:{principal.org_id}"):
+            raise TooManyRequests("Too many requests for this organisation; retry in a minute.", retry_after=60)
+        return
     limiter = getattr(state, "public_limiter", None)
     if limiter is None:
         limiter = state.public_limiter = FixedWindowLimiter(state.settings.public_rate_limit_per_minute)

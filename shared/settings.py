@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", validation_alias=shared_env("LOG_LEVEL"))
     access_log: bool = True
     public_rate_limit_per_minute: int = Field(600, ge=1)
+    # Per organisation, for callers with an access token (the gap engine verifying, an HRIS): sized for
+    # bulk intake (1,000 credentials a second), still a bound.
+    authenticated_rate_limit_per_minute: int = Field(60_000, ge=1)
     # Connections per service process (CREDSTACK_<SERVICE>_DB_POOL_SIZE / _DB_MAX_OVERFLOW): 20 kept
     # plus 20 on demand covers 32 concurrent requests; 10 + 10 made a third of them queue for one, and
     # every connection opened beyond the kept ones costs a connect and a server process.

@@ -1,13 +1,18 @@
 """CredStack gap engine."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
 
 from services.gap_engine.api import credentials, employees, gaps, insights, reports, webhooks
+from services.gap_engine.domain import status_sweep
 from services.gap_engine.domain.issuer_client import IssuerVerifier
+from services.gap_engine.domain.service_tokens import ServiceTokens
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from services.gap_engine.settings import GapSettings
 from shared.secret_box import SecretBox, resolve_master_key
@@ -34,6 +39,7 @@ def create_app(
         base_url=settings.taxonomy_url, transport=taxonomy_transport, timeout=settings.taxonomy_timeout_seconds
     )
     app.state.taxonomy = TaxonomyClient(taxonomy_http)
+    app.state.service_tokens = ServiceTokens(taxonomy_http)
     issuer_http = httpx.AsyncClient(
         base_url=settings.issuer_url, transport=issuer_transport, timeout=settings.taxonomy_timeout_seconds
     )
@@ -48,10 +54,37 @@ def create_app(
     )
     service_lifespan = app.router.lifespan_context
 
+    app.state.sweep_policy = status_sweep.SweepPolicy(
+        recheck=timedelta(seconds=settings.status_recheck_seconds),
+        grace=timedelta(seconds=settings.status_grace_seconds),
+        lease=timedelta(seconds=settings.status_sweep_lease_seconds),
+    )
+
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with service_lifespan(application):
-            yield
+            # The status sweep lives with the app; the lease keeps replicas from doubling its work.
+            stop = asyncio.Event()
+            sweeper = None
+            if settings.status_sweep_enabled:
+                sweeper = asyncio.create_task(
+                    status_sweep.run_sweeper(
+                        application.state.database.sessions,
+                        application.state.verifier,
+                        application.state.service_tokens,
+                        application.state.secret_box,
+                        application.state.sweep_policy,
+                        stop,
+                        settings.status_sweep_poll_seconds,
+                    )
+                )
+            try:
+                yield
+            finally:
+                stop.set()
+                if sweeper is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(sweeper, settings.taxonomy_timeout_seconds * 2)
         await taxonomy_http.aclose()
         await issuer_http.aclose()
 

@@ -290,7 +290,16 @@ class TrustedIssuerList(Schema):
     items: list[TrustedIssuerOut]
 
 
-CredentialStatus = Literal["verified", "issuer_not_trusted", "unmapped", "rejected"]
+CredentialStatus = Literal[
+    "verified",
+    "issuer_not_trusted",
+    "unmapped",
+    "recipient_mismatch",
+    "recipient_unverified",
+    "awaiting_employee",
+    "status_unknown",
+    "rejected",
+]
 EXTERNAL_ID_LEVEL = 1
 SkillSource = Literal["achievement", "external_id", "mapping"]
 
@@ -318,14 +327,23 @@ class ReceivedCredentialOut(Schema):
     status: CredentialStatus = Field(
         description="verified: counts. issuer_not_trusted: valid, but counts only once an admin trusts its "
         "issuer (no re-posting needed). unmapped: valid, but none of its alignments maps to our skills yet; it "
-        "is re-mapped when an alignment mapping is added or the taxonomy is refreshed. rejected: failed "
-        "verification, or revoked; see reasons."
+        "is re-mapped when an alignment mapping is added or the taxonomy is refreshed. recipient_mismatch: "
+        "valid, but its recipient identifiers name someone else (counts once the HRIS records the matching email "
+        "or HRIS id). recipient_unverified: valid, but nothing in it can be matched to an HRIS record. "
+        "awaiting_employee: valid, delivered before the HRIS created its learner; matched when they appear. "
+        "status_unknown: counted before, but the verifier could not be asked for longer than the grace period. "
+        "rejected: failed verification, revoked or expired; see reasons."
     )
     reasons: list[str] = Field(description="Why it was rejected (the verifier's failures), or why it does not count.")
     skills: list[CertifiedSkill] = Field(description="The skill levels it certifies, and where each comes from.")
-    earned_at: datetime | None
+    earned_at: datetime | None = Field(description="awardedDate when the credential has one, else validFrom.")
     expires_at: datetime | None
     received_at: datetime
+    recipient: str = Field(
+        description="bound (names this employee), mismatch, unverified, or unchecked (received before binding)."
+    )
+    checked_at: datetime | None = Field(description="The last re-verification by the status sweep.")
+    check_outcome: str | None = Field(description="What that re-verification found.")
 
 
 class ReceivedCredentialList(Schema):
@@ -381,14 +399,30 @@ class WebhookSourceIn(Schema):
         pattern=r"^whsec_\S+$",
         description="The signing secret the issuer returned when the subscription was created (whsec_…).",
     )
+    client_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="An API client of this organisation with credentials:read: the gap engine signs in with it to "
+        "verify delivered credentials through the issuer's authenticated path (outside the public rate limit) "
+        "and to re-check them. Strongly recommended: without it, intake is bound by the public rate limit.",
+    )
+    client_secret: str | None = Field(None, min_length=1, max_length=200, description="That client's secret.")
+
+    @model_validator(mode="after")
+    def client_pair(self) -> "WebhookSourceIn":
+        if (self.client_id is None) != (self.client_secret is None):
+            raise ValueError("client_id and client_secret go together")
+        return self
 
 
 class WebhookSourceOut(Schema):
-    """The secret is never returned."""
+    """The secrets are never returned."""
 
     id: uuid.UUID
     name: str
     created_at: datetime
+    client_id: str | None = None
     webhook_path: str = Field(description="Where the issuer delivers: POST this path on the gap engine.")
 
 

@@ -1,7 +1,7 @@
 """Wire schemas of the badge issuer: issuer profiles, assessment results, credentials, verification."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
@@ -112,6 +112,8 @@ class EvidenceIn(Schema):
     narrative: Text = ""
 
 
+# A platform's clock may run a little ahead of ours; more than this and the date is wrong, not skewed.
+COMPLETED_AT_CLOCK_SKEW = timedelta(minutes=5)
 _ACHIEVEMENT_PATH = "/v1/public/achievements/"
 
 
@@ -161,6 +163,8 @@ class AssessmentResultIn(Schema):
             raise ValueError("an assessment result needs a score or a rubric_level")
         if self.completed_at.tzinfo is None:
             raise ValueError("completed_at must carry a timezone (e.g. 2026-01-15T09:30:00Z)")
+        if self.completed_at > datetime.now(UTC) + COMPLETED_AT_CLOCK_SKEW:
+            raise ValueError("completed_at is in the future: an assessment is recorded once it has happened")
         return self
 
 
@@ -277,6 +281,26 @@ class WebhookSubscriptionOut(BaseModel):
     event_types: list[EventType]
     active: bool
     created_at: datetime
+
+
+DeliveryStatus = Literal["pending", "delivered", "dead"]
+
+
+class WebhookDeliveryOut(BaseModel):
+    """One event owed to one subscription. A dead one (every attempt failed) is kept until replayed."""
+
+    id: uuid.UUID
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class WebhookReplayOut(BaseModel):
+    replayed: int = Field(description="Deliveries put back in the queue, to be attempted at once.")
 
 
 class WebhookSubscriptionCreatedOut(WebhookSubscriptionOut):

@@ -257,3 +257,34 @@ async def test_a_destination_that_now_resolves_privately_fails_its_delivery(
     assert "refused by the outbound policy" in delivery.last_error
     assert "10.9.8.7, a private address" in delivery.last_error
     assert receiver.received == []
+
+
+async def test_a_dead_delivery_is_listed_and_replayed_until_it_is_processed(
+    client, issuer_app, headers, bearer, org, assessment, subscribe, receiver, deliver
+):
+    subscription = await subscribe(headers, "hris")
+    await issue(client, headers, assessment)
+    receiver.fail_next = [503] * outbox.MAX_ATTEMPTS
+    moment = utcnow()
+    for _ in range(outbox.MAX_ATTEMPTS):
+        assert await deliver(moment) == 1
+        moment += timedelta(hours=2)
+    path = f"/v1/webhook-subscriptions/{subscription['id']}/deliveries"
+    dead = (await client.get(path, params={"status": "dead"}, headers=headers)).json()["items"]
+    assert [(d["event_type"], d["attempts"], d["last_error"]) for d in dead] == [
+        ("credential.issued", outbox.MAX_ATTEMPTS, "HTTP 503")
+    ]
+    assert receiver.received == [] and await deliver(moment) == 0  # dead: no longer attempted by itself
+
+    other = bearer(uuid.uuid4(), "admin")
+    assert (await client.get(path, headers=other)).status_code == 404
+    assert (await client.post(f"{path}/replay", headers=other)).status_code == 404
+
+    replayed = await client.post(f"{path}/{dead[0]['id']}/replay", headers=headers)
+    assert replayed.status_code == 200 and replayed.json() == {"replayed": 1}
+    assert await deliver(utcnow()) == 1
+    assert [payload["type"] for _, _, payload in receiver.received] == ["credential.issued"]
+    listed = (await client.get(path, headers=headers)).json()["items"]
+    assert [d["status"] for d in listed] == ["delivered"]
+    again = await client.post(f"{path}/replay", headers=headers)
+    assert again.json() == {"replayed": 0}

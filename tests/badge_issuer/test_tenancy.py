@@ -16,6 +16,10 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     )
     assert subscription.status_code == 201, subscription.text
     subscription_id = subscription.json()["id"]
+    reissued = await client.post("/v1/assessment-results", json=assessment(), headers=idempotent(headers))
+    assert reissued.status_code == 201, reissued.text  # an event owed to the subscription: a delivery
+    listed = await client.get(f"/v1/webhook-subscriptions/{subscription_id}/deliveries", headers=headers)
+    [delivery] = listed.json()["items"]
     issuer_id = issuer["id"]
     path_params = {
         "/v1/issuers/{issuer_id}": {"issuer_id": issuer_id},
@@ -24,6 +28,12 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
         "/v1/credentials/{credential_id}": {"credential_id": credential_id},
         "/v1/credentials/{credential_id}/revoke": {"credential_id": credential_id},
         "/v1/webhook-subscriptions/{subscription_id}": {"subscription_id": subscription_id},
+        "/v1/webhook-subscriptions/{subscription_id}/deliveries": {"subscription_id": subscription_id},
+        "/v1/webhook-subscriptions/{subscription_id}/deliveries/replay": {"subscription_id": subscription_id},
+        "/v1/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/replay": {
+            "subscription_id": subscription_id,
+            "delivery_id": delivery["id"],
+        },
     }
     bodies = {
         ("POST", "/v1/issuers"): {"name": "Intruder issuer"},
@@ -34,7 +44,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
         ("POST", "/v1/webhook-subscriptions"): {"url": "https://intruder.example/hooks"},
     }
     markers = {str(org), issuer_id, issuer["did"], credential_id, issuer["keys"][0]["kid"], "E-1001"}
-    markers |= {subscription_id, "hris.owner.example"}
+    markers |= {subscription_id, "hris.owner.example", delivery["id"], delivery["event_id"]}
 
     walked = await walk_every_authenticated_route(
         client,

@@ -73,6 +73,15 @@ async def roles(taxonomy_app, headers) -> dict[str, uuid.UUID]:
     return {role["name"]: uuid.UUID(role["id"]) for role in response.json()["items"]}
 
 
+@pytest.fixture
+async def issuer(issuer_client, headers) -> dict:
+    """An issuer of the demo organisation at the badge issuer."""
+    body = {"name": "CredStack Academy", "url": "https://academy.credstack.example", "email": "b@credstack.example"}
+    response = await issuer_client.post("/v1/issuers", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 def employee(hris_id: str, **fields: Any) -> dict[str, Any]:
     return {"hris_id": hris_id, "name": f"Person {hris_id}", **fields}
 

@@ -89,7 +89,7 @@ def partner() -> PartnerAcademy:
 async def person(client, headers, roles) -> str:
     role_id = str(roles["Project Manager"])
     assert (await client.post(f"/v1/roles/{role_id}/sync", headers=headers)).status_code == 200
-    body = {"name": "Ada", "target_role_id": role_id}
+    body = {"name": "Ada", "email": "ada@example.com", "target_role_id": role_id}
     assert (await client.put("/v1/employees/E-2001", json=body, headers=headers)).status_code == 201
     return "E-2001"
 

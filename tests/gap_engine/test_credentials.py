@@ -11,14 +11,6 @@ import pytest
 
 
 @pytest.fixture
-async def issuer(issuer_client, headers) -> dict:
-    body = {"name": "CredStack Academy", "url": "https://academy.credstack.example", "email": "b@credstack.example"}
-    response = await issuer_client.post("/v1/issuers", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-@pytest.fixture
 async def person(client, headers, roles) -> str:
     role_id = str(roles["Project Manager"])
     assert (await client.post(f"/v1/roles/{role_id}/sync", headers=headers)).status_code == 200
@@ -98,7 +90,9 @@ async def test_a_valid_credential_from_a_trusted_issuer_raises_level_and_readine
     skills = (await client.get(f"/v1/employees/{person}/skills", headers=headers)).json()["skills"]
     evidence = [c for s in skills for c in s["credentials"]]
     assert {c["credential_id"] for c in evidence} == {issued["credential"]["id"]}
-    assert evidence[0]["earned_at"].startswith(issued["credential"]["validFrom"][:10])
+    # Earned when the assessment was completed (awardedDate), not when the credential was issued.
+    assert issued["credential"]["awardedDate"] == "2026-01-15T09:30:00Z"
+    assert evidence[0]["earned_at"].startswith("2026-01-15T09:30:00")
 
 
 async def test_a_vc_jwt_counts_too(client, headers, person, issue, issuer, demo):

@@ -119,14 +119,23 @@ async def test_a_bad_signature_is_401_and_does_nothing(client, issuer_client, is
     assert (await _deliver(client, path, secret, event)).status_code == 202
 
 
-async def test_an_event_for_an_unknown_employee_is_recorded_and_ignored(
+async def test_an_event_for_an_unknown_employee_waits_and_counts_when_the_hris_creates_them(
     client, issuer_client, issuer_app, headers, org, roles, demo
 ):
     issuer, secret, path = await _setup(client, issuer_client, headers, roles)
-    await _issue(issuer_client, headers, demo, issuer, hris_id="E-unknown")
+    await _trust(client, headers, issuer["did"])
+    await _issue(issuer_client, headers, demo, issuer, hris_id="E-later")
     response = await _deliver(client, path, secret, await _event(issuer_app, org, "credential.issued"))
     assert response.status_code == 202
-    assert response.json()["outcome"] == "ignored: no employee with HRIS id E-unknown in this organisation"
+    assert response.json()["outcome"] == "received: awaiting_employee"
+
+    role_id = str(roles["Project Manager"])
+    body = {"name": "Lin", "target_role_id": role_id}
+    assert (await client.put("/v1/employees/E-later", json=body, headers=headers)).status_code == 201
+    listed = (await client.get("/v1/employees/E-later/credentials", headers=headers)).json()["items"]
+    assert [(item["status"], item["recipient"]) for item in listed] == [("verified", "bound")]
+    level, _ = await _listening(client, headers, "E-later", demo)
+    assert level == 1
 
 
 def test_certified_levels_are_parsed_from_the_public_alignments():

@@ -13,7 +13,14 @@ from shared.db import get_session
 from shared.etag import json_with_etag
 from shared.idempotency import create_once
 from shared.pagination import Page
-from shared.schemas.issuer import WebhookSubscriptionCreatedOut, WebhookSubscriptionIn, WebhookSubscriptionOut
+from shared.schemas.issuer import (
+    DeliveryStatus,
+    WebhookDeliveryOut,
+    WebhookReplayOut,
+    WebhookSubscriptionCreatedOut,
+    WebhookSubscriptionIn,
+    WebhookSubscriptionOut,
+)
 
 router = APIRouter(prefix="/v1/webhook-subscriptions", tags=["webhooks"])
 
@@ -67,3 +74,55 @@ async def delete_subscription(
     await webhooks.delete_subscription(session, caller.org_id, subscription_id)
     await session.commit()
     return Response(status_code=204)
+
+
+@router.get(
+    "/{subscription_id}/deliveries",
+    summary="What a subscription was owed, and what became of it",
+    response_model=Page[WebhookDeliveryOut],
+    responses=ERRORS,
+)
+async def list_deliveries(
+    subscription_id: uuid.UUID,
+    caller: Admin,
+    status_filter: Annotated[DeliveryStatus | None, Query(alias="status", description="e.g. dead")] = None,
+    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    session: AsyncSession = Depends(get_session),
+) -> Page[WebhookDeliveryOut]:
+    """Deliveries oldest first, with attempts and the last error. `?status=dead` lists the ones
+    that exhausted their attempts: replay them once the receiver is fixed."""
+    items, next_cursor = await webhooks.delivery_page(
+        session, caller.org_id, subscription_id, status=status_filter, cursor=cursor, limit=limit
+    )
+    return Page[WebhookDeliveryOut](items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/{subscription_id}/deliveries/replay",
+    summary="Replay every dead delivery of a subscription",
+    response_model=WebhookReplayOut,
+    responses=ERRORS,
+)
+async def replay_dead_deliveries(
+    subscription_id: uuid.UUID, caller: Admin, session: AsyncSession = Depends(get_session)
+) -> WebhookReplayOut:
+    """Each goes back in the queue with a fresh attempt budget; receivers deduplicate by webhook-id."""
+    replayed = await webhooks.replay_deliveries(session, caller.org_id, subscription_id)
+    await session.commit()
+    return WebhookReplayOut(replayed=replayed)
+
+
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/replay",
+    summary="Replay one dead delivery",
+    response_model=WebhookReplayOut,
+    responses=ERRORS,
+)
+async def replay_dead_delivery(
+    subscription_id: uuid.UUID, delivery_id: uuid.UUID, caller: Admin, session: AsyncSession = Depends(get_session)
+) -> WebhookReplayOut:
+    """0 replayed when that delivery is not dead (pending or delivered)."""
+    replayed = await webhooks.replay_deliveries(session, caller.org_id, subscription_id, delivery_id)
+    await session.commit()
+    return WebhookReplayOut(replayed=replayed)

@@ -8,6 +8,7 @@ holds even when two results complete the pathway at the same moment (the later o
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -97,7 +98,10 @@ async def _award_if_due(
             Credential.achievement_id.in_([uuid.UUID(step["achievement_id"]) for step in pathway["steps"]]),
         )
     )
+    steps = list(steps)
     step_urls = sorted({credentials.public_credential_url(context.base_url, step.id) for step in steps})
+    # The pathway was complete when its last step was earned, not when this request came in.
+    awarded_at = max((_awarded_at(step) for step in steps), default=trigger.issued_at)
     narrative = f"Awarded for completing the pathway {pathway['name']}: every step credential is listed as evidence."
     try:
         async with session.begin_nested():
@@ -112,8 +116,18 @@ async def _award_if_due(
                 assessment_result_id=None,
                 results=[],
                 activity_end=None,
+                awarded_at=awarded_at,
                 evidence=ob3_credential.evidence_entries(step_urls, narrative, None),
                 capstone_pathway_id=pathway_id,
             )
     except IntegrityError:
         return None  # a concurrent issuance awarded this capstone first
+
+
+def _awarded_at(credential: Credential) -> datetime:
+    """A step's awardedDate (when it was earned), else its issuance time."""
+    value = credential.document.get("awardedDate") if isinstance(credential.document, dict) else None
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else credential.issued_at
+    except ValueError:
+        return credential.issued_at

@@ -97,6 +97,7 @@ async def issue_from_assessment(
         assessment_result_id=result.id,
         results=[judgement.result],
         activity_end=data.completed_at,
+        awarded_at=data.completed_at,
         evidence=ob3_credential.evidence_entries(
             [str(url) for url in data.evidence.urls], data.evidence.narrative, data.assessor
         ),
@@ -137,6 +138,7 @@ async def sign_and_store(
     assessment_result_id: uuid.UUID | None,
     results: list[dict[str, Any]],
     activity_end: datetime | None,
+    awarded_at: datetime,
     evidence: list[dict[str, Any]],
     capstone_pathway_id: uuid.UUID | None = None,
 ) -> Credential:
@@ -157,6 +159,7 @@ async def sign_and_store(
         credential_id=credential_id,
         issuer_profile=issuers.credential_issuer(issuer, signing.did),
         valid_from=issued_at,
+        awarded_at=min(awarded_at, issued_at),
         achievement=achievement.ob3,
         results=results,
         identifiers=ob3_credential.recipient_identifiers(email=subject.email, hris_id=subject.hris_id),

@@ -61,6 +61,7 @@ def build_achievement_credential(
     credential_id: uuid.UUID,
     issuer_profile: dict[str, Any],
     valid_from: datetime,
+    awarded_at: datetime | None = None,
     achievement: dict[str, Any],
     results: list[dict[str, Any]],
     identifiers: list[dict[str, Any]],
@@ -88,6 +89,10 @@ def build_achievement_credential(
         "name": achievement["name"],
         "credentialSubject": subject,
     }
+    if awarded_at is not None:
+        # OB 3.0 awardedDate: when the achievement was earned, which validFrom (the issuance) is not
+        # for a backfilled result; relying parties date the evidence by it.
+        credential["awardedDate"] = xsd_datetime(awarded_at)
     if evidence:
         credential["evidence"] = evidence
     credential["credentialSchema"] = [{"id": ACHIEVEMENT_CREDENTIAL_SCHEMA_ID, "type": SCHEMA_VALIDATOR_TYPE}]

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, GapReader, HrisWriter
 from services.gap_engine.db.tables import Employee, IdempotencyRecord
-from services.gap_engine.domain import employees
+from services.gap_engine.domain import employees, received_credentials
 from shared.db import get_session
 from shared.errors import Unprocessable
 from shared.idempotency import create_once
@@ -38,6 +38,7 @@ async def put_employee(
     """The HRIS record under its HRIS id: 201 when new, 200 when replaced. PUT is idempotent."""
     item = EmployeeBulkItem(hris_id=hris_id, **body.model_dump())
     outcome = await employees.upsert_employees(session, caller.org_id, [item])
+    await received_credentials.claim_for_employees(session, caller.org_id, [hris_id])
     await session.commit()
     employee = await employees.get_employee(session, caller.org_id, hris_id)
     status = 201 if outcome.created else 200
@@ -58,6 +59,7 @@ async def bulk_upsert_employees(
 
     async def upsert() -> tuple[int, object]:
         outcome = await employees.upsert_employees(session, caller.org_id, body.employees)
+        await received_credentials.claim_for_employees(session, caller.org_id, [e.hris_id for e in body.employees])
         return 200, outcome.model_dump(mode="json")
 
     return await create_once(session, IdempotencyRecord, request, body, org_id=caller.org_id, create=upsert)
@@ -96,6 +98,7 @@ async def bulk_upsert_employees_csv(
 
     async def upsert() -> tuple[int, object]:
         outcome = await employees.upsert_employees(session, caller.org_id, body.employees)
+        await received_credentials.claim_for_employees(session, caller.org_id, [e.hris_id for e in body.employees])
         return 200, outcome.model_dump(mode="json")
 
     return await create_once(session, IdempotencyRecord, request, body, org_id=caller.org_id, create=upsert)

@@ -56,6 +56,7 @@ async def receive_delivery(
         verifier=verifier(request),
         taxonomy=taxonomy(request),
         secret_box=request.app.state.secret_box,
+        tokens=request.app.state.service_tokens,
     )
     await session.commit()
     if receipt.duplicate:

@@ -169,9 +169,15 @@ class ReceivedCredential(IdMixin, TenantMixin, Base):
     __table_args__ = (
         Index("ix_received_credentials_org_employee", "org_id", "employee_id"),
         Index("ix_received_credentials_org_issuer_status", "org_id", "issuer_id", "status"),
+        Index("ix_received_credentials_org_hint", "org_id", "learner_hint"),
+        Index("ix_received_credentials_checked_at", "checked_at"),
     )
 
-    employee_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("employees.id", ondelete="CASCADE"))
+    # None while the credential waits for the HRIS to create its learner (`learner_hint` says who).
+    employee_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("employees.id", ondelete="CASCADE"), nullable=True
+    )
+    learner_hint: Mapped[str | None] = mapped_column(String(400), nullable=True)
     credential_id: Mapped[str | None] = mapped_column(String(500), nullable=True)
     issuer_id: Mapped[str | None] = mapped_column(String(500), nullable=True)
     achievement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
@@ -183,6 +189,40 @@ class ReceivedCredential(IdMixin, TenantMixin, Base):
     earned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Whether the credential is about this employee (domain/recipients.py): bound, mismatch,
+    # unverified, or unchecked (received before binding existed; the status sweep binds it).
+    recipient: Mapped[str] = mapped_column(String(16), default="unchecked", server_default="unchecked")
+    # The last re-verification by the status sweep (domain/status_sweep.py) and since when the
+    # verifier could not be asked (counts until the grace period ends).
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    check_outcome: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class EmployeeEmail(IdMixin, TenantMixin, Base):
+    """Every address the HRIS has recorded for an employee: a credential issued to an old address
+    is still theirs (recipient binding matches against all of them)."""
+
+    __tablename__ = "employee_emails"
+    __table_args__ = (
+        UniqueConstraint("org_id", "employee_id", "email", name="uq_employee_emails_org_employee_email"),
+        Index("ix_employee_emails_org_email", "org_id", "email"),
+    )
+
+    employee_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("employees.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WorkerLease(Base):
+    """One row per background job: the replica whose lease is unexpired does the work, so two
+    replicas never sweep the same credentials at once."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class WebhookSource(IdMixin, TenantMixin, Base):
@@ -194,6 +234,10 @@ class WebhookSource(IdMixin, TenantMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An API client of this organisation (credentials:read) the gap engine signs in with to call the
+    # issuer: verification and reconciliation then never go through the public rate limit.
+    client_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sealed_client_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class ReceivedWebhook(IdMixin, TenantMixin, Base):

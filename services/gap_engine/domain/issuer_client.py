@@ -21,23 +21,29 @@ class IssuerVerifier:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
-    async def verify(self, presented: dict[str, Any]) -> dict[str, Any]:
+    async def verify(self, presented: dict[str, Any], authorization: str | None = None) -> dict[str, Any]:
         """The verifier's structured result. A 4xx (the body is not a credential) is a failed
-        verification, not an outage: it comes back as unverified with the verifier's own message."""
-        return await self._verify(json=presented)
+        verification, not an outage: it comes back as unverified with the verifier's own message.
+        With a token the call is an authenticated one, outside the public rate limit."""
+        return await self._verify(authorization, json=presented)
 
-    async def verify_image(self, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
+    async def verify_image(
+        self, data: bytes, filename: str, content_type: str, authorization: str | None = None
+    ) -> dict[str, Any]:
         """The same for a baked PNG/SVG: the verifier extracts the credential (`extracted`) and checks it."""
-        return await self._verify(files={"file": (filename, data, content_type or "application/octet-stream")})
+        return await self._verify(
+            authorization, files={"file": (filename, data, content_type or "application/octet-stream")}
+        )
 
-    async def _verify(self, **body: Any) -> dict[str, Any]:
+    async def _verify(self, authorization: str | None, **body: Any) -> dict[str, Any]:
+        headers = {"Accept": "application/json", **({"Authorization": authorization} if authorization else {})}
         try:
-            response = await self.http.post("/v1/verify", headers={"Accept": "application/json"}, **body)
+            response = await self.http.post("/v1/verify", headers=headers, **body)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable("The credential verifier is unreachable; retry shortly.") from exc
         if response.status_code == 200:
             return response.json()
-        if 400 <= response.status_code < 500 and response.status_code != 429:
+        if 400 <= response.status_code < 500 and response.status_code not in (401, 429):
             try:
                 detail = response.json().get("detail") or response.text
             except ValueError:

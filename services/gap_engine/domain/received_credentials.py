@@ -21,8 +21,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gap_engine.db.tables import AlignmentMapping, ReceivedCredential, SkillFact, TrustedIssuer
-from services.gap_engine.domain import taxonomy_skills
+from services.gap_engine.db.tables import (
+    AlignmentMapping,
+    Employee,
+    EmployeeEmail,
+    ReceivedCredential,
+    SkillFact,
+    TrustedIssuer,
+)
+from services.gap_engine.domain import recipients, taxonomy_skills
 from services.gap_engine.domain.employees import get_employee
 from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
@@ -31,8 +38,12 @@ from shared.errors import Conflict, NotFound, Unprocessable
 from shared.schemas.gaps import EXTERNAL_ID_LEVEL, ReceivedCredentialList, ReceivedCredentialOut
 
 VERIFIED, NOT_TRUSTED, UNMAPPED, REJECTED = "verified", "issuer_not_trusted", "unmapped", "rejected"
-# Valid credentials, counted or waiting (for trust or for a mapping): what re-mapping looks at.
-ACCEPTED = (VERIFIED, NOT_TRUSTED, UNMAPPED)
+RECIPIENT_MISMATCH, RECIPIENT_UNVERIFIED = "recipient_mismatch", "recipient_unverified"
+AWAITING_EMPLOYEE, STATUS_UNKNOWN = "awaiting_employee", "status_unknown"
+# Valid credentials, counted or waiting (for trust, a mapping or their recipient's HRIS record):
+# what re-mapping and re-binding look at.
+ACCEPTED = (VERIFIED, NOT_TRUSTED, UNMAPPED, RECIPIENT_MISMATCH, RECIPIENT_UNVERIFIED, AWAITING_EMPLOYEE)
+_UNBOUND_STATUS = {recipients.MISMATCH: RECIPIENT_MISMATCH, recipients.UNVERIFIED: RECIPIENT_UNVERIFIED}
 MAX_ALIGNMENT_TARGETS = 50
 MAX_TARGET_LENGTH = 512
 _ACHIEVEMENT_URL = re.compile(r"/v1/public/achievements/([0-9a-fA-F-]{36})/?$")
@@ -177,6 +188,8 @@ async def sync_facts(session: AsyncSession, row: ReceivedCredential, weight: flo
     """Makes the row's skill facts what its status says: one per certified skill, at the issuer's
     weight, when it counts; none otherwise. Facts are updated in place through the session (so
     session hooks see each change), and only the ones that differ are touched."""
+    if row.employee_id is None:
+        return
     wanted = {uuid.UUID(s["skill_id"]): int(s["level"]) for s in row.skills} if row.status == VERIFIED else {}
     existing = {
         fact.skill_id: fact
@@ -214,13 +227,45 @@ async def sync_facts(session: AsyncSession, row: ReceivedCredential, weight: flo
     await session.flush()
 
 
+async def known_identity(session: AsyncSession, employee: Employee) -> recipients.KnownIdentity:
+    """The employee's HRIS id and every email address the HRIS has recorded for them."""
+    emails = set(
+        await session.scalars(
+            select(EmployeeEmail.email).where(
+                EmployeeEmail.org_id == employee.org_id, EmployeeEmail.employee_id == employee.id
+            )
+        )
+    )
+    if employee.email:
+        emails.add(employee.email.strip().lower())
+    return recipients.KnownIdentity(hris_id=employee.hris_id, emails=frozenset(emails))
+
+
+async def _binding(session: AsyncSession, row: ReceivedCredential) -> recipients.Binding | None:
+    """Whether the credential is about its employee; None while it waits for one."""
+    if row.employee_id is None:
+        return None
+    employee = await session.get(Employee, row.employee_id)
+    if employee is None:
+        return None
+    return recipients.bind_recipient(credential_of(row.presented), await known_identity(session, employee))
+
+
 async def settle(session: AsyncSession, row: ReceivedCredential, skills: list[dict[str, Any]], reason: str) -> bool:
-    """Gives a valid credential its certified skills and the status they and the registry imply, and
-    brings its facts in line. Returns whether its skills or status changed."""
+    """Gives a valid credential its certified skills and the status they, its recipient binding and
+    the registry imply, and brings its facts in line. Returns whether its skills or status changed.
+    The order is the order of what a reader needs fixed first: whose it is, what it means, who vouches."""
     before = (row.status, _normalised(row.skills))
     trust = await trusted_issuer(session, row.org_id, row.issuer_id)
+    binding = await _binding(session, row)
     row.skills = skills
-    if not skills:
+    row.recipient = binding.outcome if binding is not None else recipients.UNCHECKED
+    if binding is None:
+        row.status = AWAITING_EMPLOYEE
+        row.reasons = [f"recipient: the HRIS has not sent employee {hint_label(row.learner_hint)!r} yet"]
+    elif binding.outcome != recipients.BOUND:
+        row.status, row.reasons = _UNBOUND_STATUS[binding.outcome], [binding.reason or "recipient not bound"]
+    elif not skills:
         row.status, row.reasons = UNMAPPED, [reason]
     elif trust is not None:
         row.status, row.reasons = VERIFIED, []
@@ -261,7 +306,7 @@ async def resettle_issuer(session: AsyncSession, org_id: uuid.UUID, issuer_id: s
         select(ReceivedCredential).where(
             ReceivedCredential.org_id == org_id,
             ReceivedCredential.issuer_id == issuer_id,
-            ReceivedCredential.status.in_((VERIFIED, NOT_TRUSTED)),
+            ReceivedCredential.status.in_(ACCEPTED),
         )
     )
     changed = 0
@@ -290,22 +335,54 @@ async def receive_credential(
     authorization: str | None,
     image: "BakedImage | None" = None,
 ) -> ReceivedCredentialOut:
-    """Verifies, maps and stores one credential; it counts at once only if mapped and its issuer is
-    trusted. Without a caller token (a webhook delivery) our achievements are read from their public JSON.
-    A baked image goes to the verifier as it is; what the verifier extracted is kept as presented."""
+    """Verifies, maps, binds and stores one credential posted for an employee; it counts at once only
+    if it is about them, mapped, and its issuer is trusted. A baked image goes to the verifier as it is;
+    what the verifier extracted is kept as presented."""
     employee = await get_employee(session, org_id, hris_id)
+    return await receive_for_learner(
+        session,
+        org_id,
+        employee,
+        presented,
+        verifier=verifier,
+        taxonomy=taxonomy,
+        authorization=authorization,
+        image=image,
+    )
+
+
+async def receive_for_learner(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    employee: Employee | None,
+    presented: dict[str, Any],
+    *,
+    verifier: IssuerVerifier,
+    taxonomy: TaxonomyClient,
+    authorization: str | None,
+    learner_hint: str | None = None,
+    image: "BakedImage | None" = None,
+    verifier_authorization: str | None = None,
+) -> ReceivedCredentialOut:
+    """The intake every path shares; the verifier is asked as `verifier_authorization` (the gap
+    engine's own token for a webhook) or else the caller. `employee` None (a webhook for a learner the HRIS has not sent
+    yet): the credential is verified and kept as awaiting_employee under `learner_hint`, and counts
+    when the HRIS creates or updates a matching employee (`claim_for_employees`), never lost.
+    Without a caller token (a webhook delivery) our achievements are read from their public JSON."""
+    asking_as = verifier_authorization or authorization
     if image is not None:
-        result = await verifier.verify_image(image.data, image.filename, image.content_type)
+        result = await verifier.verify_image(image.data, image.filename, image.content_type, asking_as)
         presented = result.get("extracted") or {}
     else:
-        result = await verifier.verify(presented)
+        result = await verifier.verify(presented, asking_as)
     credential = credential_of(presented) if result.get("verified") else {}
     credential_id = result.get("credential_id") or credential.get("id")
     if credential_id is not None:
-        await _refuse_duplicate(session, org_id, employee.id, credential_id)
+        await _refuse_duplicate(session, org_id, employee.id if employee else None, credential_id, learner_hint)
     row = ReceivedCredential(
         org_id=org_id,
-        employee_id=employee.id,
+        employee_id=employee.id if employee else None,
+        learner_hint=learner_hint,
         credential_id=credential_id,
         issuer_id=result.get("issuer"),
         format=result.get("format") or "unknown",
@@ -313,8 +390,11 @@ async def receive_credential(
         skills=[],
         presented=presented,
         received_at=utcnow(),
-        earned_at=_time(credential.get("validFrom") or credential.get("issuanceDate")),
-        expires_at=_time(credential.get("validUntil") or credential.get("expirationDate")),
+        earned_at=earned_at(credential),
+        expires_at=_time(credential.get("validUntil") or credential.get("expirationDate") or credential.get("expires")),
+        recipient=recipients.UNCHECKED,
+        checked_at=utcnow(),
+        check_outcome="verified" if result.get("verified") else "rejected at intake",
     )
     row.id = uuid.uuid4()
     row.status = REJECTED
@@ -322,18 +402,106 @@ async def receive_credential(
     if result.get("verified"):
         await remap(session, row, SkillMapper(session, org_id, taxonomy, authorization))
     await session.flush()
-    return describe(row, employee.hris_id)
+    return describe(row, employee.hris_id if employee else hint_label(learner_hint))
+
+
+def earned_at(credential: dict[str, Any]) -> datetime | None:
+    """When the achievement was earned: OB 3.0 awardedDate (a backfilled result's real date), else
+    the credential's validity start (validFrom, VC 1.1 issuanceDate, OB 2.0 issuedOn)."""
+    for key in ("awardedDate", "validFrom", "issuanceDate", "issuedOn"):
+        moment = _time(credential.get(key))
+        if moment is not None:
+            return moment
+    return None
+
+
+def learner_hint_of(hris_id: str | None, email: str | None) -> str | None:
+    """How a credential waiting for its employee names them: by HRIS id, else by email address."""
+    if hris_id:
+        return f"hris:{hris_id.strip()}"
+    if email:
+        return f"email:{email.strip().lower()}"
+    return None
+
+
+def hint_label(hint: str | None) -> str:
+    return (hint or "").split(":", 1)[-1]
+
+
+async def claim_for_employees(session: AsyncSession, org_id: uuid.UUID, hris_ids: list[str]) -> int:
+    """After the HRIS created or updated these employees: record their email addresses (every one
+    ever sent counts for binding), give them the credentials that waited for them, and bind again
+    those that did not name them before. Returns how many credentials changed status."""
+    employees = list(
+        await session.scalars(select(Employee).where(Employee.org_id == org_id, Employee.hris_id.in_(hris_ids)))
+    )
+    if not employees:
+        return 0
+    await _record_emails(session, org_id, employees)
+    by_hint: dict[str, Employee] = {}
+    for employee in employees:
+        by_hint[f"hris:{employee.hris_id}"] = employee
+        if employee.email:
+            by_hint.setdefault(f"email:{employee.email.strip().lower()}", employee)
+    waiting = await session.scalars(
+        select(ReceivedCredential).where(
+            ReceivedCredential.org_id == org_id,
+            ReceivedCredential.employee_id.is_(None),
+            ReceivedCredential.learner_hint.in_(list(by_hint)),
+        )
+    )
+    rows = []
+    for row in list(waiting):
+        row.employee_id = by_hint[row.learner_hint].id
+        rows.append(row)
+    unbound = await session.scalars(
+        select(ReceivedCredential).where(
+            ReceivedCredential.org_id == org_id,
+            ReceivedCredential.employee_id.in_([e.id for e in employees]),
+            ReceivedCredential.status.in_((RECIPIENT_MISMATCH, RECIPIENT_UNVERIFIED)),
+        )
+    )
+    rows += list(unbound)
+    changed = 0
+    for row in rows:
+        changed += await settle(session, row, row.skills, "mapping: none of its skills maps to ours")
+    return changed
+
+
+async def _record_emails(session: AsyncSession, org_id: uuid.UUID, employees: list[Employee]) -> None:
+    wanted = {(e.id, e.email.strip().lower()) for e in employees if e.email}
+    if not wanted:
+        return
+    known = set(
+        await session.execute(
+            select(EmployeeEmail.employee_id, EmployeeEmail.email).where(
+                EmployeeEmail.org_id == org_id, EmployeeEmail.employee_id.in_([e for e, _ in wanted])
+            )
+        )
+    )
+    for employee_id, email in sorted(wanted - {tuple(row) for row in known}, key=str):
+        session.add(EmployeeEmail(id=uuid.uuid4(), org_id=org_id, employee_id=employee_id, email=email))
+    await session.flush()
 
 
 async def _refuse_duplicate(
-    session: AsyncSession, org_id: uuid.UUID, employee_id: uuid.UUID, credential_id: str
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    employee_id: uuid.UUID | None,
+    credential_id: str,
+    learner_hint: str | None = None,
 ) -> None:
     """A credential that was accepted (counted or waiting) is not stored twice; a rejected one may be
     posted again (after the issuer fixed it, say)."""
+    holder = (
+        ReceivedCredential.employee_id == employee_id
+        if employee_id is not None
+        else (ReceivedCredential.employee_id.is_(None) & (ReceivedCredential.learner_hint == learner_hint))
+    )
     existing = await session.scalar(
         select(ReceivedCredential.id).where(
             ReceivedCredential.org_id == org_id,
-            ReceivedCredential.employee_id == employee_id,
+            holder,
             ReceivedCredential.credential_id == credential_id,
             ReceivedCredential.status != REJECTED,
         )
@@ -375,4 +543,7 @@ def describe(row: ReceivedCredential, hris_id: str) -> ReceivedCredentialOut:
         earned_at=row.earned_at,
         expires_at=row.expires_at,
         received_at=row.received_at,
+        recipient=row.recipient,
+        checked_at=row.checked_at,
+        check_outcome=row.check_outcome,
     )

@@ -13,15 +13,16 @@ organisation's own: it is trusted automatically (trusted_issuers.ensure_own_issu
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gap_engine.db.tables import ReceivedCredential, ReceivedWebhook, WebhookSource
+from services.gap_engine.db.tables import Employee, ReceivedCredential, ReceivedWebhook, WebhookSource
 from services.gap_engine.domain import received_credentials, trusted_issuers
 from services.gap_engine.domain.employees import get_employee
 from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.received_credentials import REJECTED, sync_facts
+from services.gap_engine.domain.service_tokens import ServiceTokens
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unauthorized
@@ -43,9 +44,26 @@ async def create_source(
         raise Conflict("A webhook source with this id exists; choose another id.")
     sealed = secret_box.seal_bytes(body.secret.encode(), bound_to=f"webhook_source:{source_id}")
     row = WebhookSource(id=source_id, org_id=org_id, name=body.name, sealed_secret=sealed, created_at=utcnow())
+    if body.client_id and body.client_secret:
+        row.client_id = body.client_id
+        row.sealed_client_secret = secret_box.seal_bytes(
+            body.client_secret.encode(), bound_to=f"webhook_source_client:{source_id}"
+        )
     session.add(row)
     await session.flush()
-    return WebhookSourceOut(id=row.id, name=row.name, created_at=row.created_at, webhook_path=webhook_path(row.id))
+    return WebhookSourceOut(
+        id=row.id, name=row.name, created_at=row.created_at, webhook_path=webhook_path(row.id), client_id=row.client_id
+    )
+
+
+async def source_authorization(
+    source: WebhookSource, secret_box: SecretBox, tokens: ServiceTokens | None
+) -> str | None:
+    """The token the gap engine calls the issuer with for this source's organisation, if it has a client."""
+    if tokens is None or not source.client_id or source.sealed_client_secret is None:
+        return None
+    secret = secret_box.open_bytes(source.sealed_client_secret, bound_to=f"webhook_source_client:{source.id}")
+    return await tokens.authorization(source.client_id, secret.decode())
 
 
 async def receive_delivery(
@@ -57,6 +75,7 @@ async def receive_delivery(
     verifier: IssuerVerifier,
     taxonomy: TaxonomyClient,
     secret_box: SecretBox,
+    tokens: ServiceTokens | None = None,
 ) -> WebhookReceiptOut:
     """Checks the signature, records the webhook-id and acts on the event (not committed). An unknown
     source is the same 401 as a bad signature, so the route reveals nothing without the secret."""
@@ -86,7 +105,8 @@ async def receive_delivery(
         return WebhookReceiptOut(message_id=message_id, event_type=event_type, outcome="duplicate", duplicate=True)
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     if event_type == "credential.issued":
-        outcome = await _issued(session, source.org_id, data, verifier, taxonomy)
+        authorization = await source_authorization(source, secret_box, tokens)
+        outcome = await _issued(session, source.org_id, data, verifier, taxonomy, authorization)
     elif event_type == "credential.revoked":
         outcome = await _revoked(session, source.org_id, data)
     else:
@@ -106,26 +126,40 @@ async def _already_received(session: AsyncSession, source_id: uuid.UUID, message
 
 
 async def _issued(
-    session: AsyncSession, org_id: uuid.UUID, data: dict[str, Any], verifier: IssuerVerifier, taxonomy: TaxonomyClient
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    data: dict[str, Any],
+    verifier: IssuerVerifier,
+    taxonomy: TaxonomyClient,
+    authorization: str | None,
 ) -> str:
     """The credential is fetched and verified rather than believed from the event, so a leaked
-    secret alone cannot make a skill count."""
+    secret alone cannot make a skill count. A learner the HRIS has not sent yet is no reason to drop
+    it: it is kept as awaiting_employee and counts once they appear."""
     learner = data.get("learner") if isinstance(data.get("learner"), dict) else {}
     hris_id, url = learner.get("hris_id"), data.get("credential_url")
-    if not isinstance(hris_id, str) or not hris_id:
-        return "ignored: the credential names no learner HRIS id"
+    learner_key = learner.get("learner_key") if isinstance(learner.get("learner_key"), str) else ""
+    email = learner_key.split(":", 1)[1] if learner_key.startswith("email:") else None
+    hint = received_credentials.learner_hint_of(hris_id if isinstance(hris_id, str) else None, email)
+    if hint is None or len(hint) > 400:
+        return "ignored: the credential names no learner (HRIS id or email)"
     if not isinstance(url, str):
         return "ignored: the event has no credential_url"
-    try:
-        await get_employee(session, org_id, hris_id)
-    except NotFound:
-        return f"ignored: no employee with HRIS id {hris_id} in this organisation"
+    employee = await _employee_for(session, org_id, hint)
     presented = await verifier.fetch_credential(url)
     if presented is None:
         return f"ignored: the credential at {url} could not be fetched from the issuer"
     try:
-        received = await received_credentials.receive_credential(
-            session, org_id, hris_id, presented, verifier=verifier, taxonomy=taxonomy, authorization=None
+        received = await received_credentials.receive_for_learner(
+            session,
+            org_id,
+            employee,
+            presented,
+            verifier=verifier,
+            taxonomy=taxonomy,
+            authorization=None,
+            learner_hint=hint,
+            verifier_authorization=authorization,
         )
     except Conflict:
         return "ignored: the credential is already recorded for this employee"
@@ -135,6 +169,19 @@ async def _issued(
         row = await received_credentials.received_by_id(session, org_id, received.id)
         return f"received: {row.status}"
     return f"received: {received.status}"
+
+
+async def _employee_for(session: AsyncSession, org_id: uuid.UUID, hint: str) -> Employee | None:
+    """The employee an event's learner is, by HRIS id or (for an email-only learner) email address."""
+    kind, _, value = hint.partition(":")
+    if kind == "hris":
+        try:
+            return await get_employee(session, org_id, value)
+        except NotFound:
+            return None
+    return await session.scalar(
+        select(Employee).where(Employee.org_id == org_id, func.lower(Employee.email) == value).limit(1)
+    )
 
 
 def _own_issuer(org_id: uuid.UUID, data: dict[str, Any]) -> tuple[uuid.UUID, str] | None:
