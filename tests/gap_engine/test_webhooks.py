@@ -8,12 +8,14 @@ Demo: Project Manager needs Active listening 2 (must); the "Active listening" ba
 import json
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from services.badge_issuer.db.tables import OutboxEvent
 from services.gap_engine.db.tables import WebhookSource
 from services.gap_engine.domain.taxonomy_client import certified_skills
+from shared.rate_limit import FixedWindowLimiter
 from shared.secret_box import MasterKeyError
 from shared.webhooks import signed_headers
 from tests.gap_engine.test_credentials import _listening, _trust
@@ -179,3 +181,47 @@ async def test_the_source_secret_is_stored_sealed_to_its_row(client, gap_app, he
     assert box.open_bytes(row.sealed_secret, bound_to=f"webhook_source:{source_id}").decode() == secret
     with pytest.raises(MasterKeyError):
         box.open_bytes(row.sealed_secret, bound_to=f"webhook_source:{uuid.uuid4()}")
+
+
+async def test_intake_with_the_sources_api_client_is_not_bound_by_the_public_rate_limit(
+    client, issuer_client, issuer_app, taxonomy_app, headers, org, roles, demo
+):
+    """The gap engine signs in with the organisation's API client registered on the source, so its
+    verifier calls are authenticated: with the public budget exhausted, intake still verifies."""
+    issuer, secret, _ = await _setup(client, issuer_client, headers, roles)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=taxonomy_app), base_url="http://taxonomy.test"
+    ) as tx:
+        created = await tx.post(
+            "/v1/clients", json={"name": "gap engine", "scopes": ["credentials:read"]}, headers=headers
+        )
+    assert created.status_code == 201, created.text
+    api_client = created.json()
+    subscription = await issuer_client.post(
+        "/v1/webhook-subscriptions", json={"url": "https://gap.credstack.test/hook2"}, headers=headers
+    )
+    signed_in_secret = subscription.json()["secret"]
+    source = await client.post(
+        "/v1/webhook-sources",
+        json={
+            "name": "academy, signed in",
+            "secret": signed_in_secret,
+            "client_id": api_client["client_id"],
+            "client_secret": api_client["client_secret"],
+        },
+        headers=headers,
+    )
+    assert source.status_code == 201, source.text
+    assert source.json()["client_id"] == api_client["client_id"] and "client_secret" not in source.json()
+    await _trust(client, headers, issuer["did"])
+    await _issue(issuer_client, headers, demo, issuer)
+
+    issuer_app.state.public_limiter = FixedWindowLimiter(1)
+    issuer_app.state.public_limiter.allow("testclient")  # the public budget of this address is spent
+    issuer_app.state.public_limiter.allow("127.0.0.1")
+    response = await _deliver(
+        client, source.json()["webhook_path"], signed_in_secret, await _event(issuer_app, org, "credential.issued")
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["outcome"] == "received: verified"
+    assert (await _listening(client, headers, "E-1001", demo))[0] == 1

@@ -51,7 +51,7 @@ class IssuerVerifier:
             return {"verified": False, "format": "unknown", "failures": [f"format: {detail}"]}
         raise ServiceUnavailable(f"The credential verifier answered {response.status_code}; retry shortly.")
 
-    async def fetch_credential(self, url: str) -> dict[str, Any] | None:
+    async def fetch_credential(self, url: str, authorization: str | None = None) -> dict[str, Any] | None:
         """The credential behind a webhook's `credential_url`, as the verifier takes it. Only the
         credential id is taken from the URL and it is read from the configured issuer, so a delivery
         cannot make the gap engine fetch an arbitrary address. None when it is not there (404)."""
@@ -60,7 +60,10 @@ class IssuerVerifier:
             return None
         path = f"/v1/public/credentials/{uuid.UUID(match.group(1))}"
         try:
-            response = await self.http.get(path, headers={"Accept": "application/ld+json, application/vc+jwt"})
+            headers = {"Accept": "application/ld+json, application/vc+jwt"}
+            response = await self.http.get(
+                path, headers={**headers, **({"Authorization": authorization} if authorization else {})}
+            )
         except httpx.HTTPError as exc:
             raise ServiceUnavailable("The issuer is unreachable; retry shortly.") from exc
         if response.status_code == 404:

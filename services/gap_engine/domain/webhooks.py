@@ -146,7 +146,7 @@ async def _issued(
     if not isinstance(url, str):
         return "ignored: the event has no credential_url"
     employee = await _employee_for(session, org_id, hint)
-    presented = await verifier.fetch_credential(url)
+    presented = await verifier.fetch_credential(url, authorization)
     if presented is None:
         return f"ignored: the credential at {url} could not be fetched from the issuer"
     try:
