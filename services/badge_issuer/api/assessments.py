@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.api.deps import ERRORS, AssessmentsWriter, base_url, key_vault, taxonomy
 from services.badge_issuer.db.tables import IdempotencyRecord
-from services.badge_issuer.domain import bulk_issuance, credentials
+from services.badge_issuer.domain import bulk_issuance, credentials, issuance
 from shared.db import get_session
 from shared.errors import PROBLEM_MEDIA_TYPE, Unprocessable
 from shared.idempotency import create_once, idempotency_key
@@ -55,7 +55,7 @@ async def post_assessment_result(
         request,
         body,
         org_id=caller.org_id,
-        create=lambda: credentials.issue_from_assessment(session, caller.org_id, body, context),
+        create=lambda: issuance.issue_from_assessment(session, caller.org_id, body, context),
     )
     if response.status_code >= 400:
         response.headers["content-type"] = PROBLEM_MEDIA_TYPE

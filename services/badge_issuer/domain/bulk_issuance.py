@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import IdempotencyRecord
-from services.badge_issuer.domain import credentials
+from services.badge_issuer.domain import credentials, issuance
 from shared.errors import ProblemError, problem_body
 from shared.idempotency import request_fingerprint
 from shared.schemas.issuer import AssessmentResultIn, BulkAssessmentItemIn, BulkItemOut, BulkOut
@@ -53,7 +53,7 @@ async def _issue_item(
     if stored is not None:
         return _report(index, key, *stored, replayed=True)
     try:
-        status, body = await credentials.issue_from_assessment(session, org_id, result, context)
+        status, body = await issuance.issue_from_assessment(session, org_id, result, context)
         session.add(
             IdempotencyRecord(org_id=org_id, key=key, request_hash=fingerprint, status_code=status, response_body=body)
         )

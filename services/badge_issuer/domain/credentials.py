@@ -8,18 +8,18 @@ from typing import Any
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.badge_issuer.db.tables import AssessmentResult, Credential, Issuer, IssuerKey
-from services.badge_issuer.domain import audit, capstones, criteria, issuers, outbox, status_lists
+from services.badge_issuer.db.tables import Credential, Issuer, IssuerKey
+from services.badge_issuer.domain import audit, issuers, outbox, status_lists
 from services.badge_issuer.domain.key_vault import KeyVault
 from services.badge_issuer.domain.taxonomy_client import AchievementDefinition, TaxonomyClient
 from services.badge_issuer.ob3 import credential as ob3_credential
 from services.badge_issuer.ob3.schema_validation import validate_achievement_credential
 from services.badge_issuer.proofs import data_integrity, vc_jwt
 from shared.db import utcnow
-from shared.errors import Conflict, Unprocessable, problem_body
+from shared.errors import Conflict, Unprocessable
 from shared.pagination import decode_cursor, encode_cursor
 from shared.repository import TenantRepository
-from shared.schemas.issuer import AssessmentResultIn, CredentialOut, CredentialStatusOut, IssuanceOut
+from shared.schemas.issuer import CredentialOut, CredentialStatusOut
 
 
 class IssuedCredentialInvalid(RuntimeError):
@@ -43,73 +43,6 @@ def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[Cre
 
 def public_credential_url(base_url: str, credential_id: uuid.UUID) -> str:
     return f"{base_url.rstrip('/')}/v1/public/credentials/{credential_id}"
-
-
-async def issue_from_assessment(
-    session: AsyncSession, org_id: uuid.UUID, data: AssessmentResultIn, context: IssuanceContext
-) -> tuple[int, dict[str, Any]]:
-    """Judge the result; issue (201) or record the refusal (422, with the reason). The caller commits,
-    so the result, the credential, its status index and the audit entry land in one transaction."""
-    issuer = await issuers.repository(session, org_id).get(data.issuer_id)
-    achievement = await context.taxonomy.achievement(data.achievement_id, context.authorization)
-    judgement = criteria.judge(
-        achievement.definition, achievement.ob3, score=data.score, rubric_level=data.rubric_level
-    )
-    result = AssessmentResult(
-        id=uuid.uuid4(),
-        org_id=org_id,
-        issuer_id=issuer.id,
-        achievement_id=data.achievement_id,
-        learner_hris_id=data.learner.hris_id,
-        learner_email=data.learner.email,
-        learner_did=data.learner.did,
-        score=data.score,
-        rubric_level=data.rubric_level,
-        evidence=data.evidence.model_dump(mode="json"),
-        assessor=data.assessor,
-        completed_at=data.completed_at,
-        outcome="issued" if judgement.met else "refused",
-        refusal_reason=judgement.reason,
-    )
-    session.add(result)
-    if not judgement.met:
-        audit.record(session, org_id, "assessment.refused", str(result.id), context.actor, {"reason": judgement.reason})
-        await session.flush()
-        body = problem_body(
-            422,
-            "Criteria not met",
-            judgement.reason or "The result does not meet the achievement's criteria.",
-            "criteria-not-met",
-            assessment_result_id=str(result.id),
-            outcome="refused",
-        )
-        return 422, body
-
-    subject = Subject(email=data.learner.email, hris_id=data.learner.hris_id, did=data.learner.did)
-    credential = await sign_and_store(
-        session,
-        org_id,
-        issuer,
-        achievement,
-        subject,
-        context,
-        proof_format=data.proof_format or issuer.default_proof_format,
-        assessment_result_id=result.id,
-        results=[judgement.result],
-        activity_end=data.completed_at,
-        awarded_at=data.completed_at,
-        evidence=ob3_credential.evidence_entries(
-            [str(url) for url in data.evidence.urls], data.evidence.narrative, data.assessor
-        ),
-    )
-    awarded = await capstones.award_completed_pathways(session, org_id, issuer, credential, subject, context)
-    issued = IssuanceOut(
-        assessment_result_id=result.id,
-        outcome="issued",
-        credential=describe_credential(credential, context.base_url),
-        capstones=[describe_credential(capstone, context.base_url) for capstone in awarded],
-    )
-    return 201, issued.model_dump(mode="json")
 
 
 @dataclass(frozen=True, slots=True)
