@@ -71,11 +71,13 @@ def create_app(
                     status_sweep.run_sweeper(
                         application.state.database.sessions,
                         application.state.verifier,
+                        application.state.taxonomy,
                         application.state.service_tokens,
                         application.state.secret_box,
                         application.state.sweep_policy,
                         stop,
                         settings.status_sweep_poll_seconds,
+                        timedelta(seconds=settings.reconcile_seconds),
                     )
                 )
             try:

@@ -32,3 +32,6 @@ class GapSettings(ServiceSettings):
     status_sweep_poll_seconds: float = Field(30, ge=0.05)
     status_sweep_lease_seconds: float = Field(120, ge=1)
     status_sweep_enabled: bool = True
+    # How often the credentials the organisation's issuer issued are listed and compared with what
+    # arrived here (sources with an API client): a missed or dead webhook is made good within this.
+    reconcile_seconds: float = Field(300, ge=1)

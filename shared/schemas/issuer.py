@@ -181,6 +181,7 @@ class CredentialOut(BaseModel):
     issuer_id: uuid.UUID
     achievement_id: uuid.UUID
     learner_hris_id: str | None
+    learner_email: str | None = Field(None, description="The learner's email, when no HRIS id was given.")
     proof_format: ProofFormat
     credential: dict[str, Any] = Field(description="The credential (with its proof when Data Integrity).")
     jwt: str | None = Field(None, description="The compact VC-JWT, when the proof format is vc-jwt.")

@@ -53,7 +53,14 @@ async def test_the_wallet_is_scoped_validated_and_needs_the_scope(client, header
     intruder_org, _ = await new_org("intruder")
     intruder = await client.get("/v1/credentials", params={"learner": "E-1001"}, headers=bearer(intruder_org))
     assert intruder.status_code == 200 and intruder.json() == {"items": [], "next_cursor": None}
-    assert (await client.get("/v1/credentials", headers=headers)).status_code == 422
+    # Without a learner: the organisation's credentials (what the gap engine reconciles), never another's.
+    everything = (await client.get("/v1/credentials", headers=headers)).json()["items"]
+    assert everything and all(item["issuer_id"] for item in everything)
+    assert (await client.get("/v1/credentials", headers=bearer(intruder_org))).json()["items"] == []
+    naive = await client.get("/v1/credentials", params={"issued_since": "2026-01-01T00:00:00"}, headers=headers)
+    assert naive.status_code == 422
+    future = await client.get("/v1/credentials", params={"issued_since": "2999-01-01T00:00:00Z"}, headers=headers)
+    assert future.json()["items"] == []
     bad_cursor = await client.get("/v1/credentials", params={"learner": "E-1001", "cursor": "nope"}, headers=headers)
     assert bad_cursor.status_code == 422
     writer = bearer(org, "assessments:write")

@@ -1,4 +1,4 @@
-"""recipient binding, credentials awaiting their employee, status sweep, issuer API clients
+"""recipient binding, credentials awaiting their employee, status sweep, issuer API clients, reconciliation
 
 Revision ID: c2e4f6a80003
 Revises: c2e4f6a80002
@@ -30,6 +30,8 @@ def upgrade() -> None:
     with op.batch_alter_table("webhook_sources", schema=None) as batch_op:
         batch_op.add_column(sa.Column("client_id", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("sealed_client_secret", sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column("reconciled_until", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("reconciled_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "employee_emails",
         sa.Column("employee_id", sa.Uuid(), nullable=False),
@@ -65,6 +67,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_employee_emails_org_email")
     op.drop_table("employee_emails")
     with op.batch_alter_table("webhook_sources", schema=None) as batch_op:
+        batch_op.drop_column("reconciled_at")
+        batch_op.drop_column("reconciled_until")
         batch_op.drop_column("sealed_client_secret")
         batch_op.drop_column("client_id")
     op.execute("DELETE FROM received_credentials WHERE employee_id IS NULL")

@@ -1,6 +1,7 @@
 """Issued credentials as the organisation sees them: read and revoke."""
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -18,21 +19,29 @@ router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
 
 @router.get(
     "",
-    summary="A learner's wallet: the credentials issued to them",
+    summary="The organisation's credentials, or one learner's wallet",
     response_model=Page[CredentialOut],
-    responses={**ERRORS, 422: {"description": "No learner, or an invalid cursor"}},
+    responses={**ERRORS, 422: {"description": "An invalid cursor or date"}},
 )
-async def list_learner_credentials(
+async def list_credentials(
     request: Request,
     caller: CredentialsReader,
-    learner: Annotated[str, Query(min_length=1, max_length=320, description="The learner's HRIS id or email.")],
+    learner: Annotated[
+        str | None, Query(min_length=1, max_length=320, description="Only this learner's (HRIS id or email).")
+    ] = None,
+    issued_since: Annotated[
+        datetime | None, Query(description="Only credentials issued at or after this moment (with a timezone).")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    """Every credential this organisation issued to the learner, oldest first, capstones and revoked
-    ones included (see `status`); ETagged so wallets can poll cheaply."""
-    rows, next_cursor = await credentials.wallet_page(session, caller.org_id, learner, cursor=cursor, limit=limit)
+    """Credentials this organisation issued, oldest first, capstones and revoked ones included (see
+    `status`): a learner's wallet with `learner`, or everything issued since a moment (what the gap
+    engine reconciles its holdings against). ETagged so wallets can poll cheaply."""
+    rows, next_cursor = await credentials.credential_page(
+        session, caller.org_id, learner, issued_since=issued_since, cursor=cursor, limit=limit
+    )
     items = [credentials.describe_credential(row, base_url(request)).model_dump(mode="json") for row in rows]
     return json_with_etag(request, {"items": items, "next_cursor": next_cursor})
 

@@ -169,16 +169,29 @@ def _issued_under(credential: Credential) -> tuple[str, str]:
     return did, status_url.split(status_lists.PUBLIC_PATH)[0]
 
 
-async def wallet_page(
-    session: AsyncSession, org_id: uuid.UUID, learner: str, *, cursor: str | None, limit: int
+async def credential_page(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    learner: str | None,
+    *,
+    issued_since: datetime | None = None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[Credential], str | None]:
-    """A learner's credentials in the organisation, oldest first, revoked ones included (marked so).
+    """The organisation's credentials (one learner's when `learner` is given), oldest first, revoked
+    ones included (marked so).
 
     `learner` is an HRIS id, or an email address (case-insensitive). Keyset pagination over
     (issued_at, id), with its own cursor because the shared helper cannot rebuild a datetime."""
-    learner = learner.strip()
-    keys = [f"hris:{learner}"] + ([f"email:{learner.lower()}"] if "@" in learner else [])
-    statement = repository(session, org_id).select(Credential.learner_key.in_(keys))
+    statement = repository(session, org_id).select()
+    if learner is not None:
+        learner = learner.strip()
+        keys = [f"hris:{learner}"] + ([f"email:{learner.lower()}"] if "@" in learner else [])
+        statement = statement.where(Credential.learner_key.in_(keys))
+    if issued_since is not None:
+        if issued_since.tzinfo is None:
+            raise Unprocessable("issued_since must carry a timezone (e.g. 2026-01-15T09:30:00Z).", field="issued_since")
+        statement = statement.where(Credential.issued_at >= issued_since)
     if cursor:
         raw_time, raw_id = decode_cursor(cursor, 2)
         try:
@@ -199,6 +212,7 @@ def describe_credential(credential: Credential, base_url: str) -> CredentialOut:
         issuer_id=credential.issuer_id,
         achievement_id=credential.achievement_id,
         learner_hris_id=credential.learner_hris_id,
+        learner_email=credential.learner_key.split(":", 1)[1] if credential.learner_key.startswith("email:") else None,
         proof_format=credential.proof_format,  # type: ignore[arg-type]
         credential=credential.document,
         jwt=credential.compact_jwt,

@@ -238,6 +238,10 @@ class WebhookSource(IdMixin, TenantMixin, Base):
     # issuer: verification and reconciliation then never go through the public rate limit.
     client_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sealed_client_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Reconciliation (domain/reconciliation.py): credentials issued up to this moment are known here,
+    # and when that was last established.
+    reconciled_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ReceivedWebhook(IdMixin, TenantMixin, Base):

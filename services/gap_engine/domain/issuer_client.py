@@ -6,6 +6,7 @@ schema, validity window and revocation status, each reported with its reason.
 
 import re
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -72,6 +73,25 @@ class IssuerVerifier:
             raise ServiceUnavailable(f"The issuer answered {response.status_code}; retry shortly.")
         if response.headers.get("content-type", "").startswith("application/vc+jwt"):
             return {"jwt": response.text.strip()}
+        return response.json()
+
+    async def credentials_page(
+        self, authorization: str, *, issued_since: datetime | None, cursor: str | None, limit: int
+    ) -> dict[str, Any]:
+        """One page of the caller's organisation's credentials at the issuer, oldest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if issued_since is not None:
+            params["issued_since"] = issued_since.isoformat()
+        if cursor:
+            params["cursor"] = cursor
+        try:
+            response = await self.http.get(
+                "/v1/credentials", params=params, headers={"Authorization": authorization, "Accept": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable("The issuer is unreachable; retry shortly.") from exc
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"The issuer answered {response.status_code} to the credential listing.")
         return response.json()
 
     async def own_issuer_ref(self, issuer_did: str, authorization: str) -> uuid.UUID | None:

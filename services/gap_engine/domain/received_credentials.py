@@ -120,16 +120,22 @@ class SkillMapper:
     JSON, and external ids cannot be looked up, so a third-party badge maps by admin mappings only."""
 
     def __init__(
-        self, session: AsyncSession, org_id: uuid.UUID, taxonomy: TaxonomyClient, authorization: str | None
+        self,
+        session: AsyncSession,
+        org_id: uuid.UUID,
+        taxonomy: TaxonomyClient,
+        authorization: str | None,
+        public_token: str | None = None,
     ) -> None:
         self.session, self.org_id, self.taxonomy, self.authorization = session, org_id, taxonomy, authorization
+        self.public_token = public_token
         self._achievements: dict[uuid.UUID, dict[str, Any] | None] = {}
         self._external: dict[str, list[uuid.UUID]] = {}
 
     async def achievement(self, achievement_id: uuid.UUID) -> dict[str, Any] | None:
         if achievement_id not in self._achievements:
             self._achievements[achievement_id] = await taxonomy_skills.achievement_definition(
-                self.taxonomy, self.org_id, achievement_id, self.authorization
+                self.taxonomy, self.org_id, achievement_id, self.authorization, self.public_token
             )
         return self._achievements[achievement_id]
 
@@ -400,7 +406,7 @@ async def receive_for_learner(
     row.status = REJECTED
     session.add(row)
     if result.get("verified"):
-        await remap(session, row, SkillMapper(session, org_id, taxonomy, authorization))
+        await remap(session, row, SkillMapper(session, org_id, taxonomy, authorization, verifier_authorization))
     await session.flush()
     return describe(row, employee.hris_id if employee else hint_label(learner_hint))
 

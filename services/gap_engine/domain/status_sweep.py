@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gap_engine.db.tables import ReceivedCredential, WebhookSource, WorkerLease
-from services.gap_engine.domain import received_credentials
+from services.gap_engine.domain import received_credentials, reconciliation
 from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.received_credentials import (
     ACCEPTED,
@@ -32,6 +32,7 @@ from services.gap_engine.domain.received_credentials import (
     VERIFIED,
 )
 from services.gap_engine.domain.service_tokens import ServiceTokens
+from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from services.gap_engine.domain.webhooks import source_authorization
 from shared.db import utcnow
 from shared.errors import ServiceUnavailable
@@ -204,17 +205,24 @@ async def _organisation_authorization(
 async def run_sweeper(
     sessions: async_sessionmaker[AsyncSession],
     verifier: IssuerVerifier,
+    taxonomy: TaxonomyClient,
     tokens: ServiceTokens,
     secret_box: SecretBox,
     policy: SweepPolicy,
     stop: asyncio.Event,
     poll_seconds: float,
+    reconcile_every: timedelta,
 ) -> None:
-    """Sweeps until `stop`; a failing round (database away) is logged and retried, never fatal."""
+    """Sweeps (and, holding the same lease, reconciles intake with the issuer) until `stop`; a
+    failing round (database or issuer away) is logged and retried, never fatal."""
     holder = f"sweeper-{uuid.uuid4().hex[:12]}"
     while not stop.is_set():
         try:
             outcome = await sweep_once(sessions, verifier, tokens, secret_box, policy, holder=holder)
+            if outcome.leased:
+                await reconciliation.reconcile_due(
+                    sessions, verifier, taxonomy, tokens, secret_box, every=reconcile_every
+                )
         except Exception:  # the sweeper must outlive a database or verifier outage
             logger.exception("status sweep round failed")
             outcome = SweepOutcome()

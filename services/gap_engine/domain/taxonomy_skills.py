@@ -23,12 +23,17 @@ async def _get(taxonomy: TaxonomyClient, path: str, params: dict[str, Any], auth
 
 
 async def achievement_definition(
-    taxonomy: TaxonomyClient, org_id: uuid.UUID, achievement_id: uuid.UUID, authorization: str | None
+    taxonomy: TaxonomyClient,
+    org_id: uuid.UUID,
+    achievement_id: uuid.UUID,
+    authorization: str | None,
+    public_token: str | None = None,
 ) -> dict[str, Any] | None:
     """The achievement with `skills` (certified levels); read with the caller's token, so only this
-    organisation's achievements are found, or (no token: a webhook delivery) from its public JSON."""
+    organisation's achievements are found, or (no caller: a webhook delivery) from its public JSON,
+    asked as the signed-in gap engine when it has a token so it is not held to the public rate limit."""
     if authorization is None:
-        document = await _get(taxonomy, f"/v1/public/achievements/{achievement_id}", {}, None)
+        document = await _get(taxonomy, f"/v1/public/achievements/{achievement_id}", {}, public_token)
         return None if document is None else {**document, "skills": certified_skills(document)}
     return await _get(taxonomy, f"/v1/achievements/{achievement_id}", {}, authorization)
 

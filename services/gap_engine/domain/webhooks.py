@@ -108,7 +108,7 @@ async def receive_delivery(
         authorization = await source_authorization(source, secret_box, tokens)
         outcome = await _issued(session, source.org_id, data, verifier, taxonomy, authorization)
     elif event_type == "credential.revoked":
-        outcome = await _revoked(session, source.org_id, data)
+        outcome = await revoked_event(session, source.org_id, data)
     else:
         outcome = f"ignored: event type {event_type} is not handled"
     receipt.outcome = outcome[:1000]
@@ -145,7 +145,7 @@ async def _issued(
         return "ignored: the credential names no learner (HRIS id or email)"
     if not isinstance(url, str):
         return "ignored: the event has no credential_url"
-    employee = await _employee_for(session, org_id, hint)
+    employee = await employee_for(session, org_id, hint)
     presented = await verifier.fetch_credential(url, authorization)
     if presented is None:
         return f"ignored: the credential at {url} could not be fetched from the issuer"
@@ -171,7 +171,7 @@ async def _issued(
     return f"received: {received.status}"
 
 
-async def _employee_for(session: AsyncSession, org_id: uuid.UUID, hint: str) -> Employee | None:
+async def employee_for(session: AsyncSession, org_id: uuid.UUID, hint: str) -> Employee | None:
     """The employee an event's learner is, by HRIS id or (for an email-only learner) email address."""
     kind, _, value = hint.partition(":")
     if kind == "hris":
@@ -206,7 +206,7 @@ def _credential_ids(data: dict[str, Any]) -> set[str]:
     return ids
 
 
-async def _revoked(session: AsyncSession, org_id: uuid.UUID, data: dict[str, Any]) -> str:
+async def revoked_event(session: AsyncSession, org_id: uuid.UUID, data: dict[str, Any]) -> str:
     """Every copy received for this organisation stops counting and is kept as rejected ("revoked")."""
     ids = _credential_ids(data)
     rows = list(
