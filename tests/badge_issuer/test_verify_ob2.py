@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import threading
 import uuid
@@ -21,8 +22,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from services.badge_issuer.app import create_app as create_issuer_app
+from services.badge_issuer.domain import baked_images
 from services.badge_issuer.proofs import keys
 from tests.badge_issuer.conftest import DATA_DIR, RECEIVER_HOST
 from tests.conftest import asgi_client
@@ -335,3 +339,78 @@ async def test_a_signed_assertion_as_bare_json_is_not_taken_as_verified(ob2_clie
     assert result["verified"] is False and result["format"] == "ob2-signed"
     assert '{"jwt"' in _checks(result)["format"]["reason"]
     assert web.requested == []
+
+
+# --- baked images ------------------------------------------------------------------------------
+
+
+def _png_with_openbadges_itxt(text: str) -> bytes:
+    """The validator's baked heart, re-baked by Pillow with an `openbadges` iTXt chunk (OB 2.0)."""
+    image = Image.open(OB2_DIR / "baked_heart.png")
+    info = PngInfo()
+    info.add_itxt("openbadges", text)
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def test_the_validators_baked_png_yields_its_ob2_assertion():
+    """The image as 1EdTech's validator baked it, untouched: extraction only (its ids are example.org)."""
+    presented = baked_images.presented_from_image((OB2_DIR / "baked_heart.png").read_bytes(), 1_048_576)
+    assert presented["@context"] == "https://w3id.org/openbadges/v2"
+    assert presented["id"] == "https://example.org/beths-robotics-badge.json"
+
+
+async def test_a_baked_png_with_the_openbadges_keyword_verifies(ob2_client, web):
+    badge = Badge(web)
+    badge.publish()
+    result = await _verify_image(
+        ob2_client, _png_with_openbadges_itxt(json.dumps(badge.assertion)), "b.png", "image/png"
+    )
+    assert result["verified"] is True, result["failures"]
+    assert result["format"] == "ob2-hosted" and result["extracted"] == badge.assertion
+    signed = SignedBadge(web)
+    signed.publish()
+    token = signed.jws()
+    result = await _verify_image(ob2_client, _png_with_openbadges_itxt(token), "s.png", "image/png")
+    assert result["verified"] is True, result["failures"]
+    assert result["format"] == "ob2-signed" and result["extracted"] == {"jwt": token}
+
+
+def _svg_with_assertion(element: str) -> bytes:
+    """The Mozilla bakery's baked SVG with its openbadges:assertion element replaced."""
+    svg = (OB2_DIR / "baked.svg").read_text(encoding="utf-8")
+    start = svg.index("<openbadges:assertion")
+    end = svg.index("</openbadges:assertion>") + len("</openbadges:assertion>")
+    return (svg[:start] + element + svg[end:]).encode()
+
+
+async def test_a_baked_svg_with_an_openbadges_assertion_verifies(ob2_client, web):
+    badge = Badge(web)
+    badge.publish()
+    element = (
+        f'<openbadges:assertion verify="{badge.assertion["id"]}"><![CDATA[{json.dumps(badge.assertion)}]]>'
+        "</openbadges:assertion>"
+    )
+    result = await _verify_image(ob2_client, _svg_with_assertion(element), "b.svg", "image/svg+xml")
+    assert result["verified"] is True, result["failures"]
+    assert result["format"] == "ob2-hosted"
+    signed = SignedBadge(web)
+    signed.publish()
+    element = f'<openbadges:assertion verify="{signed.jws()}"></openbadges:assertion>'
+    result = await _verify_image(ob2_client, _svg_with_assertion(element), "s.svg", "image/svg+xml")
+    assert result["verified"] is True, result["failures"]
+    assert result["format"] == "ob2-signed"
+
+
+async def test_ob2_baked_images_keep_the_bomb_and_entity_guards(ob2_client):
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+        b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="http://openbadges.org">'
+        b"<openbadges:assertion>&b;</openbadges:assertion></svg>"
+    )
+    response = await ob2_client.post("/v1/verify", files={"file": ("bomb.svg", bomb, "image/svg+xml")})
+    assert response.status_code == 422 and "Refused before decoding" in response.json()["detail"]
+    unbaked = _svg_with_assertion("")
+    response = await ob2_client.post("/v1/verify", files={"file": ("plain.svg", unbaked, "image/svg+xml")})
+    assert response.status_code == 422 and "openbadges:assertion" in response.json()["detail"]
