@@ -27,7 +27,9 @@ from PIL.PngImagePlugin import PngInfo
 
 from services.badge_issuer.app import create_app as create_issuer_app
 from services.badge_issuer.domain import baked_images
+from services.badge_issuer.ob2.fetching import MAX_FETCHES, BoundedFetcher, DocumentUnavailable
 from services.badge_issuer.proofs import keys
+from shared.safe_fetch import FetchPolicy, SafeFetcher
 from tests.badge_issuer.conftest import DATA_DIR, RECEIVER_HOST
 from tests.conftest import asgi_client
 
@@ -81,10 +83,10 @@ def web() -> Iterator[LoopbackWeb]:
 
 @pytest.fixture
 async def ob2_client(issuer_settings, taxonomy_app, web) -> AsyncIterator[httpx.AsyncClient]:
-    """The issuer with its real fetch transport; 127.0.0.1 allowed (over http) and nothing else added."""
-    settings = issuer_settings(
-        fetch_allowed_hosts=[RECEIVER_HOST, LOOPBACK], fetch_allow_http_hosts=[RECEIVER_HOST, LOOPBACK]
-    )
+    """The issuer with its real fetch transport; the loopback server's names allowed (over http),
+    every other private address still refused."""
+    hosts = [RECEIVER_HOST, LOOPBACK, "localhost"]  # localhost: the same server under a second origin
+    settings = issuer_settings(fetch_allowed_hosts=hosts, fetch_allow_http_hosts=hosts)
     app = create_issuer_app(settings, taxonomy_transport=httpx.ASGITransport(app=taxonomy_app))
     async for client in asgi_client(app):
         yield client
@@ -120,9 +122,9 @@ class SignedBadge(Badge):
     """The same badge, signed: an RSA key published as the issuer's CryptographicKey, a
     RevocationList, and the assertion as a compact RS256 JWS made here."""
 
-    def __init__(self, web: LoopbackWeb) -> None:
+    def __init__(self, web: LoopbackWeb, key_type: keys.KeyType = "RSA") -> None:
         super().__init__(web)
-        self.private_key = keys.generate_private_key("RSA")
+        self.private_key = keys.generate_private_key(key_type)
         self.key_url = f"{web.origin}/keys/1"
         self.revocation_url = f"{web.origin}/revocations"
         self.issuer.update(publicKey=self.key_url, revocationList=self.revocation_url)
@@ -153,7 +155,8 @@ class SignedBadge(Badge):
 
     def jws(self, assertion: dict[str, Any] | None = None, private_key: Any = None) -> str:
         payload = json.dumps(assertion or self.assertion).encode()
-        return jwt.PyJWS().encode(payload, private_key or self.private_key, algorithm="RS256")
+        private_key = private_key or self.private_key
+        return jwt.PyJWS().encode(payload, private_key, algorithm=keys.jws_algorithm_for(private_key))
 
 
 def _checks(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -244,20 +247,46 @@ async def test_a_presented_assertion_that_is_not_the_hosted_one_fails(ob2_client
     assert _checks(result)["issuer"]["outcome"] == "skipped"
 
 
-async def test_a_hosted_assertion_outside_its_issuers_origin_fails(ob2_client, web):
+async def test_a_hosted_assertion_or_badge_class_outside_its_issuers_origin_fails(ob2_client, web):
+    """OB 2.0 §HostedBadge: by default the assertion and its BadgeClass live on the issuer id's
+    origin; `verification.allowedOrigins` / `startsWith` in the issuer Profile say otherwise."""
     badge = Badge(web)
-    port = web.origin.rsplit(":", 1)[1]
-    badge.badge_class["issuer"] = badge.issuer["id"] = f"http://localhost:{port}/organization.json"
-    badge.publish()
-    result = await _verify(ob2_client, badge.assertion)
-    issuer = _checks(result)["issuer"]
-    # localhost is not a configured fetch host: refused by the fetcher before anything is sent.
-    assert issuer["outcome"] == "failed" and "is refused" in issuer["reason"]
-    badge.issuer["verification"] = {"allowedOrigins": "example.net"}
-    badge.badge_class["issuer"] = badge.issuer["id"] = f"{web.origin}/organization.json"
+    elsewhere = web.origin.replace(LOOPBACK, "localhost")  # the same server under another origin
+    badge.badge_class["issuer"] = badge.issuer["id"] = f"{elsewhere}/organization.json"
     badge.publish()
     issuer = _checks(await _verify(ob2_client, badge.assertion))["issuer"]
     assert issuer["outcome"] == "failed" and "hosted-verification scope" in issuer["reason"]
+    assert f"the assertion {badge.assertion['id']} is not hosted" in issuer["reason"]
+    badge.issuer["verification"] = {"allowedOrigins": [LOOPBACK]}
+    badge.publish()
+    result = await _verify(ob2_client, badge.assertion)
+    assert result["verified"] is True, result["failures"]
+    badge.issuer["verification"] = {"allowedOrigins": [LOOPBACK], "startsWith": f"{web.origin}/assertions/"}
+    badge.publish()
+    issuer = _checks(await _verify(ob2_client, badge.assertion))["issuer"]
+    assert issuer["outcome"] == "failed" and "does not start with" in issuer["reason"]
+    # Back on one origin, but the BadgeClass hosted on another.
+    badge = Badge(web)
+    badge.badge_class["id"] = badge.assertion["badge"] = f"{elsewhere}/robotics-badge.json"
+    badge.publish()
+    issuer = _checks(await _verify(ob2_client, badge.assertion))["issuer"]
+    assert issuer["outcome"] == "failed" and "the BadgeClass" in issuer["reason"]
+
+
+async def test_one_verification_fetches_a_bounded_number_of_documents(web):
+    fetcher = SafeFetcher(FetchPolicy.build(allowed_hosts=[LOOPBACK], allow_http_hosts=[LOOPBACK]))
+    for n in range(MAX_FETCHES + 1):
+        web.serve(f"{web.origin}/doc/{n}", {"n": n})
+    bounded = BoundedFetcher(fetcher)
+    try:
+        for n in range(MAX_FETCHES):
+            assert (await bounded.json_object(f"{web.origin}/doc/{n}", "a document"))["n"] == n
+        assert (await bounded.json_object(f"{web.origin}/doc/0", "a document"))["n"] == 0  # once per URL
+        with pytest.raises(DocumentUnavailable, match=f"fetches at most {MAX_FETCHES}"):
+            await bounded.json_object(f"{web.origin}/doc/{MAX_FETCHES}", "a document")
+    finally:
+        await fetcher.aclose()
+    assert len(web.requested) == MAX_FETCHES
 
 
 async def test_nothing_is_fetched_for_a_malformed_assertion_or_from_a_private_address(ob2_client, web):
@@ -294,6 +323,18 @@ async def test_a_signed_assertion_verifies_with_the_issuers_key(ob2_client, web)
     checks = _checks(result)
     assert checks["signature"]["reason"].startswith(f"RS256 JWS by {badge.key_url}")
     assert "not in the issuer's revocationList" in checks["status"]["reason"]
+
+
+async def test_es256_and_eddsa_keys_verify_with_their_own_algorithm(ob2_client, web):
+    for key_type, algorithm in (("P-256", "ES256"), ("Ed25519", "EdDSA")):
+        badge = SignedBadge(web, key_type)
+        badge.publish()
+        result = await _verify(ob2_client, {"jwt": badge.jws()})
+        assert result["verified"] is True, (key_type, result["failures"])
+        assert _checks(result)["signature"]["reason"].startswith(f"{algorithm} JWS by")
+        rsa_signed = badge.jws(private_key=keys.generate_private_key("RSA"))
+        reason = _checks(await _verify(ob2_client, {"jwt": rsa_signed}))["signature"]["reason"]
+        assert f"is not {algorithm}" in reason, reason
 
 
 async def test_a_tampered_or_foreign_signed_assertion_fails(ob2_client, web):

@@ -70,9 +70,15 @@ def parse_datetime(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def verification_type(assertion: Mapping[str, Any]) -> str | None:
-    """ "hosted" or "signed" (either spelling in the context), or None. `verify` is the 1.x alias."""
+def verification_object(assertion: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The assertion's VerificationObject (`verify` is its alias in the OB 2.0 context), or {}."""
     verification = assertion.get("verification", assertion.get("verify"))
+    return verification if isinstance(verification, Mapping) else {}
+
+
+def verification_type(assertion: Mapping[str, Any]) -> str | None:
+    """ "hosted" or "signed" (either spelling in the context), or None."""
+    verification = verification_object(assertion)
     kinds = set(types_of(verification)) if isinstance(verification, Mapping) else set()
     if kinds & HOSTED_TYPES:
         return "hosted"
@@ -199,10 +205,11 @@ def alignment_of(badge_class: Mapping[str, Any]) -> list[dict[str, str]]:
     return alignments
 
 
-def allowed_hosted_scope(profile: Mapping[str, Any], assertion_id: str) -> str | None:
-    """Why `assertion_id` is outside the issuer's hosted-verification scope, or None when inside:
-    its host must be one of `verification.allowedOrigins` (default: the issuer id's host) and it
-    must start with one of `verification.startsWith` when given (OB 2.0 §VerificationObject)."""
+def allowed_hosted_scope(profile: Mapping[str, Any], assertion_id: str, badge_class_id: str | None) -> str | None:
+    """Why a hosted assertion is outside its issuer's hosted-verification scope, or None when inside:
+    the assertion's host, and the BadgeClass's when it has an http(s) id, must be one of
+    `verification.allowedOrigins` (default: the issuer id's host), and the assertion id must start
+    with one of `verification.startsWith` when given (OB 2.0 §VerificationObject, §HostedBadge)."""
     policy = profile.get("verification")
     policy = policy if isinstance(policy, Mapping) else {}
     issuer_host = urlsplit(profile["id"]).netloc if is_http_url(profile.get("id")) else None
@@ -214,7 +221,10 @@ def allowed_hosted_scope(profile: Mapping[str, Any], assertion_id: str) -> str |
         return f"{assertion_id} does not start with any of the issuer's startsWith values {starts}"
     if not origins:
         return "the issuer has no http(s) id or allowedOrigins to host assertions under"
-    parts = urlsplit(assertion_id)
-    if parts.netloc not in origins and parts.hostname not in origins:
-        return f"{assertion_id} is not hosted on the issuer's allowed origins {origins}"
+    for what, url in (("the assertion", assertion_id), ("the BadgeClass", badge_class_id)):
+        if url is None or (what == "the BadgeClass" and not is_http_url(url)):
+            continue
+        parts = urlsplit(url)
+        if parts.netloc not in origins and parts.hostname not in origins:
+            return f"{what} {url} is not hosted on the issuer's allowed origins {origins}"
     return None

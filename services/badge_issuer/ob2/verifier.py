@@ -165,7 +165,7 @@ class _Verification:
         self.assertion = dict(hosted)  # OB 2.0: the hosted copy is the one to trust from here on
         if not await self._badge_class_and_issuer():
             return
-        reason = documents.allowed_hosted_scope(self.profile or {}, url)
+        reason = documents.allowed_hosted_scope(self.profile or {}, url, node_id(self.badge_class or {}))
         if reason:
             self._replace_issuer_check("failed", f"outside the issuer's hosted-verification scope: {reason}")
         self._validity_window()
@@ -208,8 +208,7 @@ class _Verification:
         assert self.token is not None and self.profile is not None
         listed = self._listed_keys()
         listed_ids = [node_id(entry) for entry in listed]
-        verification = self.assertion.get("verification")
-        creator = verification.get("creator") if isinstance(verification, Mapping) else None
+        creator = documents.verification_object(self.assertion).get("creator")
         issuer_id = self.profile["id"]
         if creator is not None:
             if creator not in listed_ids:
@@ -379,6 +378,12 @@ class _Verification:
             until = f", expires {self.assertion['expires']}" if expires else ", no expiry"
             self.report.add("validity_window", "passed", f"issued on {self.assertion['issuedOn']}{until}")
 
+    def _issuer_id(self) -> str | None:
+        """The issuer Profile's id; before it is had, the issuer the BadgeClass claims."""
+        if self.profile is not None:
+            return node_id(self.profile.get("id"))
+        return node_id(self.badge_class.get("issuer")) if self.badge_class else None
+
     def _outcome(self) -> VerificationOut:
         checks = self.report.checks
         failures = [f"{check.check}: {check.reason}" for check in checks if check.outcome == "failed"]
@@ -388,7 +393,7 @@ class _Verification:
             verified=not failures,
             format="ob2-signed" if self.kind == "signed" or self.token else "ob2-hosted",
             credential_id=node_id(self.assertion.get("id")),
-            issuer=node_id(self.profile.get("id")) if self.profile else None,
+            issuer=self._issuer_id(),
             checks=checks,
             failures=failures,
             extracted=self.assertion or None,
