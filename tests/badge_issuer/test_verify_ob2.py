@@ -323,6 +323,10 @@ async def test_a_signed_assertion_verifies_with_the_issuers_key(ob2_client, web)
     checks = _checks(result)
     assert checks["signature"]["reason"].startswith(f"RS256 JWS by {badge.key_url}")
     assert "not in the issuer's revocationList" in checks["status"]["reason"]
+    # Slashes escaped as PHP's json_encode writes them: the same JSON, still recognised as OB 2.0.
+    escaped = json.dumps(badge.assertion).replace("/", "\\/").encode()
+    token = jwt.PyJWS().encode(escaped, badge.private_key, algorithm="RS256")
+    assert (await _verify(ob2_client, {"jwt": token}))["verified"] is True
 
 
 async def test_es256_and_eddsa_keys_verify_with_their_own_algorithm(ob2_client, web):
