@@ -241,7 +241,9 @@ class RevocationIn(Schema):
 
 
 class VerificationCheck(BaseModel):
-    check: Literal["format", "signature", "issuer", "schema", "validity_window", "status"]
+    check: Literal[
+        "format", "signature", "issuer", "schema", "validity_window", "status", "recipient", "badge_class", "hosted"
+    ]
     outcome: Literal["passed", "failed", "skipped"]
     reason: str | None = None
     details: list[str] = Field(default_factory=list)
@@ -249,7 +251,7 @@ class VerificationCheck(BaseModel):
 
 class VerificationOut(BaseModel):
     verified: bool = Field(description="True when no check failed.")
-    format: Literal["data-integrity", "vc-jwt", "unknown"]
+    format: Literal["data-integrity", "vc-jwt", "ob2-hosted", "ob2-signed", "unknown"]
     credential_id: str | None = None
     issuer: str | None = None
     checks: list[VerificationCheck]
@@ -257,7 +259,19 @@ class VerificationOut(BaseModel):
     extracted: dict[str, Any] | None = Field(
         None,
         description="For a baked image: the credential found in it, as it would be sent as JSON (the "
-        'credential, or {"jwt": ...}), so a relying party can keep what it verified.',
+        'credential, or {"jwt": ...}), so a relying party can keep what it verified. For an Open Badges 2.0 '
+        "assertion presented as JSON or JWS: the assertion (its hosted copy, or the JWS payload).",
+    )
+    badge_class: str | None = Field(None, description="Open Badges 2.0: the id of the assertion's BadgeClass.")
+    alignment: list[dict[str, str]] | None = Field(
+        None,
+        description="Open Badges 2.0: the BadgeClass's AlignmentObjects (targetName, targetUrl, targetCode, "
+        "targetFramework, targetDescription), which map a third-party badge to skills.",
+    )
+    recipient: dict[str, Any] | None = Field(
+        None,
+        description="Open Badges 2.0: the assertion's recipient IdentityObject (type, hashed, salt, identity), "
+        "to bind the badge to a person.",
     )
 
 

@@ -23,14 +23,21 @@ _REQUEST_BODY = {
         "application/json": {
             "schema": {
                 "type": "object",
-                "description": 'A credential with a Data Integrity proof, or {"jwt": "<compact VC-JWT>"}.',
+                "description": 'A credential with a Data Integrity proof, or {"jwt": "<compact VC-JWT>"}; or an '
+                'Open Badges 2.0 hosted assertion as JSON, or {"jwt": "<its JWS>"} for a signed one.',
             },
             "example": {"jwt": "eyJhbGciOiJFZERTQSIs..."},
         },
         "multipart/form-data": {
             "schema": {
                 "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary", "description": "A baked PNG or SVG."}},
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "A baked PNG or SVG (OB 3.0, or OB 2.0: `openbadges` chunk or element).",
+                    }
+                },
                 "required": ["file"],
             }
         },
@@ -70,7 +77,10 @@ async def verify_credential(request: Request, session: AsyncSession = Depends(ge
     checked). Answers 200 with every check and the reasons; `verified` is false if any failed. Remote
     documents are fetched over https from public addresses only, with a deadline and a size cap; a
     refused or failed fetch fails its check with the reason. A baked image is checked for bombs and
-    entity expansion before anything is decoded."""
+    entity expansion before anything is decoded. An Open Badges 2.0 assertion (context
+    https://w3id.org/openbadges/v2) is checked as that spec says: a hosted one against its hosted
+    copy, BadgeClass and issuer Profile; a signed one (JWS) with the issuer Profile's key and
+    revocation list; `format` is then `ob2-hosted` or `ob2-signed`."""
     presented = await _presented(request)
     result = await verification.verify_presented(
         session, presented, vault=key_vault(request), base_url=base_url(request), fetcher=request.app.state.fetcher

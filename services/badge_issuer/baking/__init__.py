@@ -51,6 +51,22 @@ def extract_credential_from_image(image: bytes, *, limits: ImageLimits = DEFAULT
     return module.extract_credential(image, limits=limits)
 
 
+def extract_badge_from_image(image: bytes, *, limits: ImageLimits = DEFAULT_LIMITS) -> BakedCredential:
+    """An OB 3.0 credential if the image holds one, else an OB 2.0 assertion (``openbadges`` chunk
+    or ``openbadges:assertion`` element): a compact JWS string or a JSON dict."""
+    module = png if detect_image_format(image) == "png" else svg
+    try:
+        return module.extract_credential(image, limits=limits)
+    except CredentialNotFoundError as ob3_missing:
+        try:
+            text = module.extract_ob2_assertion_text(image, limits=limits)
+        except CredentialNotFoundError as ob2_missing:
+            raise CredentialNotFoundError(f"{ob3_missing}, and {ob2_missing} (Open Badges 2.0)") from ob2_missing
+    if len(text.encode("utf-8")) > limits.max_credential_bytes:
+        raise HostileImageError(f"the baked assertion is larger than {limits.max_credential_bytes} bytes")
+    return parse_credential_text(text)
+
+
 __all__ = [
     "DEFAULT_LIMITS",
     "MEDIA_TYPES",
@@ -63,6 +79,7 @@ __all__ = [
     "InvalidImageError",
     "bake_credential_into_image",
     "detect_image_format",
+    "extract_badge_from_image",
     "extract_credential_from_image",
     "parse_credential_text",
 ]

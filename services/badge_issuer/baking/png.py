@@ -1,5 +1,8 @@
 """Open Badges 3.0 PNG baking: an uncompressed ``iTXt`` chunk with keyword ``openbadgecredential``.
 
+Open Badges 2.0 images are read too (never written): an ``iTXt`` (or legacy ``tEXt``) chunk with
+keyword ``openbadges`` holding the assertion's JSON or its JWS (OB 2.0 Baking Specification).
+
 The chunk layer is handled here with ``struct`` and ``zlib.crc32`` rather than an image library so
 that a hostile upload is measured (signature, CRCs, chunk lengths, IHDR dimensions, the inflated
 size of the pixel data) before anything decodes it, and so baking never re-encodes the pixels.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +30,7 @@ from services.badge_issuer.baking.limits import DEFAULT_LIMITS, ImageLimits
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CREDENTIAL_KEYWORD = b"openbadgecredential"
+OB2_ASSERTION_KEYWORD = b"openbadges"
 MEDIA_TYPE = "image/png"
 
 _MAX_PNG_CHUNK_LENGTH = 2**31 - 1  # PNG §5.3
@@ -116,18 +120,33 @@ def bake_credential(
 def extract_credential_text(png_bytes: bytes, *, limits: ImageLimits = DEFAULT_LIMITS) -> str:
     """The raw text of the ``openbadgecredential`` chunk (a compact JWS or JSON)."""
     image = validate_png(png_bytes, limits=limits)
-    credential_chunks = [chunk for chunk in image.chunks if _is_credential_chunk(chunk)]
-    if not credential_chunks:
-        raise CredentialNotFoundError("PNG has no openbadgecredential iTXt chunk")
-    if len(credential_chunks) > 1:
-        # The spec forbids a second chunk; two candidates would make the verified one ambiguous.
-        raise InvalidImageError("PNG has more than one openbadgecredential iTXt chunk")
-    return _parse_itxt_text(credential_chunks[0].data)
+    return _parse_itxt_text(_only_chunk(image, _is_credential_chunk, "openbadgecredential iTXt").data)
 
 
 def extract_credential(png_bytes: bytes, *, limits: ImageLimits = DEFAULT_LIMITS) -> BakedCredential:
     """The baked credential: a compact JWS string or the credential as a dict."""
     return parse_credential_text(extract_credential_text(png_bytes, limits=limits))
+
+
+def extract_ob2_assertion_text(png_bytes: bytes, *, limits: ImageLimits = DEFAULT_LIMITS) -> str:
+    """The raw text of the OB 2.0 ``openbadges`` iTXt or tEXt chunk (an assertion's JSON or JWS),
+    after the same whole-image validation as OB 3.0 extraction."""
+    image = validate_png(png_bytes, limits=limits)
+    chunk = _only_chunk(image, _is_ob2_assertion_chunk, "openbadges iTXt or tEXt")
+    if chunk.chunk_type == b"iTXt":
+        return _parse_itxt_text(chunk.data)
+    # tEXt (PNG §11.3.4.3): keyword, NUL, Latin-1 text; never compressed.
+    return chunk.data.partition(b"\0")[2].decode("latin-1")
+
+
+def _only_chunk(image: PngImage, matches: Callable[[PngChunk], bool], what: str) -> PngChunk:
+    found = [chunk for chunk in image.chunks if matches(chunk)]
+    if not found:
+        raise CredentialNotFoundError(f"PNG has no {what} chunk")
+    if len(found) > 1:
+        # The spec forbids a second chunk; two candidates would make the verified one ambiguous.
+        raise InvalidImageError(f"PNG has more than one {what} chunk")
+    return found[0]
 
 
 def _iter_chunks(data: bytes, limits: ImageLimits) -> Iterator[PngChunk]:
@@ -224,6 +243,10 @@ def _is_credential_chunk(chunk: PngChunk) -> bool:
     return chunk.chunk_type == b"iTXt" and chunk.data.split(b"\0", 1)[0] == CREDENTIAL_KEYWORD
 
 
+def _is_ob2_assertion_chunk(chunk: PngChunk) -> bool:
+    return chunk.chunk_type in (b"iTXt", b"tEXt") and chunk.data.split(b"\0", 1)[0] == OB2_ASSERTION_KEYWORD
+
+
 def _itxt_data(text: str) -> bytes:
     # keyword, NUL, compression flag 0 and method 0 (spec: compression MUST NOT be used),
     # empty language tag, NUL, empty translated keyword, NUL, UTF-8 text (PNG §11.3.4.5).
@@ -233,30 +256,32 @@ def _itxt_data(text: str) -> bytes:
 def _parse_itxt_text(data: bytes) -> str:
     _keyword, separator, rest = data.partition(b"\0")
     if not separator or len(rest) < 2:
-        raise InvalidImageError("openbadgecredential iTXt chunk is truncated")
+        raise InvalidImageError("the baked iTXt chunk is truncated")
     compression_flag = rest[0]
     rest = rest[2:]
     _language_tag, separator_1, rest = rest.partition(b"\0")
     _translated_keyword, separator_2, text = rest.partition(b"\0")
     if not (separator_1 and separator_2):
-        raise InvalidImageError("openbadgecredential iTXt chunk is malformed")
+        raise InvalidImageError("the baked iTXt chunk is malformed")
     if compression_flag != 0:
         # Never inflate it: the spec forbids compression, and refusing avoids a second bomb vector.
-        raise InvalidImageError("openbadgecredential iTXt chunk is compressed, which the spec forbids")
+        raise InvalidImageError("the baked iTXt chunk is compressed, which the spec forbids")
     try:
         return text.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidImageError("openbadgecredential iTXt text is not UTF-8") from exc
+        raise InvalidImageError("the baked iTXt text is not UTF-8") from exc
 
 
 __all__ = [
     "CREDENTIAL_KEYWORD",
     "MEDIA_TYPE",
+    "OB2_ASSERTION_KEYWORD",
     "PNG_SIGNATURE",
     "PngChunk",
     "PngImage",
     "bake_credential",
     "extract_credential",
     "extract_credential_text",
+    "extract_ob2_assertion_text",
     "validate_png",
 ]

@@ -5,6 +5,10 @@ goes in the element's ``verify`` attribute, a credential with an embedded proof 
 JSON wrapped in CDATA. The upload is parsed once with defusedxml (no DTD, so no entity expansion
 and no external entity) and the element is spliced into the original bytes at the offsets the
 parser reports, so the rest of the image is kept byte for byte.
+
+Open Badges 2.0 images are read too (never written): ``<openbadges:assertion>`` in the namespace
+``http://openbadges.org``, its body the assertion's JSON, or with no body its ``verify`` attribute
+the JWS (OB 2.0 Baking Specification); the same parse and limits apply.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ OPENBADGES_NAMESPACE = "https://purl.imsglobal.org/ob/v3p0"
 OPENBADGES_PREFIX = "openbadges"
 MEDIA_TYPE = "image/svg+xml"
 
+OB2_NAMESPACE = "http://openbadges.org"
 _CREDENTIAL_TAG = f"{{{OPENBADGES_NAMESPACE}}}credential"
+_OB2_ASSERTION_TAG = f"{{{OB2_NAMESPACE}}}assertion"
 _ROOT_TAGS = frozenset({f"{{{SVG_NAMESPACE}}}svg", "svg"})
 _XML_DECLARATION_ENCODING = re.compile(rb"\A(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
@@ -56,9 +62,10 @@ class _ScannedSvg:
 class _SvgScanner:
     """ElementTree parser target that records byte offsets instead of building a tree."""
 
-    def __init__(self, data: bytes, limits: ImageLimits) -> None:
+    def __init__(self, data: bytes, limits: ImageLimits, tag: str = _CREDENTIAL_TAG) -> None:
         self.document = data
         self.limits = limits
+        self.tag = tag
         self.parser: DefusedXMLParser | None = None
         self.result = _ScannedSvg()
         self._depth = 0
@@ -85,7 +92,7 @@ class _SvgScanner:
             self.result.root_start = index
             self.result.root_namespaces = self._pending_namespaces
         self._pending_namespaces = {}
-        if tag == _CREDENTIAL_TAG:
+        if tag == self.tag:
             if not self.result.credential_spans and not self._open_credentials:
                 self._reading_first_credential = True
                 self.result.credential_verify = attrib.get("verify")
@@ -98,7 +105,7 @@ class _SvgScanner:
 
     def end(self, tag: str) -> None:
         self._depth -= 1
-        if tag != _CREDENTIAL_TAG:
+        if tag != self.tag:
             return
         start, empty_element_end = self._open_credentials.pop()
         if empty_element_end is None:
@@ -189,11 +196,23 @@ def extract_credential(svg_bytes: bytes, *, limits: ImageLimits = DEFAULT_LIMITS
     return parse_credential_text(extract_credential_text(svg_bytes, limits=limits))
 
 
-def _scan(data: bytes, limits: ImageLimits) -> _ScannedSvg:
+def extract_ob2_assertion_text(svg_bytes: bytes, *, limits: ImageLimits = DEFAULT_LIMITS) -> str:
+    """OB 2.0: the element's body (the assertion's JSON) when it has one, else the JWS in ``verify``
+    (with a body, ``verify`` is only the hosted URL, which the JSON's own id already says)."""
+    scanned = _scan(svg_bytes, limits, _OB2_ASSERTION_TAG)
+    if not scanned.credential_spans:
+        raise CredentialNotFoundError("SVG has no openbadges:assertion element")
+    if len(scanned.credential_spans) > 1:
+        raise InvalidImageError("SVG has more than one openbadges:assertion element")
+    body = "".join(scanned.credential_text_parts).strip()
+    return body or (scanned.credential_verify or "").strip()
+
+
+def _scan(data: bytes, limits: ImageLimits, tag: str = _CREDENTIAL_TAG) -> _ScannedSvg:
     if len(data) > limits.max_image_bytes:
         raise HostileImageError(f"SVG is larger than {limits.max_image_bytes} bytes")
     _require_utf8(data)
-    scanner = _SvgScanner(data, limits)
+    scanner = _SvgScanner(data, limits, tag)
     parser = DefusedXMLParser(target=scanner, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     scanner.parser = parser
     try:
@@ -250,5 +269,6 @@ __all__ = [
     "bake_credential",
     "extract_credential",
     "extract_credential_text",
+    "extract_ob2_assertion_text",
     "validate_svg",
 ]

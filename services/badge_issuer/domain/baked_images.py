@@ -17,7 +17,7 @@ from services.badge_issuer.baking import (
     HostileImageError,
     ImageFormat,
     bake_credential_into_image,
-    extract_credential_from_image,
+    extract_badge_from_image,
 )
 from services.badge_issuer.baking.default_image import TIER_PALETTES, default_badge_png, default_badge_svg
 from services.badge_issuer.db.tables import Credential
@@ -51,13 +51,13 @@ async def baked_credential(session: AsyncSession, credential_id: uuid.UUID, imag
 
 
 def presented_from_image(data: bytes, max_bytes: int) -> dict[str, Any]:
-    """The credential in an uploaded baked image, shaped as /v1/verify takes JSON. Every image
-    failure is a 4xx problem: too big is 413, hostile or malformed or unbaked is 422."""
+    """The credential (OB 3.0) or assertion (OB 2.0) in an uploaded baked image, shaped as /v1/verify
+    takes JSON. Every image failure is a 4xx problem: too big is 413, hostile, malformed or unbaked is 422."""
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"The image exceeds the limit of {max_bytes} bytes.")
     limits = replace(DEFAULT_LIMITS, max_image_bytes=min(max_bytes, DEFAULT_LIMITS.max_image_bytes))
     try:
-        extracted = extract_credential_from_image(data, limits=limits)
+        extracted = extract_badge_from_image(data, limits=limits)
     except HostileImageError as error:
         raise HostileImage(f"Refused before decoding: {error}") from error
     except CredentialNotFoundError as error:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.badge_issuer.db.tables import IssuerKey
 from services.badge_issuer.domain import status_lists
 from services.badge_issuer.domain.key_vault import KeyVault
+from services.badge_issuer.ob2 import is_ob2_presented, verify_ob2_badge
 from services.badge_issuer.ob3.schema_validation import validate_achievement_credential
 from services.badge_issuer.proofs import data_integrity, keys, vc_jwt
 from services.badge_issuer.status_list import StatusListError, check_credential_status
@@ -282,6 +283,8 @@ async def verify_presented(
     fetcher: SafeFetcher | None = None,
 ) -> VerificationOut:
     """`fetcher` None: nothing remote is fetched (every remote key or list is reported unchecked)."""
+    if is_ob2_presented(presented):  # Open Badges 2.0 assertion (JSON or JWS): its own verifier
+        return await verify_ob2_badge(presented, fetcher=fetcher)
     resolver = KeyResolver(session, fetcher, base_url)
     if isinstance(presented.get("jwt"), str):
         return await _verify_jwt(session, presented["jwt"], resolver, vault=vault)
