@@ -22,6 +22,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("learner_hint", sa.String(length=400), nullable=True))
         # Rows received before binding existed are unchecked: the status sweep binds them.
         batch_op.add_column(sa.Column("recipient", sa.String(length=16), server_default="unchecked", nullable=False))
+        batch_op.add_column(sa.Column("alignment", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("check_outcome", sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column("unreachable_since", sa.DateTime(timezone=True), nullable=True))
@@ -78,6 +79,7 @@ def downgrade() -> None:
         batch_op.drop_column("unreachable_since")
         batch_op.drop_column("check_outcome")
         batch_op.drop_column("checked_at")
+        batch_op.drop_column("alignment")
         batch_op.drop_column("recipient")
         batch_op.drop_column("learner_hint")
         batch_op.alter_column("employee_id", existing_type=sa.Uuid(), nullable=False)

@@ -192,6 +192,8 @@ class ReceivedCredential(IdMixin, TenantMixin, Base):
     # Whether the credential is about this employee (domain/recipients.py): bound, mismatch,
     # unverified, or unchecked (received before binding existed; the status sweep binds it).
     recipient: Mapped[str] = mapped_column(String(16), default="unchecked", server_default="unchecked")
+    # Alignment targets the verifier read outside the credential itself (an OB 2.0 BadgeClass).
+    alignment: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     # The last re-verification by the status sweep (domain/status_sweep.py) and since when the
     # verifier could not be asked (counts until the grace period ends).
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -82,9 +82,12 @@ def _achievement_id(credential: dict[str, Any]) -> uuid.UUID | None:
     return uuid.UUID(match.group(1)) if match else None
 
 
-def alignment_targets(credential: dict[str, Any]) -> list[str]:
-    """The targetCode and targetUrl of the achievement's alignments, in order, deduplicated, bounded."""
+def alignment_targets(credential: dict[str, Any], elsewhere: list[dict[str, Any]] | None = None) -> list[str]:
+    """The targetCode and targetUrl of the achievement's alignments (or of what the verifier read
+    beside the credential: an OB 2.0 BadgeClass's), in order, deduplicated, bounded."""
     alignments = _achievement(credential).get("alignment")
+    if not isinstance(alignments, list) or not alignments:
+        alignments = elsewhere or []
     targets: list[str] = []
     for alignment in alignments if isinstance(alignments, list) else []:
         if not isinstance(alignment, dict):
@@ -139,7 +142,9 @@ class SkillMapper:
             )
         return self._achievements[achievement_id]
 
-    async def skills_of(self, credential: dict[str, Any]) -> tuple[uuid.UUID | None, list[dict[str, Any]], str]:
+    async def skills_of(
+        self, credential: dict[str, Any], elsewhere: list[dict[str, Any]] | None = None
+    ) -> tuple[uuid.UUID | None, list[dict[str, Any]], str]:
         """(our achievement id or None, certified skills, why none when empty)."""
         achievement_id = _achievement_id(credential)
         if achievement_id is not None:
@@ -150,7 +155,7 @@ class SkillMapper:
                     for s in achievement.get("skills", [])
                 ]
                 return achievement_id, skills, f"mapping: achievement {achievement_id} certifies no skill"
-        targets = alignment_targets(credential)
+        targets = alignment_targets(credential, elsewhere)
         if not targets:
             return None, [], "mapping: the achievement is not one of this organisation's and has no alignment"
         return (
@@ -288,7 +293,7 @@ def _normalised(skills: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
 
 async def remap(session: AsyncSession, row: ReceivedCredential, mapper: SkillMapper) -> bool:
     """Maps an already received valid credential again (the taxonomy or the mappings changed)."""
-    achievement_id, skills, reason = await mapper.skills_of(credential_of(row.presented))
+    achievement_id, skills, reason = await mapper.skills_of(credential_of(row.presented), row.alignment)
     row.achievement_id = achievement_id if achievement_id is not None else row.achievement_id
     return await settle(session, row, skills, reason)
 
@@ -399,6 +404,7 @@ async def receive_for_learner(
         earned_at=earned_at(credential),
         expires_at=_time(credential.get("validUntil") or credential.get("expirationDate") or credential.get("expires")),
         recipient=recipients.UNCHECKED,
+        alignment=result.get("alignment") if isinstance(result.get("alignment"), list) else None,
         checked_at=utcnow(),
         check_outcome="verified" if result.get("verified") else "rejected at intake",
     )

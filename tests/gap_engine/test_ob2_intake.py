@@ -1,0 +1,64 @@
+"""An Open Badges 2.0 badge people already hold counts like an OB 3.0 one: the issuer's verifier reads
+the hosted assertion (1EdTech's validator example, served on loopback), its BadgeClass alignment maps
+to our skills, and its recipient (a salted sha256 of the email) binds it to the right employee only.
+
+Demo: Project Manager needs Active listening 2 (must).
+"""
+
+import base64
+import os
+
+import httpx
+import pytest
+
+from services.badge_issuer.app import create_app as create_issuer_app
+from services.badge_issuer.settings import IssuerSettings
+from tests.badge_issuer.test_verify_ob2 import ESCO_SKILL, LOOPBACK, Badge, web  # noqa: F401 - `web` is a fixture
+from tests.gap_engine.test_credentials import _listening, _post, _trust
+
+# The validator example's recipient: sha256("nobody@example.org" + "deadsea").
+BETH = "nobody@example.org"
+
+
+@pytest.fixture
+async def issuer_app(service_settings, taxonomy_app):
+    """The real issuer, allowed to fetch from the loopback web the hosted badge lives on."""
+    settings = service_settings(
+        IssuerSettings,
+        "badge_issuer",
+        master_key=base64.b64encode(os.urandom(32)).decode(),
+        taxonomy_url="http://taxonomy.test",
+        public_base_url="https://issuer.credstack.test",
+        fetch_allowed_hosts=[LOOPBACK],
+        fetch_allow_http_hosts=[LOOPBACK],
+    )
+    app = create_issuer_app(settings, taxonomy_transport=httpx.ASGITransport(app=taxonomy_app))
+    yield app
+    await app.state.taxonomy.http.aclose()
+    await app.state.fetcher.aclose()
+    await app.state.database.dispose()
+
+
+async def test_a_hosted_ob2_badge_counts_for_its_recipient_only(client, headers, roles, demo, web):  # noqa: F811
+    badge = Badge(web)
+    badge.publish()
+    role_id = str(roles["Project Manager"])
+    assert (await client.post(f"/v1/roles/{role_id}/sync", headers=headers)).status_code == 200
+    for hris_id, email in (("E-BETH", BETH), ("E-OTHER", "someone@example.org")):
+        body = {"name": hris_id, "email": email, "target_role_id": role_id}
+        assert (await client.put(f"/v1/employees/{hris_id}", json=body, headers=headers)).status_code == 201
+    mapping = {"target": ESCO_SKILL, "skill_id": str(demo["Active listening"]), "level": 2}
+    assert (await client.post("/v1/alignment-mappings", json=mapping, headers=headers)).status_code == 201
+    await _trust(client, headers, badge.issuer["id"])
+
+    claimed = await _post(client, headers, "E-OTHER", badge.assertion)
+    assert claimed["format"] == "ob2-hosted" and claimed["status"] == "recipient_mismatch", claimed
+    assert (await _listening(client, headers, "E-OTHER", demo))[0] is None
+
+    held = await _post(client, headers, "E-BETH", badge.assertion)
+    assert held["status"] == "verified" and held["recipient"] == "bound", held
+    assert held["skills"] == [
+        {"skill_id": str(demo["Active listening"]), "level": 2, "source": "mapping", "target": ESCO_SKILL}
+    ]
+    assert (await _listening(client, headers, "E-BETH", demo))[0] == 2
+    assert held["earned_at"].startswith(badge.assertion["issuedOn"][:10])
