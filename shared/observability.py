@@ -59,3 +59,14 @@ class ServiceMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.service = service
+        self.background = Counter(
+            "credstack_background_events_total",
+            "Outcomes of background work: webhook deliveries given up (dead), status re-checks, reconciliation",
+            ["service", "event"],
+            registry=self.registry,
+        )
+
+    def count(self, event: str, amount: int = 1) -> None:
+        """One more (or `amount` more) of a background outcome, e.g. webhook_delivery_dead."""
+        if amount:
+            self.background.labels(self.service, event).inc(amount)

@@ -66,7 +66,9 @@ def create_app(
             # The outbox worker lives with the app: pending events are delivered after a restart.
             stop = asyncio.Event()
             worker = asyncio.create_task(
-                outbox.run_worker(application.state.database.sessions, vault, webhook_http, stop)
+                outbox.run_worker(
+                    application.state.database.sessions, vault, webhook_http, stop, application.state.metrics
+                )
             )
             try:
                 yield

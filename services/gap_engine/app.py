@@ -78,6 +78,7 @@ def create_app(
                         stop,
                         settings.status_sweep_poll_seconds,
                         timedelta(seconds=settings.reconcile_seconds),
+                        application.state.metrics,
                     )
                 )
             try:

@@ -56,7 +56,8 @@ async def deliver(issuer_app, receiver):
     http = SafeFetcher(issuer_app.state.webhook_http.policy, transport=httpx.ASGITransport(app=receiver.app))
 
     async def run(now=None) -> int:  # noqa: ANN001
-        return await outbox.deliver_due(issuer_app.state.database.sessions, issuer_app.state.key_vault, http, now=now)
+        state = issuer_app.state
+        return await outbox.deliver_due(state.database.sessions, state.key_vault, http, now=now, metrics=state.metrics)
 
     yield run
     await http.aclose()
@@ -275,6 +276,8 @@ async def test_a_dead_delivery_is_listed_and_replayed_until_it_is_processed(
         ("credential.issued", outbox.MAX_ATTEMPTS, "HTTP 503")
     ]
     assert receiver.received == [] and await deliver(moment) == 0  # dead: no longer attempted by itself
+    metrics = (await client.get("/metrics")).text
+    assert 'credstack_background_events_total{event="webhook_delivery_dead",service="badge_issuer"} 1.0' in metrics
 
     other = bearer(uuid.uuid4(), "admin")
     assert (await client.get(path, headers=other)).status_code == 404

@@ -23,6 +23,7 @@ from services.badge_issuer.db.tables import OutboxEvent, WebhookDelivery, Webhoo
 from services.badge_issuer.domain.key_vault import KeyVault, MasterKeyError
 from services.badge_issuer.domain.webhooks import secret_binding
 from shared.db import UTCDateTime, utcnow
+from shared.observability import ServiceMetrics
 from shared.safe_fetch import FetchError, SafeFetcher, URLRefused
 from shared.webhooks import signed_headers
 
@@ -124,6 +125,7 @@ async def deliver_due(
     *,
     now: datetime | None = None,
     limit: int = BATCH_SIZE,
+    metrics: ServiceMetrics | None = None,
 ) -> int:
     """Attempts every delivery due at `now`; returns how many were attempted. On PostgreSQL the rows
     are claimed FOR UPDATE SKIP LOCKED, so replicas polling together never send the same one twice."""
@@ -155,6 +157,8 @@ async def deliver_due(
                 delivery, events[delivery.event_id], subscriptions[delivery.subscription_id], vault, http, now
             )
         await session.commit()
+        if metrics is not None:
+            metrics.count("webhook_delivery_dead", sum(1 for delivery in due if delivery.status == "dead"))
         return len(due)
 
 
@@ -198,12 +202,16 @@ def _record_failure(delivery: WebhookDelivery, error: str, now: datetime) -> Non
 
 
 async def run_worker(
-    sessions: async_sessionmaker[AsyncSession], vault: KeyVault, http: SafeFetcher, stop: asyncio.Event
+    sessions: async_sessionmaker[AsyncSession],
+    vault: KeyVault,
+    http: SafeFetcher,
+    stop: asyncio.Event,
+    metrics: ServiceMetrics | None = None,
 ) -> None:
     """Polls until `stop` is set; a failing round (database away) is logged and retried, never fatal."""
     while not stop.is_set():
         try:
-            attempted = await deliver_due(sessions, vault, http)
+            attempted = await deliver_due(sessions, vault, http, metrics=metrics)
         except Exception:  # the worker must outlive a database outage
             logger.exception("webhook delivery round failed")
             attempted = 0

@@ -36,6 +36,7 @@ from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from services.gap_engine.domain.webhooks import source_authorization
 from shared.db import utcnow
 from shared.errors import ServiceUnavailable
+from shared.observability import ServiceMetrics
 from shared.secret_box import MasterKeyError, SecretBox
 
 logger = logging.getLogger(__name__)
@@ -212,6 +213,7 @@ async def run_sweeper(
     stop: asyncio.Event,
     poll_seconds: float,
     reconcile_every: timedelta,
+    metrics: ServiceMetrics | None = None,
 ) -> None:
     """Sweeps (and, holding the same lease, reconciles intake with the issuer) until `stop`; a
     failing round (database or issuer away) is logged and retried, never fatal."""
@@ -220,9 +222,19 @@ async def run_sweeper(
         try:
             outcome = await sweep_once(sessions, verifier, tokens, secret_box, policy, holder=holder)
             if outcome.leased:
-                await reconciliation.reconcile_due(
+                reconciled = await reconciliation.reconcile_due(
                     sessions, verifier, taxonomy, tokens, secret_box, every=reconcile_every
                 )
+                if metrics is not None:
+                    for event, amount in (
+                        ("status_recheck", outcome.checked),
+                        ("status_recheck_rejected", outcome.rejected),
+                        ("status_recheck_unreachable", outcome.unreachable),
+                        ("status_unknown", outcome.status_unknown),
+                        ("reconciled_received", reconciled.received),
+                        ("reconciled_revoked", reconciled.revoked),
+                    ):
+                        metrics.count(event, amount)
         except Exception:  # the sweeper must outlive a database or verifier outage
             logger.exception("status sweep round failed")
             outcome = SweepOutcome()
