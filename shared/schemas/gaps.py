@@ -431,3 +431,32 @@ class WebhookReceiptOut(Schema):
     event_type: str
     outcome: str = Field(description="What the delivery did (or why it was ignored).")
     duplicate: bool = Field(description="True when this webhook-id was already received; nothing was done again.")
+
+
+class DidChallengeIn(Schema):
+    did: str = Field(min_length=8, max_length=500, pattern=r"^did:[a-z0-9]+:\S+$", description="The holder's DID.")
+
+
+class DidChallengeOut(Schema):
+    did: str
+    challenge: str = Field(description="Sign it as the presentation's `nonce`; single use.")
+    audience: str = Field(description="The presentation's `aud`.")
+    expires_at: datetime
+
+
+class DidProofIn(Schema):
+    presentation: str = Field(
+        min_length=20,
+        max_length=65_536,
+        description="A Verifiable Presentation as a compact JWT (EdDSA), signed with the DID's key: `iss` the DID, "
+        "`nonce` the challenge, `aud` the audience.",
+    )
+
+
+class EmployeeDidOut(Schema):
+    did: str
+    proved_at: datetime
+
+
+class EmployeeDidList(Schema):
+    items: list[EmployeeDidOut]

@@ -30,7 +30,10 @@ class PartnerAcademy:
         self.key = keys.generate_private_key("Ed25519")
         self.did = keys.did_key_for(self.key.public_key())
 
-    def credential(self, alignments: list[dict[str, Any]], name: str = "Partner badge") -> dict[str, Any]:
+    def credential(
+        self, alignments: list[dict[str, Any]], name: str = "Partner badge", subject_did: str | None = None
+    ) -> dict[str, Any]:
+        """Issued to ada@example.com, or (`subject_did`) to a holder named only by their DID."""
         unsigned = {
             "@context": list(CREDENTIAL_CONTEXTS),
             "id": f"urn:uuid:{uuid.uuid4()}",
@@ -58,6 +61,10 @@ class PartnerAcademy:
                 },
             },
         }
+        if subject_did is not None:
+            subject = unsigned["credentialSubject"]
+            del subject["identifier"]
+            unsigned["credentialSubject"] = {"id": subject_did, **subject}
         return data_integrity.sign(
             unsigned,
             self.key,

@@ -74,6 +74,9 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 "/v1/employees/{hris_id}/skills": {"hris_id": OWNER_HRIS_ID},
                 "/v1/employees/{hris_id}/credentials": {"hris_id": OWNER_HRIS_ID},
                 "/v1/employees/{hris_id}/credentials/baked": {"hris_id": OWNER_HRIS_ID},
+                "/v1/employees/{hris_id}/did-challenges": {"hris_id": OWNER_HRIS_ID},
+                "/v1/employees/{hris_id}/did-proofs": {"hris_id": OWNER_HRIS_ID},
+                "/v1/employees/{hris_id}/dids": {"hris_id": OWNER_HRIS_ID},
                 "/v1/trusted-issuers/{trusted_issuer_id}": {"trusted_issuer_id": trusted_id},
                 "/v1/alignment-mappings/{mapping_id}": {"mapping_id": mapping_id},
                 "/v1/roles/{role_id}/sync": {"role_id": role_id},
@@ -97,6 +100,10 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 ("PUT", "/v1/alignment-mappings/{mapping_id}"): mapping,
                 ("POST", "/v1/webhook-sources"): {"name": "intruder", "secret": "whsec_aW50cnVkZXItc2VjcmV0"},
                 ("POST", "/v1/employees/{hris_id}/credentials"): {"jwt": "x.y.z"},
+                ("POST", "/v1/employees/{hris_id}/did-challenges"): {
+                    "did": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+                },
+                ("POST", "/v1/employees/{hris_id}/did-proofs"): {"presentation": "eyJhbGciOiJFZERTQSJ9.e30.c2ln"},
                 ("POST", "/v1/employees/{hris_id}/credentials/baked"): {"file": "not an upload"},
                 ("POST", "/v1/roi"): {
                     "seats": 1,
@@ -122,6 +129,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 f"/v1/employees/{OWNER_HRIS_ID}/gap",
                 f"/v1/employees/{OWNER_HRIS_ID}/skills",
                 f"/v1/employees/{OWNER_HRIS_ID}/credentials",
+                f"/v1/employees/{OWNER_HRIS_ID}/dids",
                 f"/v1/roles/{role_id}/requirements",
                 "/v1/trusted-issuers",
                 "/v1/alignment-mappings",

@@ -53,6 +53,34 @@ def upgrade() -> None:
         "SELECT id, org_id, id, lower(email), updated_at FROM employees WHERE email IS NOT NULL"
     )
     op.create_table(
+        "employee_dids",
+        sa.Column("employee_id", sa.Uuid(), nullable=False),
+        sa.Column("did", sa.String(length=500), nullable=False),
+        sa.Column("proved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["employee_id"], ["employees.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "employee_id", "did", name="uq_employee_dids_org_employee_did"),
+    )
+    with op.batch_alter_table("employee_dids", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_employee_dids_org_id"), ["org_id"], unique=False)
+    op.create_table(
+        "did_challenges",
+        sa.Column("employee_id", sa.Uuid(), nullable=False),
+        sa.Column("did", sa.String(length=500), nullable=False),
+        sa.Column("nonce", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["employee_id"], ["employees.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("nonce"),
+    )
+    with op.batch_alter_table("did_challenges", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_did_challenges_org_id"), ["org_id"], unique=False)
+    op.create_table(
         "worker_leases",
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("holder", sa.String(length=100), nullable=False),
@@ -63,6 +91,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("worker_leases")
+    op.drop_table("did_challenges")
+    op.drop_table("employee_dids")
     with op.batch_alter_table("employee_emails", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_employee_emails_org_id"))
         batch_op.drop_index("ix_employee_emails_org_email")

@@ -8,13 +8,25 @@ from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, Admin, GapReader, HrisWriter, taxonomy, verifier
-from services.gap_engine.domain import alignment_mappings, employees, received_credentials, roles, trusted_issuers
+from services.gap_engine.domain import (
+    alignment_mappings,
+    employees,
+    holder_dids,
+    received_credentials,
+    roles,
+    trusted_issuers,
+)
 from shared.db import get_session
 from shared.errors import Unprocessable
 from shared.schemas.gaps import (
     AlignmentMappingIn,
     AlignmentMappingList,
     AlignmentMappingOut,
+    DidChallengeIn,
+    DidChallengeOut,
+    DidProofIn,
+    EmployeeDidList,
+    EmployeeDidOut,
     ReceivedCredentialList,
     ReceivedCredentialOut,
     TaxonomyRefreshOut,
@@ -305,3 +317,64 @@ async def refresh_taxonomy(
     )
     await session.commit()
     return refreshed
+
+
+@router.post(
+    "/employees/{hris_id}/did-challenges",
+    tags=["credentials"],
+    summary="A challenge for the employee's wallet to prove a DID",
+    status_code=201,
+    response_model=DidChallengeOut,
+    responses=WRITE_ERRORS,
+)
+async def create_did_challenge(
+    request: Request,
+    hris_id: HrisIdPath,
+    body: DidChallengeIn,
+    caller: HrisWriter,
+    session: AsyncSession = Depends(get_session),
+) -> DidChallengeOut:
+    """The wallet signs the challenge in a presentation (POST …/did-proofs). Until then the DID is
+    just a claim: credentials whose subject is that DID do not count as the employee's."""
+    challenge = await holder_dids.issue_challenge(
+        session, caller.org_id, hris_id, body.did, request.app.state.settings.public_base_url
+    )
+    await session.commit()
+    return challenge
+
+
+@router.post(
+    "/employees/{hris_id}/did-proofs",
+    tags=["credentials"],
+    summary="Prove the employee controls a DID",
+    status_code=201,
+    response_model=EmployeeDidOut,
+    responses=WRITE_ERRORS,
+)
+async def prove_did(
+    request: Request,
+    hris_id: HrisIdPath,
+    body: DidProofIn,
+    caller: HrisWriter,
+    session: AsyncSession = Depends(get_session),
+) -> EmployeeDidOut:
+    """A Verifiable Presentation (compact JWT, EdDSA, did:key) over an open challenge. Credentials
+    already received for the employee with that DID as their subject start counting at once."""
+    proved = await holder_dids.prove_did(
+        session, caller.org_id, hris_id, body.presentation, request.app.state.settings.public_base_url
+    )
+    await session.commit()
+    return proved
+
+
+@router.get(
+    "/employees/{hris_id}/dids",
+    tags=["credentials"],
+    summary="DIDs the employee proved control of",
+    response_model=EmployeeDidList,
+    responses=ERRORS,
+)
+async def list_dids(
+    hris_id: HrisIdPath, caller: GapReader, session: AsyncSession = Depends(get_session)
+) -> EmployeeDidList:
+    return EmployeeDidList(items=await holder_dids.list_dids(session, caller.org_id, hris_id))

@@ -216,6 +216,29 @@ class EmployeeEmail(IdMixin, TenantMixin, Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class EmployeeDid(IdMixin, TenantMixin, Base):
+    """A DID the employee proved control of, by signing a challenge this service issued with it."""
+
+    __tablename__ = "employee_dids"
+    __table_args__ = (UniqueConstraint("org_id", "employee_id", "did", name="uq_employee_dids_org_employee_did"),)
+
+    employee_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("employees.id", ondelete="CASCADE"))
+    did: Mapped[str] = mapped_column(String(500))
+    proved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DidChallenge(IdMixin, TenantMixin, Base):
+    """A nonce the employee's wallet signs to prove a DID is theirs: single use, short-lived."""
+
+    __tablename__ = "did_challenges"
+
+    employee_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("employees.id", ondelete="CASCADE"))
+    did: Mapped[str] = mapped_column(String(500))
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class WorkerLease(Base):
     """One row per background job: the replica whose lease is unexpired does the work, so two
     replicas never sweep the same credentials at once."""

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.gap_engine.db.tables import (
     AlignmentMapping,
     Employee,
+    EmployeeDid,
     EmployeeEmail,
     ReceivedCredential,
     SkillFact,
@@ -249,7 +250,12 @@ async def known_identity(session: AsyncSession, employee: Employee) -> recipient
     )
     if employee.email:
         emails.add(employee.email.strip().lower())
-    return recipients.KnownIdentity(hris_id=employee.hris_id, emails=frozenset(emails))
+    dids = set(
+        await session.scalars(
+            select(EmployeeDid.did).where(EmployeeDid.org_id == employee.org_id, EmployeeDid.employee_id == employee.id)
+        )
+    )
+    return recipients.KnownIdentity(hris_id=employee.hris_id, emails=frozenset(emails), dids=frozenset(dids))
 
 
 async def _binding(session: AsyncSession, row: ReceivedCredential) -> recipients.Binding | None:

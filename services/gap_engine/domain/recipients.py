@@ -4,8 +4,9 @@ A public badge can be downloaded by anyone, so a verified signature proves who i
 holds it. The credential names its recipient by IdentityObjects (OB 3.0 `credentialSubject.identifier`,
 OB 2.0 `recipient`): an identity hash (`sha256$hex` or `md5$hex` over the value plus the optional
 salt) or a plain value. It is bound when one of them matches an email address the HRIS has recorded
-for the employee (any of them: addresses change) or the employee's HRIS id. A credential naming its
-subject only by a DID is unverified here: DIDs an employee proved control of are not recorded yet.
+for the employee (any of them: addresses change) or the employee's HRIS id, or when its subject is a
+DID the employee proved control of (domain/holder_dids.py). A credential naming its subject only by a
+DID nobody proved is unverified.
 """
 
 import hashlib
@@ -50,6 +51,7 @@ class KnownIdentity:
 
     hris_id: str
     emails: frozenset[str]
+    dids: frozenset[str] = frozenset()
 
 
 def identity_objects(credential: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -114,11 +116,12 @@ def bind_recipient(credential: Mapping[str, Any], known: KnownIdentity) -> Bindi
     """BOUND when an identifier names this employee; MISMATCH when the credential names someone by a
     kind of identifier we can check and it is not them; UNVERIFIED when nothing can be matched."""
     identities = identity_objects(credential)
-    checkable = [
-        i for i in identities if isinstance(i.get("identityType"), str) and _candidates(i["identityType"], known) != []
-    ]
-    for identity in checkable:
-        if identity_matches(identity, _candidates(identity["identityType"], known)):
+    subject = _subject_id(credential)
+    if subject is not None and subject in known.dids:
+        return Binding(BOUND)
+    for identity in identities:
+        kind = identity.get("identityType")
+        if isinstance(kind, str) and identity_matches(identity, _candidates(kind, known)):
             return Binding(BOUND)
     named = sorted({str(i.get("identityType")) for i in identities if isinstance(i.get("identityType"), str)})
     checkable_kinds = {
@@ -132,7 +135,6 @@ def bind_recipient(credential: Mapping[str, Any], known: KnownIdentity) -> Bindi
             f"recipient: the credential's {what} identifier does not match {recorded} the HRIS recorded for "
             "this employee",
         )
-    subject = _subject_id(credential)
     if subject and subject.startswith("did:"):
         return Binding(
             UNVERIFIED,
