@@ -329,9 +329,9 @@ async def test_hostile_remote_documents_fail_with_a_reason_never_a_500(client, r
             assert signature["outcome"] == "failed" and signature["reason"], (document, reference)
 
 
-async def test_one_verification_fetches_a_bounded_number_of_documents(client, remote_web, sample_credential):
-    """Four remote status lists, each signed (its key fetched again: nothing here is cacheable):
-    past the per-verification budget the rest is not fetched, and the status check says so."""
+async def test_a_credential_its_schema_refuses_makes_no_fetch(client, remote_web, sample_credential):
+    """Four status lists (the OB 3.0 schema allows one): the schema check fails first, so neither the
+    did:web key nor any list is fetched, and both checks say why."""
     remote = RemoteIssuer(remote_web)
     remote.publish()
     urls = [f"https://{HOST}/status/{n}" for n in range(1, 5)]
@@ -342,6 +342,38 @@ async def test_one_verification_fetches_a_bounded_number_of_documents(client, re
         build_status_list_entry(list_url=url, index=1, status_purpose="revocation") for url in urls
     ]
     result = await _verify(client, remote.sign(credential))
-    status = _checks(result)["status"]
-    assert status["outcome"] == "failed" and "fetches at most 6 documents" in status["reason"]
+    checks = _checks(result)
+    assert checks["schema"]["outcome"] == "failed" and checks["schema"]["code"] == "schema_mismatch"
+    assert "does not match its 1EdTech schema" in checks["signature"]["reason"]
+    assert checks["status"]["outcome"] == "failed" and "is not fetched" in checks["status"]["reason"]
+    assert remote_web.requests == []
+
+
+async def test_one_verification_fetches_a_bounded_number_of_documents(client, remote_web, sample_credential):
+    """A CLR holding eight credentials of a did:web issuer (its document fetched for each: nothing here
+    is cacheable): past the per-verification budget the rest is not fetched, and each says so."""
+    remote = RemoteIssuer(remote_web)
+    remote.publish()
+    held = [remote.sign({**_credential(sample_credential, DID), "id": f"urn:uuid:{uuid.uuid4()}"}) for _ in range(8)]
+    clr = {
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        ],
+        "id": f"urn:uuid:{uuid.uuid4()}",
+        "type": ["VerifiableCredential", "ClrCredential"],
+        "issuer": {"id": DID, "type": ["Profile"], "name": "Remote Academy"},
+        "validFrom": "2026-01-15T09:30:00Z",
+        "name": "Transcript",
+        "credentialSubject": {"type": ["ClrSubject"], "verifiableCredential": held},
+    }
+    result = await _verify(client, remote.sign(clr))
+    checks = _checks(result)
+    assert checks["signature"]["outcome"] == "passed", checks["signature"]
+    assert len(result["credentials"]) == 8
+    fetched = [nested["verified"] for nested in result["credentials"]]
+    assert fetched == [True] * 5 + [False] * 3
+    assert "fetches at most 6 documents" in _checks(result["credentials"][5])["signature"]["reason"]
+    assert checks["credentials"]["outcome"] == "failed" and checks["credentials"]["code"] == "credential_not_verified"
     assert len(remote_web.requests) == 6
