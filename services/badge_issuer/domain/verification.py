@@ -42,8 +42,10 @@ from services.badge_issuer.domain.key_vault import KeyVault
 from services.badge_issuer.ob3.schema_validation import (
     SchemaError,
     validate_achievement_credential,
+    validate_achievement_credential_jsonld,
     validate_clr_credential,
     validate_endorsement_credential,
+    validate_endorsement_credential_jsonld,
 )
 from services.badge_issuer.proofs import data_integrity, keys, vc_jwt
 from services.badge_issuer.status_list import StatusListError, check_credential_status
@@ -412,7 +414,7 @@ async def _verify_credential(
         return _outcome(read.format, None, [read.format_check, signature, *rest])
     credential = read.credential
     schema = _schema(credential, nested=nested)
-    resolver = resolver.for_credential(None if schema.outcome == "passed" else SCHEMA_GATE)
+    resolver = resolver.for_credential(None if schema.outcome in ("passed", "warning") else SCHEMA_GATE)
     signature, signed = await _signature(read, resolver)
     suffix = "" if signed else UNAUTHENTICATED
     checks = [
@@ -567,31 +569,40 @@ def _is_clr(credential: Mapping[str, Any]) -> bool:
     return "ClrCredential" in _types(credential)
 
 
-SCHEMAS: dict[str, tuple[str, Any]] = {
-    "ClrCredential": ("1EdTech CLR 2.0 ClrCredential", validate_clr_credential),
-    "EndorsementCredential": ("1EdTech OB 3.0 EndorsementCredential", validate_endorsement_credential),
-    "OpenBadgeCredential": ("1EdTech OB 3.0 AchievementCredential", validate_achievement_credential),
-    "AchievementCredential": ("1EdTech OB 3.0 AchievementCredential", validate_achievement_credential),
+OB_CREDENTIAL = "1EdTech OB 3.0 AchievementCredential"
+OB_ENDORSEMENT = "1EdTech OB 3.0 EndorsementCredential"
+# type -> (schema title, strict validator, JSON-LD adaptation validator or None)
+SCHEMAS: dict[str, tuple[str, Any, Any]] = {
+    "ClrCredential": ("1EdTech CLR 2.0 ClrCredential", validate_clr_credential, None),
+    "EndorsementCredential": (OB_ENDORSEMENT, validate_endorsement_credential, validate_endorsement_credential_jsonld),
+    "OpenBadgeCredential": (OB_CREDENTIAL, validate_achievement_credential, validate_achievement_credential_jsonld),
+    "AchievementCredential": (OB_CREDENTIAL, validate_achievement_credential, validate_achievement_credential_jsonld),
 }
 
 
 def _schema(credential: Mapping[str, Any], *, nested: bool) -> VerificationCheck:
-    """Each credential against its own type's schema; a CLR inside a CLR is not read."""
+    """Each credential against its own type's schema; a CLR inside a CLR is not read. An OB 3.0
+    credential that fails the strict schema but matches 1EdTech's JSON-LD adaptation (single values
+    where arrays are expected: how Digital Bazaar's and DCC's issuers write `proof`) is a warning."""
     types = _types(credential)
     known = [name for name in SCHEMAS if name in types]
     if not known or (nested and known[0] == "ClrCredential"):
         expected = "AchievementCredential / OpenBadgeCredential" if nested else ", ".join(SCHEMAS)
         reason = f"type {types} is not one this verifier has a schema for (expected {expected})"
         return _failed("schema", reason, "unsupported_credential_type")
-    title, validate = SCHEMAS[known[0]]
+    title, validate, validate_jsonld = SCHEMAS[known[0]]
     errors: list[SchemaError] = validate(dict(credential))
-    if errors:
-        first = errors[0]
-        reason = f"does not match the {title} JSON schema: {first.path} {first.message}"
-        if len(errors) > 1:
-            reason += f" (and {len(errors) - 1} more)"
-        return _failed("schema", reason, "schema_mismatch", [str(error) for error in errors[:20]])
-    return _passed("schema", f"{title} schema", "schema_valid")
+    if not errors:
+        return _passed("schema", f"{title} schema", "schema_valid")
+    first = f"{errors[0].path} {errors[0].message}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+    details = [str(error) for error in errors[:20]]
+    if validate_jsonld is not None and not validate_jsonld(dict(credential)):
+        reason = (
+            f"matches 1EdTech's JSON-LD adaptation of the {title} schema (what purl.imsglobal.org serves), "
+            f"not the strict schema: {first}"
+        )
+        return _check("schema", "warning", reason, "schema_jsonld_adaptation", details)
+    return _failed("schema", f"does not match the {title} JSON schema: {first}", "schema_mismatch", details)
 
 
 async def _nested_credentials(

@@ -188,7 +188,10 @@ def _verify_proof(
         hash_data = _hash_data(unsecured, proof_options, context)
     except CanonicalizationError as error:
         return VerificationResult(False, "canonicalization_failed", str(error), method, suite.name)
-    if not _signature_matches(public_key, signature, hash_data):
+    matches = _signature_matches(public_key, signature, hash_data)
+    if not matches and suite.name == LEGACY_EDDSA:
+        matches = _matches_as_first_hashed(unsecured, proof_options, context, public_key, signature)
+    if not matches:
         return VerificationResult(
             False,
             "invalid_signature",
@@ -198,6 +201,25 @@ def _verify_proof(
         )
     warnings = (suite.warning,) if suite.warning else ()
     return VerificationResult(True, "ok", None, method, suite.name, warnings)
+
+
+def _matches_as_first_hashed(
+    unsecured: Mapping[str, Any],
+    proof_options: Mapping[str, Any],
+    context: Any,
+    public_key: keys.PublicKey,
+    signature: bytes,
+) -> bool:
+    """eddsa-2022 proofs were made (2022-23) when the contexts left ``cryptosuite`` an untyped string;
+    the Data Integrity context has since typed it ``cryptosuiteString``, which changes the hashed proof
+    configuration. The untyped form is given as a JSON-LD value object (no term coercion applies),
+    so the same canonicalizer, not a hand edit, produces what those issuers signed."""
+    as_then = {**proof_options, "cryptosuite": {"@value": proof_options["cryptosuite"]}}
+    try:
+        hash_data = _hash_data(unsecured, as_then, context)
+    except CanonicalizationError:
+        return False
+    return _signature_matches(public_key, signature, hash_data)
 
 
 def _signature_matches(public_key: keys.PublicKey, signature: bytes, hash_data: bytes) -> bool:
