@@ -43,6 +43,11 @@ async def test_a_digital_bazaar_data_integrity_credential_verifies_and_its_tampe
     tampered_result = await verify_json(client, tampered)
     assert tampered_result["verified"] is False
     assert checks_of(tampered_result)["signature"]["code"] == "invalid_signature"
+    # Safe mode: a term the OB 3.0 context does not define would be dropped from what is signed.
+    padded = copy.deepcopy(signed)
+    padded["credentialSubject"]["favouriteColour"] = "teal"
+    padded_signature = checks_of(await verify_json(client, padded))["signature"]
+    assert padded_signature["code"] == "canonicalization_failed" and "favouriteColour" in padded_signature["reason"]
 
 
 async def test_a_jose_jwt_with_a_jwk_header_verifies_but_is_not_bound(client):

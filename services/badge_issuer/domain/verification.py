@@ -417,10 +417,11 @@ async def _verify_credential(
     resolver = resolver.for_credential(None if schema.outcome in ("passed", "warning") else SCHEMA_GATE)
     signature, signed = await _signature(read, resolver)
     suffix = "" if signed else UNAUTHENTICATED
+    issuer = _issuer_binding(credential, signed)
     checks = [
         read.format_check,
         signature,
-        _issuer_binding(credential, signed),
+        issuer,
         _annotated(schema, suffix),
         _annotated(_validity_window(credential), suffix),
         _annotated(await _status(session, credential, resolver, vault), suffix),
@@ -433,7 +434,7 @@ async def _verify_credential(
     result.credentials = nested_results
     if signed is not None:
         result.key_source = signed.key.source
-        result.issuer_bound = checks[2].outcome == "passed"
+        result.issuer_bound = issuer.outcome == "passed"
     return result
 
 
