@@ -28,6 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -119,6 +120,9 @@ class FetchPolicy:
     max_redirects: int = 3
     cache_max_entries: int = 256
     cache_max_ttl_seconds: int = 300
+    # Documents an operator pinned (air-gapped sites, tests): URL -> the document, served without any
+    # connection. A pinned DID document, JWKS or status list is what the verifier uses for that URL.
+    pinned: Mapping[str, PinnedDocument] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -127,14 +131,28 @@ class FetchPolicy:
         allowed_hosts: Iterable[str] = (),
         allowed_networks: Iterable[str] = (),
         allow_http_hosts: Iterable[str] = (),
+        pinned_files: Mapping[str, Path] | None = None,
         **limits: Any,
     ) -> FetchPolicy:
         return cls(
             allowed_hosts=frozenset(_normal_host(host) for host in allowed_hosts),
             allowed_networks=tuple(ipaddress.ip_network(network, strict=False) for network in allowed_networks),
             allow_http_hosts=frozenset(_normal_host(host) for host in allow_http_hosts),
+            pinned={url: PinnedDocument.read(path) for url, path in (pinned_files or {}).items()},
             **limits,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedDocument:
+    content_type: str
+    content: bytes = field(repr=False)
+
+    @classmethod
+    def read(cls, path: Path) -> PinnedDocument:
+        """A file's bytes; `.jwt` files are compact JWTs (a status list as VC-JWT), anything else JSON."""
+        kind = "application/vc+jwt" if path.suffix == ".jwt" else "application/json"
+        return cls(kind, path.read_bytes())
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +316,11 @@ class SafeFetcher:
 
     async def fetch(self, url: str, *, accept: Collection[str] = JSON_TYPES, use_cache: bool = True) -> FetchedDocument:
         """GET `url` under the policy: redirects re-vetted, one deadline, body capped, media type checked."""
+        pinned = self.policy.pinned.get(url)
+        if pinned is not None:
+            if not _acceptable(_media_type(pinned.content_type), accept):
+                raise FetchError("media_type", url, f"the pinned document is {pinned.content_type}")
+            return FetchedDocument(url, 200, pinned.content_type, pinned.content)
         key = f"{url} {sorted(accept)}"
         if use_cache and (cached := self._cache.get(key)) is not None:
             return cached

@@ -55,6 +55,9 @@ class IssuerSettings(ServiceSettings):
     fetch_allowed_networks: list[str] = Field(default_factory=list, max_length=MAX_ALLOWLIST_ENTRIES)
     # Hosts that may be reached over plain http (tests, dev); every other URL must be https.
     fetch_allow_http_hosts: list[str] = Field(default_factory=list, max_length=MAX_ALLOWLIST_ENTRIES)
+    # JSON {URL: file}: documents served from these files instead of the network (a DID document, a
+    # JWKS, a status list; `.jwt` for a VC-JWT status list). For air-gapped sites and tests; read at start.
+    fetch_pinned_documents: dict[str, Path] = Field(default_factory=dict, max_length=MAX_ALLOWLIST_ENTRIES)
 
     @field_validator("fetch_allowed_networks")
     @classmethod
@@ -81,4 +84,5 @@ class IssuerSettings(ServiceSettings):
             max_redirects=self.fetch_max_redirects,
             cache_max_entries=self.fetch_cache_max_entries,
             cache_max_ttl_seconds=self.fetch_cache_max_ttl_seconds,
+            pinned_files=self.fetch_pinned_documents,
         )

@@ -240,22 +240,56 @@ class RevocationIn(Schema):
 # --- verification ------------------------------------------------------------------------------
 
 
+CheckName = Literal[
+    "format",
+    "signature",
+    "issuer",
+    "schema",
+    "validity_window",
+    "status",
+    "credentials",
+    "recipient",
+    "badge_class",
+    "hosted",
+]
+
+
 class VerificationCheck(BaseModel):
-    check: Literal[
-        "format", "signature", "issuer", "schema", "validity_window", "status", "recipient", "badge_class", "hosted"
-    ]
-    outcome: Literal["passed", "failed", "skipped"]
+    check: CheckName
+    outcome: Literal["passed", "failed", "skipped", "warning"] = Field(
+        description="`warning`: the check did not fail but needs a person's (or a trust registry's) judgement, "
+        "e.g. a signature by a key nobody vouches for (`issuer_unbound`) or a legacy cryptosuite."
+    )
     reason: str | None = None
+    code: str | None = Field(
+        None, description="Stable machine code of the outcome (`expired`, `invalid_signature`, `issuer_unbound`...)."
+    )
     details: list[str] = Field(default_factory=list)
 
 
 class VerificationOut(BaseModel):
-    verified: bool = Field(description="True when no check failed.")
+    verified: bool = Field(
+        description="True when no check failed. Warnings do not make it false: a valid signature by a key that "
+        "is not bound to the issuer is `verified` with `issuer_bound: false`; whether to trust it is the relying "
+        "party's decision (the gap engine counts only bound ones)."
+    )
     format: Literal["data-integrity", "vc-jwt", "ob2-hosted", "ob2-signed", "unknown"]
     credential_id: str | None = None
-    issuer: str | None = None
+    issuer: str | None = Field(None, description="The issuer the credential names (proved only if `issuer_bound`).")
+    issuer_bound: bool | None = Field(
+        None,
+        description="True when the signing key is proved to be the issuer's (its DID document, its JWKS, this "
+        "service's own keys); false when the key is only self-asserted (a `jwk` header, a did:jwk, a key named "
+        "by its own fragment); null when no signature verified.",
+    )
+    key_source: str | None = Field(None, description="Where the verifying key came from, in words.")
     checks: list[VerificationCheck]
     failures: list[str] = Field(description="One line per failed check: which, and why.")
+    warnings: list[str] = Field(default_factory=list, description="One line per check that warned: which, and why.")
+    credentials: list["VerificationOut"] = Field(
+        default_factory=list,
+        description="For a CLR 2.0 ClrCredential: the verification of each credential it holds, in order.",
+    )
     extracted: dict[str, Any] | None = Field(
         None,
         description="For a baked image: the credential found in it, as it would be sent as JSON (the "

@@ -141,3 +141,15 @@ def assessment(demo, issuer):
 
 def idempotent(headers: dict[str, str], key: str | None = None) -> dict[str, str]:
     return {**headers, "Idempotency-Key": key or uuid.uuid4().hex}
+
+
+def checks_of(result: dict) -> dict[str, dict]:
+    """A verification answer's checks by name."""
+    return {check["check"]: check for check in result["checks"]}
+
+
+async def verify_json(client, body: dict) -> dict:
+    """POST /v1/verify with a JSON body; the verifier answers 200 whatever it finds."""
+    response = await client.post("/v1/verify", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -396,8 +396,8 @@ EXTERNAL_PARAMETER_ENTITY = b"""<?xml version="1.0"?>
 <!DOCTYPE svg [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>
 <svg xmlns="http://www.w3.org/2000/svg"/>
 """
-EXTERNAL_DTD = b"""<?xml version="1.0"?>
-<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">
+ATTRIBUTE_DEFAULTS = b"""<?xml version="1.0"?>
+<!DOCTYPE svg [<!ATTLIST openbadges:credential verify CDATA "e30.e30.c2ln">]>
 <svg xmlns="http://www.w3.org/2000/svg"/>
 """
 
@@ -408,10 +408,10 @@ EXTERNAL_DTD = b"""<?xml version="1.0"?>
         pytest.param(BILLION_LAUGHS, id="billion laughs"),
         pytest.param(EXTERNAL_ENTITY, id="external entity"),
         pytest.param(EXTERNAL_PARAMETER_ENTITY, id="external parameter entity"),
-        pytest.param(EXTERNAL_DTD, id="external DTD"),
+        pytest.param(ATTRIBUTE_DEFAULTS, id="attribute defaults"),
     ],
 )
-def test_svg_with_a_dtd_or_entities_is_refused(document: bytes) -> None:
+def test_svg_with_entities_or_attribute_declarations_is_refused(document: bytes) -> None:
     with pytest.raises(HostileImageError):
         svg.validate_svg(document)
     with pytest.raises(HostileImageError):

@@ -133,8 +133,9 @@ def test_unresolvable_verification_method_is_named(signed):
 @pytest.mark.parametrize(
     ("field", "value", "code"),
     [
-        ("type", "Ed25519Signature2020", "unsupported_proof_type"),
-        ("cryptosuite", "ecdsa-rdfc-2019", "unsupported_cryptosuite"),
+        ("type", "BbsBlsSignature2020", "unsupported_proof_type"),
+        ("cryptosuite", "ecdsa-sd-2023", "unsupported_cryptosuite"),
+        ("cryptosuite", "ecdsa-rdfc-2019", "wrong_key_type"),
         ("proofPurpose", "authentication", "wrong_proof_purpose"),
     ],
 )

@@ -17,22 +17,12 @@ from services.badge_issuer.status_list import (
     build_status_list_credential,
     build_status_list_entry,
 )
-from tests.badge_issuer.conftest import idempotent
+from tests.badge_issuer.conftest import checks_of, idempotent, verify_json
 
 HOST = "badges.remote.example"
 DID = f"did:web:{HOST}"
 PATH_DID = f"did:web:{HOST}:orgs:acme"
 LIST_URL = f"https://{HOST}/status/1"
-
-
-def _checks(result: dict) -> dict[str, dict]:
-    return {check["check"]: check for check in result["checks"]}
-
-
-async def _verify(client, body: dict) -> dict:
-    response = await client.post("/v1/verify", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 class RemoteIssuer:
@@ -93,9 +83,9 @@ def _credential(sample_credential: dict, issuer: str, *, status_index: int | Non
 async def test_a_did_web_credential_verifies_from_its_well_known_document(client, remote_web, sample_credential):
     remote = RemoteIssuer(remote_web)
     remote.publish()
-    result = await _verify(client, remote.sign(_credential(sample_credential, DID)))
+    result = await verify_json(client, remote.sign(_credential(sample_credential, DID)))
     assert result["verified"] is True, result["failures"]
-    checks = _checks(result)
+    checks = checks_of(result)
     assert f"did:web document https://{HOST}/.well-known/did.json" in checks["signature"]["reason"]
     assert checks["issuer"]["outcome"] == "passed"
     [request] = remote_web.requests
@@ -108,9 +98,9 @@ async def test_did_web_path_form_and_every_key_type_in_a_vc_jwt(client, remote_w
     credential = _credential(sample_credential, PATH_DID)
     for name, private_key in (("ed", remote.ed25519), ("p256", remote.p256), ("rsa", remote.rsa)):
         token = vc_jwt.sign(credential, private_key, kid=remote.methods[name])
-        result = await _verify(client, {"jwt": token})
+        result = await verify_json(client, {"jwt": token})
         assert result["verified"] is True, (name, result["failures"])
-        assert f"https://{HOST}/orgs/acme/did.json" in _checks(result)["signature"]["reason"]
+        assert f"https://{HOST}/orgs/acme/did.json" in checks_of(result)["signature"]["reason"]
 
 
 async def test_did_web_documents_that_do_not_vouch_for_the_key_are_refused(client, remote_web, sample_credential):
@@ -118,24 +108,24 @@ async def test_did_web_documents_that_do_not_vouch_for_the_key_are_refused(clien
     signed = remote.sign(_credential(sample_credential, DID))
     reasons = {}
     remote.publish(remote.document(listed=("rsa",)))
-    reasons["not listed"] = _checks(await _verify(client, signed))["signature"]["reason"]
+    reasons["not listed"] = checks_of(await verify_json(client, signed))["signature"]["reason"]
     remote.publish({**remote.document(), "id": "did:web:someone.else.example"})
-    reasons["other id"] = _checks(await _verify(client, signed))["signature"]["reason"]
+    reasons["other id"] = checks_of(await verify_json(client, signed))["signature"]["reason"]
     remote.publish({**remote.document(), "verificationMethod": []})
-    reasons["no method"] = _checks(await _verify(client, signed))["signature"]["reason"]
+    reasons["no method"] = checks_of(await verify_json(client, signed))["signature"]["reason"]
     assert "not listed under assertionMethod" in reasons["not listed"]
     assert "describes 'did:web:someone.else.example'" in reasons["other id"]
     assert "has no verification method" in reasons["no method"]
     remote_web.host(HOST, "192.168.7.7")
-    refused = _checks(await _verify(client, signed))["signature"]
+    refused = checks_of(await verify_json(client, signed))["signature"]
     assert refused["outcome"] == "failed" and "192.168.7.7, a private address" in refused["reason"]
 
 
 async def test_a_signature_by_another_did_web_fails_the_issuer_check(client, remote_web, sample_credential):
     remote = RemoteIssuer(remote_web)
     remote.publish()
-    result = await _verify(client, remote.sign(_credential(sample_credential, "did:web:victim.example")))
-    checks = _checks(result)
+    result = await verify_json(client, remote.sign(_credential(sample_credential, "did:web:victim.example")))
+    checks = checks_of(result)
     assert checks["signature"]["outcome"] == "passed" and checks["issuer"]["outcome"] == "failed"
     assert "names did:web:victim.example as issuer" in checks["issuer"]["reason"]
 
@@ -148,35 +138,37 @@ async def test_an_https_kid_dereferences_to_a_jwk_or_a_jwks(client, remote_web, 
     other = keys.public_jwk(keys.generate_private_key("RSA").public_key(), kid="rsa-1")
     remote_web.serve(f"{issuer_url}/jwks.json", {"keys": [other, {**jwk, "kid": "p256-1"}]})
     credential = _credential(sample_credential, issuer_url)
-    direct = await _verify(client, {"jwt": vc_jwt.sign(credential, private_key, kid=f"{issuer_url}/keys/1")})
-    assert _checks(direct)["signature"]["outcome"] == "passed", direct["failures"]
-    via_jwks = await _verify(
+    direct = await verify_json(client, {"jwt": vc_jwt.sign(credential, private_key, kid=f"{issuer_url}/keys/1")})
+    assert checks_of(direct)["signature"]["outcome"] == "passed", direct["failures"]
+    via_jwks = await verify_json(
         client, {"jwt": vc_jwt.sign(credential, private_key, kid=f"{issuer_url}/jwks.json#p256-1")}
     )
-    assert _checks(via_jwks)["signature"]["outcome"] == "passed", via_jwks["failures"]
-    assert "JWK at" in _checks(via_jwks)["signature"]["reason"]
-    missing = await _verify(client, {"jwt": vc_jwt.sign(credential, private_key, kid=f"{issuer_url}/jwks.json#nope")})
-    assert "no single key with kid 'nope'" in _checks(missing)["signature"]["reason"]
+    assert checks_of(via_jwks)["signature"]["outcome"] == "passed", via_jwks["failures"]
+    assert "JWK at" in checks_of(via_jwks)["signature"]["reason"]
+    missing = await verify_json(
+        client, {"jwt": vc_jwt.sign(credential, private_key, kid=f"{issuer_url}/jwks.json#nope")}
+    )
+    assert "no single key with kid 'nope'" in checks_of(missing)["signature"]["reason"]
     # The key lives at the issuer's URL, not at the issuer's own id: the binding is not assumed.
-    assert _checks(direct)["issuer"]["outcome"] == "failed"
+    assert checks_of(direct)["issuer"]["outcome"] == "failed"
     on_profile = {**credential, "issuer": {**credential["issuer"], "id": f"{issuer_url}/keys/1"}}
-    bound = await _verify(client, {"jwt": vc_jwt.sign(on_profile, private_key, kid=f"{issuer_url}/keys/1")})
-    assert _checks(bound)["issuer"]["outcome"] == "passed"
+    bound = await verify_json(client, {"jwt": vc_jwt.sign(on_profile, private_key, kid=f"{issuer_url}/keys/1")})
+    assert checks_of(bound)["issuer"]["outcome"] == "passed"
 
 
 async def test_a_plain_http_or_oversized_key_document_is_refused(client, remote_web, sample_credential):
     private_key = keys.generate_private_key("Ed25519")
     credential = _credential(sample_credential, f"http://{HOST}/issuer")
     token = vc_jwt.sign(credential, private_key, kid=f"http://{HOST}/key")
-    reason = _checks(await _verify(client, {"jwt": token}))["signature"]["reason"]
+    reason = checks_of(await verify_json(client, {"jwt": token}))["signature"]["reason"]
     assert "scheme 'http' is refused" in reason
     remote_web.serve(f"https://{HOST}/big", b"[" + b"0," * 700_000 + b"0]", chunks=20)
     token = vc_jwt.sign(credential, private_key, kid=f"https://{HOST}/big")
-    reason = _checks(await _verify(client, {"jwt": token}))["signature"]["reason"]
+    reason = checks_of(await verify_json(client, {"jwt": token}))["signature"]["reason"]
     assert "(too_large)" in reason
     remote_web.serve(f"https://{HOST}/slow", {"kty": "OKP"}, delay_seconds=5)
     token = vc_jwt.sign(credential, private_key, kid=f"https://{HOST}/slow")
-    reason = _checks(await _verify(client, {"jwt": token}))["signature"]["reason"]
+    reason = checks_of(await verify_json(client, {"jwt": token}))["signature"]["reason"]
     assert "(timeout)" in reason
 
 
@@ -185,22 +177,22 @@ async def test_a_remote_status_list_is_fetched_verified_and_read(client, remote_
     remote.publish()
     signed = remote.sign(_credential(sample_credential, DID, status_index=41))
     remote_web.serve(LIST_URL, remote.status_list(7), content_type="application/vc+ld+json")
-    result = await _verify(client, signed)
+    result = await verify_json(client, signed)
     assert result["verified"] is True, result["failures"]
-    assert LIST_URL in _checks(result)["status"]["reason"]
+    assert LIST_URL in checks_of(result)["status"]["reason"]
     remote_web.serve(LIST_URL, remote.status_list(41), content_type="application/vc+ld+json")
-    revoked = await _verify(client, signed)
+    revoked = await verify_json(client, signed)
     assert revoked["verified"] is False and "revocation: the credential has been revoked" in revoked["failures"][0]
     # The same list as a VC-JWT (ES256, its kid in the DID document).
     unsigned_list = {k: v for k, v in remote.status_list(41).items() if k != "proof"}
     as_jwt = vc_jwt.sign(unsigned_list, remote.p256, kid=remote.methods["p256"])
     remote_web.serve(LIST_URL, as_jwt, content_type="application/vc+jwt")
-    assert "revoked" in (await _verify(client, signed))["failures"][0]
+    assert "revoked" in (await verify_json(client, signed))["failures"][0]
     as_jwt = vc_jwt.sign(
         {k: v for k, v in remote.status_list().items() if k != "proof"}, remote.rsa, kid=remote.methods["rsa"]
     )
     remote_web.serve(LIST_URL, as_jwt, content_type="application/vc+jwt")
-    assert (await _verify(client, signed))["verified"] is True
+    assert (await verify_json(client, signed))["verified"] is True
 
 
 async def test_a_remote_status_list_that_cannot_be_trusted_fails_the_status_check(
@@ -212,7 +204,7 @@ async def test_a_remote_status_list_that_cannot_be_trusted_fails_the_status_chec
 
     async def status_reason(document: Any, **page: Any) -> str:
         remote_web.serve(LIST_URL, document, **page)
-        check = _checks(await _verify(client, signed))["status"]
+        check = checks_of(await verify_json(client, signed))["status"]
         assert check["outcome"] == "failed", check
         return check["reason"]
 
@@ -249,22 +241,22 @@ async def test_our_own_keys_are_found_in_the_database_never_over_http(client, he
             assert response.status_code == 201, response.text
             issued = response.json()["credential"]
             body = {"jwt": issued["jwt"]} if proof_format == "vc-jwt" else issued["credential"]
-            result = await _verify(client, body)
+            result = await verify_json(client, body)
             assert result["verified"] is True, (identifier, proof_format, result["failures"])
-            assert "a key of this service" in _checks(result)["signature"]["reason"]
+            assert "a key of this service" in checks_of(result)["signature"]["reason"]
     assert remote_web.requests == []
 
 
 async def test_a_key_revoked_as_compromised_fails_the_signature_check(client, issuer_app, headers, issuer, assessment):
     response = await client.post("/v1/assessment-results", json=assessment(), headers=idempotent(headers))
     issued = response.json()["credential"]
-    assert (await _verify(client, issued["credential"]))["verified"] is True
+    assert (await verify_json(client, issued["credential"]))["verified"] is True
     kid = issued["credential"]["proof"][0]["verificationMethod"]
     async with issuer_app.state.database.sessions() as session:
         await session.execute(update(IssuerKey).where(IssuerKey.kid == kid).values(status="compromised"))
         await session.commit()
-    result = await _verify(client, issued["credential"])
-    signature = _checks(result)["signature"]
+    result = await verify_json(client, issued["credential"])
+    signature = checks_of(result)["signature"]
     assert result["verified"] is False and signature["outcome"] == "failed"
     assert "revoked by its issuer as compromised" in signature["reason"] and kid in signature["reason"]
 
@@ -275,7 +267,7 @@ async def test_an_unknown_key_or_list_under_our_own_url_is_not_fetched(client, r
     private_key = keys.generate_private_key("Ed25519")
     kid = f"{ISSUER_BASE_URL}/v1/public/issuers/{uuid.uuid4()}/keys/{uuid.uuid4()}"
     token = vc_jwt.sign(_credential(sample_credential, "https://x.example"), private_key, kid=kid)
-    reason = _checks(await _verify(client, {"jwt": token}))["signature"]["reason"]
+    reason = checks_of(await verify_json(client, {"jwt": token}))["signature"]["reason"]
     assert "names this service, which has no such key" in reason
     assert remote_web.requests == []
 
@@ -296,7 +288,7 @@ async def test_a_p256_multikey_in_a_did_document_verifies_a_jwt(client, remote_w
     }
     remote_web.serve(keys.did_web_document_url(DID), document)
     token = vc_jwt.sign(_credential(sample_credential, DID), private_key, kid=method)
-    result = await _verify(client, {"jwt": token})
+    result = await verify_json(client, {"jwt": token})
     assert result["verified"] is True, result["failures"]
 
 
@@ -324,14 +316,14 @@ async def test_hostile_remote_documents_fail_with_a_reason_never_a_500(client, r
         remote_web.serve(kid, document)
         remote_web.serve(keys.did_web_document_url(DID), document)
         for reference in (kid, f"{kid}#k", method):
-            result = await _verify(client, {"jwt": vc_jwt.sign(credential, private_key, kid=reference)})
-            signature = _checks(result)["signature"]
+            result = await verify_json(client, {"jwt": vc_jwt.sign(credential, private_key, kid=reference)})
+            signature = checks_of(result)["signature"]
             assert signature["outcome"] == "failed" and signature["reason"], (document, reference)
 
 
-async def test_one_verification_fetches_a_bounded_number_of_documents(client, remote_web, sample_credential):
-    """Four remote status lists, each signed (its key fetched again: nothing here is cacheable):
-    past the per-verification budget the rest is not fetched, and the status check says so."""
+async def test_a_credential_its_schema_refuses_makes_no_fetch(client, remote_web, sample_credential):
+    """Four status lists (the OB 3.0 schema allows one): the schema check fails first, so neither the
+    did:web key nor any list is fetched, and both checks say why."""
     remote = RemoteIssuer(remote_web)
     remote.publish()
     urls = [f"https://{HOST}/status/{n}" for n in range(1, 5)]
@@ -341,7 +333,39 @@ async def test_one_verification_fetches_a_bounded_number_of_documents(client, re
     credential["credentialStatus"] = [
         build_status_list_entry(list_url=url, index=1, status_purpose="revocation") for url in urls
     ]
-    result = await _verify(client, remote.sign(credential))
-    status = _checks(result)["status"]
-    assert status["outcome"] == "failed" and "fetches at most 6 documents" in status["reason"]
+    result = await verify_json(client, remote.sign(credential))
+    checks = checks_of(result)
+    assert checks["schema"]["outcome"] == "failed" and checks["schema"]["code"] == "schema_mismatch"
+    assert "does not match its 1EdTech schema" in checks["signature"]["reason"]
+    assert checks["status"]["outcome"] == "failed" and "is not fetched" in checks["status"]["reason"]
+    assert remote_web.requests == []
+
+
+async def test_one_verification_fetches_a_bounded_number_of_documents(client, remote_web, sample_credential):
+    """A CLR holding eight credentials of a did:web issuer (its document fetched for each: nothing here
+    is cacheable): past the per-verification budget the rest is not fetched, and each says so."""
+    remote = RemoteIssuer(remote_web)
+    remote.publish()
+    held = [remote.sign({**_credential(sample_credential, DID), "id": f"urn:uuid:{uuid.uuid4()}"}) for _ in range(8)]
+    clr = {
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        ],
+        "id": f"urn:uuid:{uuid.uuid4()}",
+        "type": ["VerifiableCredential", "ClrCredential"],
+        "issuer": {"id": DID, "type": ["Profile"], "name": "Remote Academy"},
+        "validFrom": "2026-01-15T09:30:00Z",
+        "name": "Transcript",
+        "credentialSubject": {"type": ["ClrSubject"], "verifiableCredential": held},
+    }
+    result = await verify_json(client, remote.sign(clr))
+    checks = checks_of(result)
+    assert checks["signature"]["outcome"] == "passed", checks["signature"]
+    assert len(result["credentials"]) == 8
+    fetched = [nested["verified"] for nested in result["credentials"]]
+    assert fetched == [True] * 5 + [False] * 3
+    assert "fetches at most 6 documents" in checks_of(result["credentials"][5])["signature"]["reason"]
+    assert checks["credentials"]["outcome"] == "failed" and checks["credentials"]["code"] == "credential_not_verified"
     assert len(remote_web.requests) == 6

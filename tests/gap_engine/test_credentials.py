@@ -199,3 +199,22 @@ async def test_an_accepted_credential_is_not_counted_twice(client, headers, pers
     assert (
         await client.post("/v1/trusted-issuers", json={"issuer_id": issuer["did"]}, headers=headers)
     ).status_code == 409
+
+
+async def test_a_trusted_issuers_name_on_a_self_asserted_key_never_counts(client, headers, person, issue, issuer, demo):
+    """Anyone can sign a VC-JWT with a key in its own `jwk` header and name a trusted issuer: the
+    verifier says the signature is valid but the key unbound, so the credential is kept, not counted."""
+    import jwt as pyjwt
+
+    from services.badge_issuer.proofs import keys
+
+    await _trust(client, headers, issuer["did"])
+    before = await _listening(client, headers, person, demo)
+    unsigned = {k: v for k, v in (await issue())["credential"].items() if k != "proof"}
+    forger = keys.generate_private_key()
+    jwk = {k: v for k, v in keys.public_jwk(forger.public_key()).items() if k != "kid"}
+    token = pyjwt.encode(unsigned, forger, algorithm="EdDSA", headers={"jwk": jwk})
+    received = await _post(client, headers, person, {"jwt": token})
+    assert received["status"] == "rejected" and received["skills"] == []
+    assert "issuer: the signing key is not bound to the issuer" in received["reasons"]
+    assert await _listening(client, headers, person, demo) == before

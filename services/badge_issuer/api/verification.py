@@ -71,10 +71,13 @@ async def _presented(request: Request) -> dict[str, Any]:
     },
 )
 async def verify_credential(request: Request, session: AsyncSession = Depends(get_session)) -> VerificationOut:
-    """Public. Checks the signature (this service's keys from its database, did:key offline, did:web
-    and https keys / JWKS fetched), that the signer is the issuer, the 1EdTech schema, the validity
-    window and the revocation bit (this service's lists locally, others fetched and their proof
-    checked). Answers 200 with every check and the reasons; `verified` is false if any failed. Remote
+    """Public. Checks the signature (this service's keys from its database, did:key and did:jwk offline,
+    a JOSE `jwk` header, did:web and https keys / JWKS fetched), that the signer is the issuer, the
+    1EdTech schema of the credential's type (OB 3.0, EndorsementCredential, CLR 2.0 with each credential
+    it holds), the validity window and the revocation bit (this service's lists locally, others fetched
+    and their proof checked). Answers 200 with every check, its reason and `code`, even after an earlier
+    one failed; `verified` is false if any failed, and a self-asserted key is a `warning` with
+    `issuer_bound: false`. Nothing the credential names is fetched before its schema check passed. Remote
     documents are fetched over https from public addresses only, with a deadline and a size cap; a
     refused or failed fetch fails its check with the reason. A baked image is checked for bombs and
     entity expansion before anything is decoded. An Open Badges 2.0 assertion (context

@@ -2,9 +2,13 @@
 
 Per OB 3.0 §5.3.2: ``xmlns:openbadges="https://purl.imsglobal.org/ob/v3p0"`` on the root; a VC-JWT
 goes in the element's ``verify`` attribute, a credential with an embedded proof goes in its body as
-JSON wrapped in CDATA. The upload is parsed once with defusedxml (no DTD, so no entity expansion
-and no external entity) and the element is spliced into the original bytes at the offsets the
-parser reports, so the rest of the image is kept byte for byte.
+JSON wrapped in CDATA. The upload is parsed once with defusedxml and the element is spliced into the
+original bytes at the offsets the parser reports, so the rest of the image is kept byte for byte.
+
+A DOCTYPE is read (editors write the SVG 1.1 one, ``<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN"
+…>``, on most badges people hold), but its external DTD is never loaded (expat does not read it),
+and any entity declaration (so no entity expansion, no external entity) or attribute-list
+declaration (whose defaults would add attributes nobody sees, such as a ``verify``) is refused.
 
 Open Badges 2.0 images are read too (never written): ``<openbadges:assertion>`` in the namespace
 ``http://openbadges.org``, its body the assertion's JSON, or with no body its ``verify`` attribute
@@ -213,7 +217,8 @@ def _scan(data: bytes, limits: ImageLimits, tag: str = _CREDENTIAL_TAG) -> _Scan
         raise HostileImageError(f"SVG is larger than {limits.max_image_bytes} bytes")
     _require_utf8(data)
     scanner = _SvgScanner(data, limits, tag)
-    parser = DefusedXMLParser(target=scanner, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    parser = DefusedXMLParser(target=scanner, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    parser.parser.AttlistDeclHandler = _refuse_attribute_defaults
     scanner.parser = parser
     try:
         parser.feed(data)
@@ -225,6 +230,10 @@ def _scan(data: bytes, limits: ImageLimits, tag: str = _CREDENTIAL_TAG) -> _Scan
     if scanner.result.root_start < 0:
         raise InvalidImageError("SVG has no root element")
     return scanner.result
+
+
+def _refuse_attribute_defaults(element: str, attribute: str, *_: object) -> None:
+    raise HostileImageError(f"SVG refused: its DOCTYPE declares attributes ({element} {attribute})")
 
 
 def _require_utf8(data: bytes) -> None:

@@ -22,6 +22,10 @@ from jsonschema.exceptions import ValidationError
 
 SCHEMA_DIRECTORY = Path(__file__).resolve().parent / "schemas"
 ACHIEVEMENT_CREDENTIAL_SCHEMA_PATH = SCHEMA_DIRECTORY / "ob_v3p0_achievementcredential_schema.json"
+CLR_CREDENTIAL_SCHEMA_PATH = SCHEMA_DIRECTORY / "clr_v2p0_clrcredential_schema.json"
+# What purl.imsglobal.org serves: single values accepted where the strict schema wants arrays (a
+# `proof` object, as Digital Bazaar's and DCC's issuers write it). Verification only, never issuance.
+JSONLD_ACHIEVEMENT_CREDENTIAL_SCHEMA_PATH = SCHEMA_DIRECTORY / "ob_v3p0_achievementcredential_schema_jsonld.json"
 # What a credential's ``credentialSchema`` entry points at (the schema's ``$id``).
 ACHIEVEMENT_CREDENTIAL_SCHEMA_ID = (
     "https://purl.imsglobal.org/spec/ob/v3p0/schema/json-ld/ob_v3p0_achievementcredential_schema.json"
@@ -57,6 +61,39 @@ def validate_endorsement_credential(credential: Any) -> list[SchemaError]:
     if _passes(endorsement_credential_check(), credential):
         return []
     return _collect_errors(endorsement_credential_validator(), credential)
+
+
+def validate_achievement_credential_jsonld(credential: Any) -> list[SchemaError]:
+    """Errors against 1EdTech's JSON-LD adaptation of the schema (see the path's comment)."""
+    return _collect_errors(_jsonld_validator("#"), credential)
+
+
+def validate_endorsement_credential_jsonld(credential: Any) -> list[SchemaError]:
+    return _collect_errors(_jsonld_validator("#/$defs/EndorsementCredential"), credential)
+
+
+@cache
+def _jsonld_validator(pointer: str) -> Draft201909Validator:
+    with JSONLD_ACHIEVEMENT_CREDENTIAL_SCHEMA_PATH.open("rb") as schema_file:
+        schema: dict[str, Any] = json.load(schema_file)
+    Draft201909Validator.check_schema(schema)
+    if pointer != "#":
+        schema = {"$schema": schema["$schema"], "$id": schema["$id"], "$defs": schema["$defs"], "$ref": pointer}
+    return Draft201909Validator(schema, format_checker=_format_checker())
+
+
+def validate_clr_credential(credential: Any) -> list[SchemaError]:
+    """Errors of a CLR 2.0 ClrCredential against 1EdTech's ClrCredential schema (no fast path: CLRs are
+    rare, and the schema uses keywords the compiler below does not know)."""
+    return _collect_errors(clr_credential_validator(), credential)
+
+
+@cache
+def clr_credential_validator() -> Draft201909Validator:
+    with CLR_CREDENTIAL_SCHEMA_PATH.open("rb") as schema_file:
+        schema: dict[str, Any] = json.load(schema_file)
+    Draft201909Validator.check_schema(schema)
+    return Draft201909Validator(schema, format_checker=_format_checker())
 
 
 def is_valid_achievement_credential(credential: Any) -> bool:

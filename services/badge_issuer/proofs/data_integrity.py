@@ -1,9 +1,17 @@
-"""W3C Data Integrity proofs, cryptosuite eddsa-rdfc-2022 (vc-di-eddsa §3.3).
+"""W3C Data Integrity proofs: eddsa-rdfc-2022 signed (vc-di-eddsa §3.3); read also in the forms
+credentials people hold were issued in.
 
 hashData = SHA-256(canonical proof configuration) || SHA-256(canonical document),
 signed with Ed25519 and written as multibase base58btc. The proof is attached as a
 one-element array because the 1EdTech OB 3.0 JSON schema requires ``proof`` to be
 an array.
+
+Verified suites (:data:`SUITES`), all RDFC-1.0 with the same hash layout:
+``DataIntegrityProof`` + ``eddsa-rdfc-2022``; + ``eddsa-2022`` (the pre-standard name of the same
+algorithm, reported with a warning); ``Ed25519Signature2020`` (no cryptosuite; Digital Credentials
+Consortium wallets and issuers, vc-di-eddsa "legacy" section); ``DataIntegrityProof`` +
+``ecdsa-rdfc-2019`` with a P-256 key (vc-di-ecdsa §3.2: a 64-byte IEEE P1363 r||s signature).
+The suite fixes the key type: a proof never picks its algorithm from the key it names.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from . import keys
 from .canonicalization import CanonicalizationError, canonicalize
@@ -25,8 +35,36 @@ CRYPTOSUITE = "eddsa-rdfc-2022"
 ASSERTION_METHOD = "assertionMethod"
 ED25519_SIGNATURE_LENGTH = 64
 
-PublicKeyResolver = Callable[[str], ed25519.Ed25519PublicKey]
-"""Turns a verificationMethod id into the Ed25519 key it names (raise if it cannot)."""
+ED25519_SIGNATURE_2020 = "Ed25519Signature2020"
+ED25519_2020_CONTEXT = "https://w3id.org/security/suites/ed25519-2020/v1"
+LEGACY_EDDSA = "eddsa-2022"
+ECDSA_RDFC = "ecdsa-rdfc-2019"
+
+PublicKeyResolver = Callable[[str], "keys.PublicKey"]
+"""Turns a verificationMethod id into the key it names (raise if it cannot); the suite checks its type."""
+
+
+@dataclass(frozen=True, slots=True)
+class Suite:
+    """How one proof form is verified: which key type it needs, and what to warn about."""
+
+    name: str
+    key_type: keys.KeyType
+    signature_length: int
+    warning: str | None = None
+
+
+SUITES: Mapping[tuple[str, str | None], Suite] = {
+    (PROOF_TYPE, CRYPTOSUITE): Suite(CRYPTOSUITE, "Ed25519", ED25519_SIGNATURE_LENGTH),
+    (PROOF_TYPE, LEGACY_EDDSA): Suite(
+        LEGACY_EDDSA,
+        "Ed25519",
+        ED25519_SIGNATURE_LENGTH,
+        "eddsa-2022 is the draft name of eddsa-rdfc-2022 (legacy: the issuer should re-sign with eddsa-rdfc-2022)",
+    ),
+    (ED25519_SIGNATURE_2020, None): Suite(ED25519_SIGNATURE_2020, "Ed25519", ED25519_SIGNATURE_LENGTH),
+    (PROOF_TYPE, ECDSA_RDFC): Suite(ECDSA_RDFC, "P-256", 64),
+}
 
 
 class SigningError(ValueError):
@@ -45,15 +83,17 @@ class VerificationResult:
     code: str = "ok"
     reason: str | None = None
     verification_method: str | None = None
+    suite: str | None = None
+    warnings: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return self.valid
 
 
-def resolve_did_key_method(verification_method: str) -> ed25519.Ed25519PublicKey:
+def resolve_did_key_method(verification_method: str) -> keys.PublicKey:
     """Default resolver: did:key only (offline). ``did:key:z6Mk…`` without a fragment
     names the same key as ``did:key:z6Mk…#z6Mk…`` and is read as that key."""
-    return keys.public_key_from_did_key(verification_method)
+    return keys.verification_key_from_did_key(verification_method)
 
 
 def format_created(moment: datetime | None = None) -> str:
@@ -101,11 +141,13 @@ def verify(
     if not proof_list:
         return VerificationResult(False, "no_proof", "the credential's proof array is empty")
     result = VerificationResult(True)
+    warnings: list[str] = []
     for proof in proof_list:
         result = _verify_proof(unsecured, proof, resolve_public_key, expected_proof_purpose)
         if not result.valid:
             return result
-    return result
+        warnings.extend(warning for warning in result.warnings if warning not in warnings)
+    return VerificationResult(True, "ok", None, result.verification_method, result.suite, tuple(warnings))
 
 
 def _verify_proof(
@@ -121,40 +163,91 @@ def _verify_proof(
     if problem:
         return VerificationResult(False, problem[0], problem[1], method if isinstance(method, str) else None)
     assert isinstance(method, str)
+    suite = SUITES[(proof["type"], proof.get("cryptosuite"))]
     try:
         signature = keys.decode_multibase_base58btc(proof["proofValue"])
     except keys.KeyFormatError as error:
-        return VerificationResult(False, "malformed_proof_value", f"proofValue: {error}", method)
-    if len(signature) != ED25519_SIGNATURE_LENGTH:
-        reason = "proofValue is not a 64-byte Ed25519 signature"
-        return VerificationResult(False, "malformed_proof_value", reason, method)
+        return VerificationResult(False, "malformed_proof_value", f"proofValue: {error}", method, suite.name)
+    if len(signature) != suite.signature_length:
+        reason = f"proofValue is not a {suite.signature_length}-byte {suite.name} signature"
+        return VerificationResult(False, "malformed_proof_value", reason, method, suite.name)
     try:
         public_key = resolve_public_key(method)
     except Exception as error:  # noqa: BLE001 - any resolver failure is a verification failure
-        return VerificationResult(False, "unresolvable_verification_method", f"{method}: {error}", method)
+        return VerificationResult(False, "unresolvable_verification_method", f"{method}: {error}", method, suite.name)
+    held = keys.key_type_of(public_key)
+    if held != suite.key_type:
+        reason = f"{suite.name} needs a {suite.key_type} key; {method} is a {held} key"
+        return VerificationResult(False, "wrong_key_type", reason, method, suite.name)
     proof_options = {key: value for key, value in proof.items() if key != "proofValue"}
     context = proof_options.pop("@context", None) or unsecured.get("@context")
+    if suite.name == ED25519_SIGNATURE_2020 and ED25519_2020_CONTEXT not in _context_urls(context):
+        reason = f"an Ed25519Signature2020 proof needs the {ED25519_2020_CONTEXT} context in the credential"
+        return VerificationResult(False, "missing_suite_context", reason, method, suite.name)
     try:
         hash_data = _hash_data(unsecured, proof_options, context)
     except CanonicalizationError as error:
-        return VerificationResult(False, "canonicalization_failed", str(error), method)
-    try:
-        public_key.verify(signature, hash_data)
-    except InvalidSignature:
+        return VerificationResult(False, "canonicalization_failed", str(error), method, suite.name)
+    matches = _signature_matches(public_key, signature, hash_data)
+    if not matches and suite.name == LEGACY_EDDSA:
+        matches = _matches_as_first_hashed(unsecured, proof_options, context, public_key, signature)
+    if not matches:
         return VerificationResult(
             False,
             "invalid_signature",
             "signature does not match: the credential or its proof was altered, or the key is wrong",
             method,
+            suite.name,
         )
-    return VerificationResult(True, "ok", None, method)
+    warnings = (suite.warning,) if suite.warning else ()
+    return VerificationResult(True, "ok", None, method, suite.name, warnings)
+
+
+def _matches_as_first_hashed(
+    unsecured: Mapping[str, Any],
+    proof_options: Mapping[str, Any],
+    context: Any,
+    public_key: keys.PublicKey,
+    signature: bytes,
+) -> bool:
+    """eddsa-2022 proofs were made (2022-23) when the contexts left ``cryptosuite`` an untyped string;
+    the Data Integrity context has since typed it ``cryptosuiteString``, which changes the hashed proof
+    configuration. The untyped form is given as a JSON-LD value object (no term coercion applies),
+    so the same canonicalizer, not a hand edit, produces what those issuers signed."""
+    as_then = {**proof_options, "cryptosuite": {"@value": proof_options["cryptosuite"]}}
+    try:
+        hash_data = _hash_data(unsecured, as_then, context)
+    except CanonicalizationError:
+        return False
+    return _signature_matches(public_key, signature, hash_data)
+
+
+def _signature_matches(public_key: keys.PublicKey, signature: bytes, hash_data: bytes) -> bool:
+    try:
+        if isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(signature, hash_data)
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            half = len(signature) // 2
+            der = encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
+            public_key.verify(der, hash_data, ec.ECDSA(hashes.SHA256()))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _context_urls(context: Any) -> list[str]:
+    return [item for item in (context if isinstance(context, list) else [context]) if isinstance(item, str)]
 
 
 def _proof_shape_problem(proof: Mapping[str, Any], expected_proof_purpose: str) -> tuple[str, str] | None:
-    if proof.get("type") != PROOF_TYPE:
-        return "unsupported_proof_type", f"proof type {proof.get('type')!r} is not {PROOF_TYPE}"
-    if proof.get("cryptosuite") != CRYPTOSUITE:
-        return "unsupported_cryptosuite", f"cryptosuite {proof.get('cryptosuite')!r} is not {CRYPTOSUITE}"
+    if proof.get("type") not in {proof_type for proof_type, _ in SUITES}:
+        known = ", ".join(sorted({proof_type for proof_type, _ in SUITES}))
+        return "unsupported_proof_type", f"proof type {proof.get('type')!r} is not one of {known}"
+    if (proof.get("type"), proof.get("cryptosuite")) not in SUITES:
+        known = ", ".join(sorted(suite for proof_type, suite in SUITES if suite and proof_type == proof["type"]))
+        return "unsupported_cryptosuite", f"cryptosuite {proof.get('cryptosuite')!r} is not one of {known or 'none'}"
     if proof.get("proofPurpose") != expected_proof_purpose:
         return "wrong_proof_purpose", f"proofPurpose {proof.get('proofPurpose')!r} is not {expected_proof_purpose}"
     if not isinstance(proof.get("verificationMethod"), str):

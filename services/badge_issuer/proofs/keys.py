@@ -143,6 +143,45 @@ def public_key_from_did_key(did_or_method: str) -> ed25519.Ed25519PublicKey:
     return ed25519_public_key_from_multikey(_did_key_multikey(did_or_method))
 
 
+P256_PUBLIC_MULTICODEC = b"\x80\x24"  # varint of 0x1200 (p256-pub); a compressed point follows
+DID_JWK_PREFIX = "did:jwk:"
+
+
+def public_key_from_multikey(multibase: str) -> PublicKey:
+    """An Ed25519 or P-256 Multikey (``z6Mk…`` / ``zDna…``), as verifiers meet them in did:key and
+    verification methods; any other multicodec is refused by name."""
+    data = decode_multibase_base58btc(multibase)
+    if data.startswith(ED25519_PUBLIC_MULTICODEC):
+        return ed25519_public_key_from_multikey(multibase)
+    if data.startswith(P256_PUBLIC_MULTICODEC) and len(data) == 35:
+        try:
+            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data[2:])
+        except ValueError as error:
+            raise KeyFormatError(f"not a P-256 point: {error}") from error
+    raise KeyFormatError("the multikey is neither an Ed25519 nor a P-256 public key")
+
+
+def verification_key_from_did_key(did_or_method: str) -> PublicKey:
+    """The key of any did:key this verifier reads (Ed25519 or P-256), with or without its fragment."""
+    return public_key_from_multikey(_did_key_multikey(did_or_method))
+
+
+def public_key_from_did_jwk(did_or_method: str) -> PublicKey:
+    """did:jwk (the JWK itself, base64url in the DID); its one verification method is ``#0``."""
+    if not did_or_method.startswith(DID_JWK_PREFIX):
+        raise KeyFormatError(f"not a did:jwk: {did_or_method!r}")
+    encoded, _, fragment = did_or_method[len(DID_JWK_PREFIX) :].partition("#")
+    if fragment not in ("", "0"):
+        raise KeyFormatError("a did:jwk has one verification method, #0")
+    try:
+        jwk = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except ValueError as error:
+        raise KeyFormatError(f"the did:jwk does not hold a JSON JWK: {error}") from error
+    if not isinstance(jwk, dict) or "d" in jwk:
+        raise KeyFormatError("the did:jwk does not hold a public JWK")
+    return public_key_from_jwk(jwk)
+
+
 def resolve_did_key(did_or_method: str) -> dict[str, Any]:
     """Offline did:key resolution to a DID document with one Multikey method."""
     multikey = _did_key_multikey(did_or_method)

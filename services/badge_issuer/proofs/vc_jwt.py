@@ -103,6 +103,17 @@ def read_header(token: str) -> dict[str, Any]:
     return header
 
 
+def read_unverified_credential(token: str) -> dict[str, Any]:
+    """The credential a token carries, *not* authenticated: only so that a verifier whose signature
+    check failed can still report the token's dates, schema and status (each marked as unproved)."""
+    read_header(token)
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError as error:
+        raise JwtVerificationError("malformed_token", f"unreadable JWT payload: {error}") from error
+    return _credential_from_claims(claims)
+
+
 def verify(
     token: str,
     key: keys.PublicKey | Mapping[str, Any] | KeyResolver,

@@ -392,7 +392,10 @@ async def receive_for_learner(
         presented = result.get("extracted") or {}
     else:
         result = await verifier.verify(presented, asking_as)
-    credential = credential_of(presented) if result.get("verified") else {}
+    # A valid signature by a key nobody vouches for (issuer_bound false) proves nothing about who issued
+    # it, so the trust registry must not be asked about the issuer it names: it is kept, not counted.
+    accepted = bool(result.get("verified")) and result.get("issuer_bound") is not False
+    credential = credential_of(presented) if accepted else {}
     credential_id = result.get("credential_id") or credential.get("id")
     if credential_id is not None:
         await _refuse_duplicate(session, org_id, employee.id if employee else None, credential_id, learner_hint)
@@ -403,7 +406,8 @@ async def receive_for_learner(
         credential_id=credential_id,
         issuer_id=result.get("issuer"),
         format=result.get("format") or "unknown",
-        reasons=list(result.get("failures") or []),
+        reasons=list(result.get("failures") or [])
+        + ([] if accepted or not result.get("verified") else ["issuer: the signing key is not bound to the issuer"]),
         skills=[],
         presented=presented,
         received_at=utcnow(),
@@ -412,12 +416,12 @@ async def receive_for_learner(
         recipient=recipients.UNCHECKED,
         alignment=result.get("alignment") if isinstance(result.get("alignment"), list) else None,
         checked_at=utcnow(),
-        check_outcome="verified" if result.get("verified") else "rejected at intake",
+        check_outcome="verified" if accepted else "rejected at intake",
     )
     row.id = uuid.uuid4()
     row.status = REJECTED
     session.add(row)
-    if result.get("verified"):
+    if accepted:
         await remap(session, row, SkillMapper(session, org_id, taxonomy, authorization, verifier_authorization))
     await session.flush()
     return describe(row, employee.hris_id if employee else hint_label(learner_hint))

@@ -169,8 +169,8 @@ async def recheck(
             outcome.status_unknown += 1
         return
     row.checked_at, row.unreachable_since = now, None
-    if not result.get("verified"):
-        failures = list(result.get("failures") or ["verification failed"])
+    if not result.get("verified") or result.get("issuer_bound") is False:
+        failures = list(result.get("failures") or ["issuer: the signing key is not bound to the issuer"])
         row.status, row.reasons = REJECTED, failures
         row.check_outcome = f"rejected: {failures[0]}"[:500]
         await received_credentials.sync_facts(session, row, None)

@@ -1,0 +1,72 @@
+// Sign a credential the way third-party issuers do, with libraries nobody here wrote, so the
+// verifier is tested on their output. stdin: {"form": ..., "credential": {...}}; the issuer is set
+// to the signing key's identity unless "keepIssuer" is true. Prints {"credential": signed} or
+// {"jwt": compact}. Forms:
+//   Ed25519Signature2020   @digitalbazaar/ed25519-signature-2020 (the DCC stack), did:key
+//   ecdsa-rdfc-2019        @digitalbazaar/data-integrity + ecdsa-rdfc-2019-cryptosuite, P-256 did:key
+//   jwt-jwk                panva/jose, EdDSA, the public key in the JOSE "jwk" header, no kid
+//   jwt-did-jwk            panva/jose, ES256, kid did:jwk:...#0
+import * as vc from '@digitalbazaar/vc';
+import * as EcdsaMultikey from '@digitalbazaar/ecdsa-multikey';
+import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
+import {cryptosuite as ecdsaRdfc2019Cryptosuite} from '@digitalbazaar/ecdsa-rdfc-2019-cryptosuite';
+import {Ed25519Signature2020} from '@digitalbazaar/ed25519-signature-2020';
+import {Ed25519VerificationKey2020} from '@digitalbazaar/ed25519-verification-key-2020';
+import {SignJWT, exportJWK, generateKeyPair} from 'jose';
+import {documentLoader, readStdin} from './static-loader.mjs';
+
+const ED25519_2020_CONTEXT = 'https://w3id.org/security/suites/ed25519-2020/v1';
+const {form, credential, keepIssuer} = JSON.parse(await readStdin());
+
+function withIssuer(id) {
+  if(keepIssuer) {
+    return credential;
+  }
+  const issuer = typeof credential.issuer === 'object' ? {...credential.issuer, id} : id;
+  return {...credential, issuer};
+}
+
+async function dataIntegrity(keyPair, suite, extraContext) {
+  const unsigned = withIssuer(keyPair.controller);
+  if(extraContext && !unsigned['@context'].includes(extraContext)) {
+    unsigned['@context'] = [...unsigned['@context'], extraContext];
+  }
+  return {credential: await vc.issue({credential: unsigned, suite, documentLoader})};
+}
+
+async function jwt(alg, kidFor) {
+  const {publicKey, privateKey} = await generateKeyPair(alg, {extractable: true});
+  const jwk = await exportJWK(publicKey);
+  const header = {alg, typ: 'vc+jwt'};
+  let issuer = null;
+  if(kidFor === 'did:jwk') {
+    const did = 'did:jwk:' + Buffer.from(JSON.stringify(jwk)).toString('base64url');
+    header.kid = `${did}#0`;
+    issuer = did;
+  } else {
+    header.jwk = jwk;
+  }
+  const payload = issuer ? withIssuer(issuer) : credential;
+  return {jwt: await new SignJWT(payload).setProtectedHeader(header).sign(privateKey)};
+}
+
+let output;
+if(form === 'Ed25519Signature2020') {
+  const keyPair = await Ed25519VerificationKey2020.generate();
+  keyPair.controller = `did:key:${keyPair.fingerprint()}`;
+  keyPair.id = `${keyPair.controller}#${keyPair.fingerprint()}`;
+  output = await dataIntegrity(keyPair, new Ed25519Signature2020({key: keyPair}), ED25519_2020_CONTEXT);
+} else if(form === 'ecdsa-rdfc-2019') {
+  const keyPair = await EcdsaMultikey.generate({curve: 'P-256'});
+  keyPair.controller = `did:key:${keyPair.publicKeyMultibase}`;
+  keyPair.id = `${keyPair.controller}#${keyPair.publicKeyMultibase}`;
+  const suite = new DataIntegrityProof({signer: keyPair.signer(), cryptosuite: ecdsaRdfc2019Cryptosuite});
+  output = await dataIntegrity(keyPair, suite, null);
+} else if(form === 'jwt-jwk') {
+  output = await jwt('EdDSA', null);
+} else if(form === 'jwt-did-jwk') {
+  output = await jwt('ES256', 'did:jwk');
+} else {
+  throw new Error(`unknown form ${form}`);
+}
+process.stdout.write(JSON.stringify(output) + '\n');
