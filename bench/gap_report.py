@@ -456,13 +456,15 @@ async def incremental_events(url: str, org: uuid.UUID, employees: int, events: i
                     earned_at=NOW,
                 )
                 started = time.perf_counter()
-                session.add(fact)
+                async with snapshots.keeping_reports_current(session, org, employee_ids=[employee_id]):
+                    session.add(fact)
                 await session.commit()
                 timings.append(time.perf_counter() - started)
                 added.append(fact)
             for fact in added:
                 started = time.perf_counter()
-                fact.revoked = True
+                async with snapshots.keeping_reports_current(session, org, employee_ids=[fact.employee_id]):
+                    fact.revoked = True
                 await session.commit()
                 timings.append(time.perf_counter() - started)
             body, _ = await snapshots.stored_report(session, org, "organisation")

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from services.gap_engine.analysis import snapshots
 from services.gap_engine.db.tables import Employee, GapReportState, RoleRequirement, SkillFact
 from shared.db import utcnow
 from tests.gap_engine.conftest import employee, fact
@@ -153,7 +154,8 @@ async def test_a_requirement_change_updates_the_holders_of_the_role_incrementall
                 RoleRequirement.skill_name == "Active listening",
             )
         )
-        listening.required_level = 1  # as a sync from a changed taxonomy would write it
+        async with snapshots.keeping_reports_current(session, org, role_ids=[listening.role_id]):
+            listening.required_level = 1  # as a sync from a changed taxonomy writes it (domain/roles.py)
         await session.commit()
         states = (await session.scalars(select(GapReportState).where(GapReportState.org_id == org))).all()
     assert states and not any(state.stale for state in states)  # adjusted, not recomputed
@@ -168,30 +170,31 @@ async def test_issuer_weight_scales_the_verified_level(client, headers, staff, g
     await client.get("/v1/reports/organisation", headers=headers)
     async with gap_app.state.database.sessions() as session:
         c = await session.scalar(select(Employee).where(Employee.org_id == org, Employee.hris_id == "C"))
-        session.add(
-            SkillFact(
-                org_id=org,
-                employee_id=c.id,
-                skill_id=demo["Active listening"],
-                level=4,
-                weight=0.5,
-                credential_id="urn:uuid:weighted",
-                issuer_id="did:web:half.example",
-                earned_at=utcnow(),
+        async with snapshots.keeping_reports_current(session, org, employee_ids=[c.id]):
+            session.add(
+                SkillFact(
+                    org_id=org,
+                    employee_id=c.id,
+                    skill_id=demo["Active listening"],
+                    level=4,
+                    weight=0.5,
+                    credential_id="urn:uuid:weighted",
+                    issuer_id="did:web:half.example",
+                    earned_at=utcnow(),
+                )
             )
-        )
-        session.add(
-            SkillFact(
-                org_id=org,
-                employee_id=c.id,
-                skill_id=demo["Conflict navigation"],
-                level=1,
-                weight=0.25,
-                credential_id="urn:uuid:quarter",
-                issuer_id="did:web:quarter.example",
-                earned_at=utcnow(),
+            session.add(
+                SkillFact(
+                    org_id=org,
+                    employee_id=c.id,
+                    skill_id=demo["Conflict navigation"],
+                    level=1,
+                    weight=0.25,
+                    credential_id="urn:uuid:quarter",
+                    issuer_id="did:web:quarter.example",
+                    earned_at=utcnow(),
+                )
             )
-        )
         await session.commit()
     gap = (
         await client.get(

@@ -1,11 +1,12 @@
 """The incremental path against a full recompute: random credential, revocation, weight, HR and requirement events
-through every kind of write (ORM flush, bulk statements), then the stored organisation report must equal
-a fresh full recompute of the same data."""
+through every kind of write (ORM flush, bulk statements), each through the one explicit path the domain uses,
+then the stored organisation report must equal a fresh full recompute of the same data."""
 
 import random
 import uuid
 
 import orjson
+import pytest
 from sqlalchemy import delete, select, update
 
 from services.gap_engine.analysis import snapshots
@@ -27,56 +28,70 @@ async def _report(session, org_id, basis) -> dict:
 
 
 async def _random_event(session, rng: random.Random, org_id, people, skills, roles) -> None:
+    """One write of each kind a domain function makes (ORM flush, bulk statement), each inside the
+    explicit path the domain functions use (snapshots.keeping_reports_current) with the ids it names."""
     kind = rng.choice(["fact", "fact", "revoke", "delete", "weight", "move", "expire", "requirement"])
     person = rng.choice(people)
     if kind == "requirement":  # a role sync bringing a changed requirement: ORM update, bulk UPDATE or delete
         requirements = (await session.scalars(select(RoleRequirement).where(RoleRequirement.org_id == org_id))).all()
         chosen = rng.choice(requirements)
         how = rng.choice(["level", "weight", "drop"])
-        if how == "level":
-            chosen.required_level = rng.randint(0, 3)
-        elif how == "weight":
-            await session.execute(
-                update(RoleRequirement).where(RoleRequirement.id == chosen.id).values(weight=rng.choice([0.5, 2.0]))
-            )
-        elif len(requirements) > 3:
-            await session.delete(chosen)
+        async with snapshots.keeping_reports_current(session, org_id, role_ids=[chosen.role_id]):
+            if how == "level":
+                chosen.required_level = rng.randint(0, 3)
+            elif how == "weight":
+                await session.execute(
+                    update(RoleRequirement).where(RoleRequirement.id == chosen.id).values(weight=rng.choice([0.5, 2.0]))
+                )
+            elif len(requirements) > 3:
+                await session.delete(chosen)
     elif kind == "fact":  # a credential issued: ORM insert
-        session.add(
-            SkillFact(
-                org_id=org_id,
-                employee_id=person,
-                skill_id=rng.choice(skills),
-                level=rng.randint(1, 4),
-                weight=rng.choice([1.0, 0.5, 0.75]),
-                credential_id=f"urn:uuid:{uuid.uuid4()}",
-                issuer_id="did:web:issuer.example",
-                earned_at=utcnow(),
+        async with snapshots.keeping_reports_current(session, org_id, employee_ids=[person]):
+            session.add(
+                SkillFact(
+                    org_id=org_id,
+                    employee_id=person,
+                    skill_id=rng.choice(skills),
+                    level=rng.randint(1, 4),
+                    weight=rng.choice([1.0, 0.5, 0.75]),
+                    credential_id=f"urn:uuid:{uuid.uuid4()}",
+                    issuer_id="did:web:issuer.example",
+                    earned_at=utcnow(),
+                )
             )
+    elif kind == "move":  # the HRIS moves someone: the domain's INSERT … ON CONFLICT, which wraps itself
+        row = await session.get(Employee, person)
+        item = EmployeeBulkItem(
+            hris_id=row.hris_id,
+            name=row.name,
+            team=rng.choice(TEAMS),
+            department=rng.choice(DEPARTMENTS),
+            current_role_id=rng.choice([*roles, None]),
+            target_role_id=rng.choice([*roles, None]),
         )
+        await upsert_employees(session, org_id, [item])
     else:
         facts = (await session.scalars(select(SkillFact).where(SkillFact.org_id == org_id))).all()
         chosen = rng.choice(facts) if facts else None
-        if kind == "revoke" and chosen is not None:  # a credential revoked: ORM update
-            chosen.revoked = True
-        elif kind == "delete" and chosen is not None:  # re-derivation: bulk DELETE
-            await session.execute(delete(SkillFact).where(SkillFact.id == chosen.id))
-        elif kind == "weight" and chosen is not None:  # an issuer's trust changed: bulk UPDATE
-            await session.execute(update(SkillFact).where(SkillFact.id == chosen.id).values(weight=0.5))
-        elif kind == "expire" and chosen is not None:  # already lapsed when it arrives
-            chosen.expires_at = utcnow().replace(year=2000)
-        elif kind == "move":  # the HRIS moves someone: INSERT … ON CONFLICT
-            row = await session.get(Employee, person)
-            item = EmployeeBulkItem(
-                hris_id=row.hris_id,
-                name=row.name,
-                team=rng.choice(TEAMS),
-                department=rng.choice(DEPARTMENTS),
-                current_role_id=rng.choice([*roles, None]),
-                target_role_id=rng.choice([*roles, None]),
-            )
-            await upsert_employees(session, org_id, [item])
+        if chosen is None:
+            return
+        async with snapshots.keeping_reports_current(session, org_id, employee_ids=[chosen.employee_id]):
+            if kind == "revoke":  # a credential revoked: ORM update
+                chosen.revoked = True
+            elif kind == "delete":  # re-derivation: bulk DELETE
+                await session.execute(delete(SkillFact).where(SkillFact.id == chosen.id))
+            elif kind == "weight":  # an issuer's trust changed: bulk UPDATE
+                await session.execute(update(SkillFact).where(SkillFact.id == chosen.id).values(weight=0.5))
+            elif kind == "expire":  # already lapsed when it arrives
+                chosen.expires_at = utcnow().replace(year=2000)
     await session.flush()
+
+
+async def test_a_nested_change_is_refused_so_no_difference_counts_twice(gap_app, org):
+    async with gap_app.state.database.sessions() as session, snapshots.keeping_reports_current(session, org):
+        with pytest.raises(RuntimeError, match="nested"):
+            async with snapshots.keeping_reports_current(session, org):
+                pass
 
 
 async def test_random_events_leave_the_same_report_as_a_full_recompute(client, headers, roles, demo, gap_app, org):

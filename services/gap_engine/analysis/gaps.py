@@ -18,6 +18,7 @@ from sqlalchemy import Float, Select, String, Uuid, and_, bindparam, case, cast,
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ColumnElement, Subquery
 
+from services.gap_engine.analysis.readiness import MET_TOLERANCE, READINESS_BUCKETS, meets  # noqa: F401
 from services.gap_engine.db.tables import Employee, RoleRequirement, SkillFact, SyncedRole
 from services.gap_engine.domain.roles import synced_role
 from shared.db import UTCDateTime, utcnow
@@ -34,7 +35,6 @@ from shared.schemas.gaps import (
 
 # Unmet must-haves, then unmet should-haves, then met requirements.
 _MUST_GAP, _SHOULD_GAP, _MET = 0, 1, 2
-MET_TOLERANCE = 1e-9
 
 
 def verified_levels(org_id: uuid.UUID, now: datetime, employee_id: Any = None) -> Subquery:
@@ -55,10 +55,6 @@ def verified_levels(org_id: uuid.UUID, now: datetime, employee_id: Any = None) -
     if employee_id is not None:
         statement = statement.where(SkillFact.employee_id == employee_id)
     return statement.subquery("verified")
-
-
-def meets(level: ColumnElement[Any], required: ColumnElement[Any]) -> ColumnElement[bool]:
-    return level + MET_TOLERANCE >= required
 
 
 def _requirement_columns(verified: Subquery) -> dict[str, ColumnElement[Any]]:
@@ -302,9 +298,6 @@ async def rank_candidates(
             for row in top
         ],
     )
-
-
-READINESS_BUCKETS = ((0.0, 25.0), (25.0, 50.0), (50.0, 75.0), (75.0, 100.0))
 
 
 async def compute_team_gaps(

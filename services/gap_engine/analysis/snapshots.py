@@ -7,29 +7,30 @@ stale. Everything is computed by the same set-based statements (`_staff`, `_empl
 whether over the whole organisation or over a handful of people, so the incremental path and a full
 recompute agree (tests/gap_engine/test_snapshots.py checks it after random events).
 
-What keeps them current, from SQLAlchemy session hooks, so that no write path has to call in here:
-- skill facts added, changed or removed, an employee created, deleted or moved (role, team, department),
-  in an ORM flush or a bulk INSERT/UPDATE/DELETE run through the session: the affected employees'
-  contribution to the cells is computed before the write and after it, in the same transaction, and the
-  difference added; their own rows are replaced; the bodies of the organisation and of their old and new
-  departments and teams are marked stale (rebuilt on the next read);
-- role requirements changing, or a synced role added, removed or renamed (role sync, taxonomy refresh):
-  the same path for everyone measured against the role in either basis (about 200 people per role at
-  100k employees); past MAX_INCREMENTAL_EMPLOYEES people, the stored report is marked stale instead and
-  recomputed in full on the next read (a few seconds at 100k employees).
+What keeps them current is one explicit path, `keeping_reports_current`, which every domain function
+that changes what counts wraps its write in (received_credentials.sync_facts, skill_facts, the HRIS
+employee upsert, role sync), so a reader of those functions sees that the write moves the reports:
+- skill facts added, changed or removed, an employee created or moved (role, team, department): the
+  affected employees' contribution to the cells is computed before the write and after it, in the same
+  transaction, and the difference added; their own rows are replaced; the bodies of the organisation and
+  of their old and new departments and teams are marked stale (rebuilt on the next read);
+- role requirements changing (role sync, taxonomy refresh): the same path for everyone measured against
+  the role in either basis (about 200 people per role at 100k employees); past MAX_INCREMENTAL_EMPLOYEES
+  people, the stored report is marked stale instead and recomputed in full on the next read (a few
+  seconds at 100k employees).
 While an event is applied, the organisation's state rows are locked (SELECT … FOR UPDATE), so events and
 recomputes of one organisation apply one at a time. Facts are counted as current at the stored report's
-`as_of`; once the first of them expires (valid_until), the next read recomputes in full. Writes through a
-raw connection, past the session, are not seen: a recompute (recompute_organisation) repairs them.
+`as_of`; once the first of them expires (valid_until), the next read recomputes in full. A write that
+does not go through the path is not seen: a recompute (recompute_organisation) repairs it.
 """
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from itertools import chain
 from typing import Any
 
 import orjson
@@ -44,25 +45,21 @@ from sqlalchemy import (
     cast,
     column,
     delete,
-    event,
     func,
-    inspect,
     literal,
     or_,
     select,
     table,
     text,
-    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.selectable import CTE
 
-from services.gap_engine.analysis.gaps import READINESS_BUCKETS, meets
+from services.gap_engine.analysis.readiness import READINESS_BUCKETS, meets
 from services.gap_engine.db.tables import (
     Employee,
     GapReportBody,
@@ -565,74 +562,80 @@ def _mark_org_stale(connection: Connection, org_ids: Iterable[uuid.UUID]) -> Non
         _mark_bodies_stale(connection, org_id, None, everything=True)
 
 
-# --- session hooks ----------------------------------------------------------------------------------------
+# --- the one path every write that changes what counts goes through ---------------------------------------
 
-_PENDING_KEY = "gap_report_pending"
-
-
-def _changed(row: Employee) -> bool:
-    state = inspect(row)
-    return any(state.attrs[name].history.has_changes() for name in _EMPLOYEE_FIELDS)
+_ACTIVE_KEY = "gap_report_change_active"
+MAX_INCREMENTAL_EMPLOYEES = 5_000
 
 
-def _role_matters(session: Session, row: RoleRequirement | SyncedRole) -> bool:
-    """A resync stamps synced_at on every role; only a new, removed or renamed role changes reports."""
-    if isinstance(row, RoleRequirement):
-        return True
-    return row in session.new or row in session.deleted or inspect(row).attrs.name.history.has_changes()
+@asynccontextmanager
+async def keeping_reports_current(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    employee_ids: Iterable[uuid.UUID] = (),
+    hris_ids: Iterable[str] = (),
+    role_ids: Iterable[uuid.UUID] = (),
+) -> AsyncIterator[None]:
+    """Wraps a write that changes what counts for some employees (their facts, their HR record, the
+    requirements of their role): their contribution to the stored report is taken before the write and
+    after it, in the same transaction, and the difference applied. `hris_ids` may name employees the
+    write creates (they contributed nothing before); `role_ids`, roles whose requirements change
+    (everyone measured against them). Not reentrant: two nested changes would count one difference twice."""
+    if session.info.get(_ACTIVE_KEY):
+        raise RuntimeError("keeping_reports_current is already active on this session (nested change)")
+    session.info[_ACTIVE_KEY] = True
+    try:
+        await session.flush()
+        employees, roles, names = set(employee_ids), set(role_ids), sorted(set(hris_ids))
+        pending = await session.run_sync(
+            lambda sync: _before_change(sync.connection(), org_id, employees, roles, names)
+        )
+        yield
+        await session.flush()
+        if pending is not None:
+            await session.run_sync(lambda sync: _after_change(sync.connection(), pending, names))
+    finally:
+        session.info.pop(_ACTIVE_KEY, None)
 
 
-@event.listens_for(Session, "before_flush")
-def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    """Takes the affected employees' contributions before the flush writes anything."""
-    affected: dict[uuid.UUID, set[uuid.UUID]] = {}
-    new_employees: list[Employee] = []
-    roles: dict[uuid.UUID, set[uuid.UUID]] = {}
-    for row in chain(session.new, session.dirty, session.deleted):
-        if isinstance(row, SkillFact):
-            if row.org_id is not None and row.employee_id is not None:
-                affected.setdefault(row.org_id, set()).add(row.employee_id)
-                previous = inspect(row).attrs.employee_id.history.deleted
-                affected[row.org_id].update(value for value in previous or () if value is not None)
-        elif isinstance(row, Employee):
-            if row in session.new:
-                new_employees.append(row)
-            elif row in session.deleted or _changed(row):
-                affected.setdefault(row.org_id, set()).add(row.id)
-        elif isinstance(row, RoleRequirement | SyncedRole) and row.org_id is not None and _role_matters(session, row):
-            roles.setdefault(row.org_id, set()).add(row.role_id)
-    if not (affected or new_employees or roles):
-        return
-    connection = session.connection()
-    stale_orgs = _add_role_holders(connection, roles, affected)
-    pending = [_take_before(connection, org_id, ids) for org_id, ids in affected.items() if org_id not in stale_orgs]
-    session.info.setdefault(_PENDING_KEY, []).append((pending, new_employees))
+def _by_hris_id(connection: Connection, org_id: uuid.UUID, hris_ids: list[str]) -> set[uuid.UUID]:
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(hris_ids), 1_000):
+        found.update(
+            connection.scalars(
+                select(Employee.id).where(
+                    Employee.org_id == org_id, Employee.hris_id.in_(hris_ids[start : start + 1_000])
+                )
+            )
+        )
+    return found
 
 
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _context: Any) -> None:
-    batches = session.info.pop(_PENDING_KEY, None)
-    if not batches:
-        return
-    connection = session.connection()
-    for pending, new_employees in batches:
-        by_org = {item.org_id: item for item in pending}
-        for row in new_employees:
-            item = by_org.get(row.org_id)
-            if item is None:
-                item = by_org[row.org_id] = _take_before(connection, row.org_id, set())
-                item.befores = _empty_befores(connection, row.org_id)
-            item.employee_ids.add(row.id)
-        for item in by_org.values():
-            _apply_after(connection, item)
+def _before_change(
+    connection: Connection, org_id: uuid.UUID, employees: set[uuid.UUID], roles: set[uuid.UUID], hris_ids: list[str]
+) -> _Pending | None:
+    """None when the organisation's report was marked stale instead (a role with too many holders)."""
+    affected = {org_id: set(employees) | _by_hris_id(connection, org_id, hris_ids)}
+    if roles and _add_role_holders(connection, {org_id: roles}, affected):
+        return None
+    return _take_before(connection, org_id, affected[org_id])
+
+
+def _after_change(connection: Connection, pending: _Pending, hris_ids: list[str]) -> None:
+    """Employees the write created join with an empty contribution before; then the difference."""
+    created = _by_hris_id(connection, pending.org_id, hris_ids) - pending.employee_ids
+    if created:
+        if not pending.employee_ids:
+            pending.befores = _empty_befores(connection, pending.org_id)
+        pending.employee_ids |= created
+    if pending.employee_ids:
+        _apply_after(connection, pending)
 
 
 def _empty_befores(connection: Connection, org_id: uuid.UUID) -> list[_Before]:
     """New people contributed nothing before."""
     return [_Before(basis, as_of, []) for basis, as_of in _locked_states(connection, org_id)]
-
-
-MAX_INCREMENTAL_EMPLOYEES = 5_000
 
 
 def _add_role_holders(
@@ -660,88 +663,6 @@ def _add_role_holders(
             affected.setdefault(org_id, set()).update(holders)
     _mark_org_stale(connection, stale)
     return stale
-
-
-def _bound_values(statement: Any, dialect: Any, prefix: str) -> set[Any]:
-    """The values bound for a column in an INSERT (one row or many: name, name_m0, name_m1, …)."""
-    params = statement.compile(dialect=dialect).params
-    return {value for key, value in params.items() if key == prefix or key.startswith(prefix + "_m")}
-
-
-def _where(statement: Any) -> ColumnElement[bool]:
-    return statement.whereclause if statement.whereclause is not None else true()
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _on_bulk_statement(state: ORMExecuteState) -> Any:
-    """INSERT/UPDATE/DELETE statements run through the session skip the flush: handled here alike."""
-    if not (state.is_insert or state.is_update or state.is_delete):
-        return None
-    mapper = state.bind_mapper
-    entity = mapper.class_ if mapper is not None else None
-    if entity not in (SkillFact, Employee, RoleRequirement, SyncedRole):
-        return None
-    connection = state.session.connection()
-    statement = state.statement
-    if entity in (RoleRequirement, SyncedRole):
-        if state.is_insert:
-            role_ids = _bound_values(statement, connection.dialect, "role_id")
-            pairs = [(org, role) for org in _bound_values(statement, connection.dialect, "org_id") for role in role_ids]
-        else:
-            pairs = connection.execute(select(entity.org_id, entity.role_id).where(_where(statement)).distinct()).all()
-        if not pairs:
-            _mark_org_stale(connection, connection.scalars(select(GapReportState.org_id).distinct()))
-            return None
-        roles: dict[uuid.UUID, set[uuid.UUID]] = {}
-        for org_id, role_id in pairs:
-            roles.setdefault(org_id, set()).add(role_id)
-        holders: dict[uuid.UUID, set[uuid.UUID]] = {}
-        stale = _add_role_holders(connection, roles, holders)
-        found_holders = [
-            (org_id, employee) for org_id, ids in holders.items() if org_id not in stale for employee in ids
-        ]
-        return _around(state, connection, lambda: found_holders, recheck=False)
-    key = Employee.id if entity is Employee else SkillFact.employee_id
-    if state.is_insert:
-        orgs = _bound_values(statement, connection.dialect, "org_id")
-        if entity is Employee:
-            hris_ids = _bound_values(statement, connection.dialect, "hris_id")
-            affected = lambda: connection.execute(  # noqa: E731
-                select(Employee.org_id, Employee.id).where(Employee.org_id.in_(orgs), Employee.hris_id.in_(hris_ids))
-            ).all()
-        else:
-            employee_ids = _bound_values(statement, connection.dialect, "employee_id")
-            affected = lambda: connection.execute(  # noqa: E731
-                select(Employee.org_id, Employee.id).where(Employee.org_id.in_(orgs), Employee.id.in_(employee_ids))
-            ).all()
-        if not orgs:
-            _mark_org_stale(connection, connection.scalars(select(GapReportState.org_id).distinct()))
-            return None
-    else:
-        found = connection.execute(select(entity.org_id, key).where(_where(statement)).distinct()).all()
-        affected = lambda: found  # noqa: E731
-    return _around(state, connection, affected, recheck=state.is_insert)
-
-
-def _around(state: ORMExecuteState, connection: Connection, affected: Callable[[], Any], *, recheck: bool) -> Any:
-    """Before, the statement, after: `recheck` looks the affected employees up again afterwards (an
-    INSERT may have created some)."""
-    by_org: dict[uuid.UUID, set[uuid.UUID]] = {}
-    for org_id, employee_id in affected():
-        by_org.setdefault(org_id, set()).add(employee_id)
-    pending = [_take_before(connection, org_id, ids) for org_id, ids in by_org.items()]
-    result = state.invoke_statement()
-    if recheck:
-        for org_id, employee_id in affected():
-            item = next((p for p in pending if p.org_id == org_id), None)
-            if item is None:
-                item = _take_before(connection, org_id, set())
-                item.befores = _empty_befores(connection, org_id)
-                pending.append(item)
-            item.employee_ids.add(employee_id)
-    for item in pending:
-        _apply_after(connection, item)
-    return result
 
 
 # --- serving ----------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.gap_engine.analysis import snapshots
 from services.gap_engine.db.tables import Employee, KpiObservation
 from shared.db import utcnow
 from shared.errors import NotFound, Unprocessable
@@ -82,17 +83,19 @@ async def upsert_employees(
         )
     insert = _insert(session)
     now = utcnow()
-    for start in range(0, len(employees), UPSERT_BATCH):
-        rows = [
-            {"id": uuid.uuid4(), "org_id": org_id, "created_at": now, "updated_at": now, **employee.model_dump()}
-            for employee in employees[start : start + UPSERT_BATCH]
-        ]
-        statement = insert(Employee).values(rows)
-        statement = statement.on_conflict_do_update(
-            index_elements=[Employee.org_id, Employee.hris_id],
-            set_={column: statement.excluded[column] for column in _UPDATED_COLUMNS},
-        )
-        await session.execute(statement)
+    # A move (role, team, department) or a new person changes the stored reports: one path for it.
+    async with snapshots.keeping_reports_current(session, org_id, hris_ids=hris_ids):
+        for start in range(0, len(employees), UPSERT_BATCH):
+            rows = [
+                {"id": uuid.uuid4(), "org_id": org_id, "created_at": now, "updated_at": now, **employee.model_dump()}
+                for employee in employees[start : start + UPSERT_BATCH]
+            ]
+            statement = insert(Employee).values(rows)
+            statement = statement.on_conflict_do_update(
+                index_elements=[Employee.org_id, Employee.hris_id],
+                set_={column: statement.excluded[column] for column in _UPDATED_COLUMNS},
+            )
+            await session.execute(statement)
     return BulkUpsertOut(received=len(employees), created=len(employees) - existing, updated=existing)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.gap_engine.analysis import snapshots
 from services.gap_engine.db.tables import (
     AlignmentMapping,
     Employee,
@@ -198,8 +199,8 @@ def _fact_credential_id(row: ReceivedCredential) -> str:
 
 async def sync_facts(session: AsyncSession, row: ReceivedCredential, weight: float | None) -> None:
     """Makes the row's skill facts what its status says: one per certified skill, at the issuer's
-    weight, when it counts; none otherwise. Facts are updated in place through the session (so
-    session hooks see each change), and only the ones that differ are touched."""
+    weight, when it counts; none otherwise. Only the facts that differ are touched, and the change goes
+    through the stored reports' path (snapshots.keeping_reports_current) in the same transaction."""
     if row.employee_id is None:
         return
     wanted = {uuid.UUID(s["skill_id"]): int(s["level"]) for s in row.skills} if row.status == VERIFIED else {}
@@ -214,29 +215,38 @@ async def sync_facts(session: AsyncSession, row: ReceivedCredential, weight: flo
             )
         )
     }
-    for skill_id, fact in existing.items():
-        if skill_id not in wanted:
-            await session.delete(fact)
     earned_at = row.earned_at or row.received_at
-    for skill_id, level in wanted.items():
-        fact = existing.get(skill_id)
-        if fact is None:
-            fact = SkillFact(
-                org_id=row.org_id,
-                employee_id=row.employee_id,
-                skill_id=skill_id,
-                credential_id=_fact_credential_id(row),
-                issuer_id=row.issuer_id or "",
-                revoked=False,
-            )
-            fact.id = uuid.uuid4()
-            session.add(fact)
-        for name, value in (("level", level), ("weight", weight or 1.0), ("earned_at", earned_at)):
-            if getattr(fact, name) != value:
-                setattr(fact, name, value)
-        if fact.expires_at != row.expires_at:
-            fact.expires_at = row.expires_at
-    await session.flush()
+    values = {
+        skill_id: {"level": level, "weight": weight or 1.0, "earned_at": earned_at, "expires_at": row.expires_at}
+        for skill_id, level in wanted.items()
+    }
+    stale = [fact for skill_id, fact in existing.items() if skill_id not in wanted]
+    changed = {
+        skill_id: fields
+        for skill_id, fields in values.items()
+        if skill_id not in existing or any(getattr(existing[skill_id], k) != v for k, v in fields.items())
+    }
+    if not stale and not changed:
+        return
+    async with snapshots.keeping_reports_current(session, row.org_id, employee_ids=[row.employee_id]):
+        for fact in stale:
+            await session.delete(fact)
+        for skill_id, fields in changed.items():
+            fact = existing.get(skill_id)
+            if fact is None:
+                fact = SkillFact(
+                    org_id=row.org_id,
+                    employee_id=row.employee_id,
+                    skill_id=skill_id,
+                    credential_id=_fact_credential_id(row),
+                    issuer_id=row.issuer_id or "",
+                    revoked=False,
+                )
+                fact.id = uuid.uuid4()
+                session.add(fact)
+            for name, value in fields.items():
+                if getattr(fact, name) != value:
+                    setattr(fact, name, value)
 
 
 async def known_identity(session: AsyncSession, employee: Employee) -> recipients.KnownIdentity:

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.gap_engine.analysis import snapshots
 from services.gap_engine.db.tables import ReceivedCredential, RoleRequirement, SyncedRole
 from services.gap_engine.domain.received_credentials import ACCEPTED, SkillMapper, remap
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
@@ -25,14 +26,11 @@ async def sync_role(
 async def replace_snapshot(
     session: AsyncSession, org_id: uuid.UUID, role_id: uuid.UUID, role: dict[str, Any]
 ) -> RoleSnapshotOut:
-    """Brings the copy in line requirement by requirement through the session (unchanged rows are not
-    touched), so whatever watches RoleRequirement rows sees exactly what changed."""
+    """Brings the copy in line requirement by requirement (unchanged rows are not touched). A change
+    that moves anyone's gap (a new role, a new name, a requirement added, changed or dropped) goes
+    through the stored reports' path for everyone measured against the role; a resync that changes
+    nothing only stamps synced_at."""
     synced = await session.scalar(select(SyncedRole).where(SyncedRole.org_id == org_id, SyncedRole.role_id == role_id))
-    if synced is None:
-        synced = SyncedRole(org_id=org_id, role_id=role_id)
-        session.add(synced)
-    synced.name = role["name"]
-    synced.synced_at = utcnow()
     requirements = [
         RequirementSnapshot(
             skill_id=requirement["skill_id"],
@@ -50,17 +48,30 @@ async def replace_snapshot(
         )
     }
     wanted = {requirement.skill_id: requirement for requirement in requirements}
-    for skill_id, row in existing.items():
-        if skill_id not in wanted:
-            await session.delete(row)
-    for skill_id, requirement in wanted.items():
-        row = existing.get(skill_id)
-        if row is None:
-            session.add(RoleRequirement(org_id=org_id, role_id=role_id, **requirement.model_dump()))
-            continue
-        for name, value in requirement.model_dump(exclude={"skill_id"}).items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
+    dropped = [row for skill_id, row in existing.items() if skill_id not in wanted]
+    changed = {
+        skill_id: requirement
+        for skill_id, requirement in wanted.items()
+        if skill_id not in existing
+        or any(getattr(existing[skill_id], k) != v for k, v in requirement.model_dump(exclude={"skill_id"}).items())
+    }
+    if synced is None or synced.name != role["name"] or dropped or changed:
+        async with snapshots.keeping_reports_current(session, org_id, role_ids=[role_id]):
+            if synced is None:
+                synced = SyncedRole(org_id=org_id, role_id=role_id)
+                session.add(synced)
+            synced.name = role["name"]
+            for row in dropped:
+                await session.delete(row)
+            for skill_id, requirement in changed.items():
+                row = existing.get(skill_id)
+                if row is None:
+                    session.add(RoleRequirement(org_id=org_id, role_id=role_id, **requirement.model_dump()))
+                    continue
+                for name, value in requirement.model_dump(exclude={"skill_id"}).items():
+                    if getattr(row, name) != value:
+                        setattr(row, name, value)
+    synced.synced_at = utcnow()
     await session.flush()
     return RoleSnapshotOut(role_id=role_id, name=synced.name, synced_at=synced.synced_at, requirements=requirements)
 

@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.gap_engine.analysis import snapshots
 from services.gap_engine.db.tables import SkillFact
 from services.gap_engine.domain.employees import get_employee
 from shared.errors import Conflict
@@ -27,6 +28,6 @@ async def record_skill_fact(session: AsyncSession, org_id: uuid.UUID, fact: Skil
         raise Conflict("This credential is already recorded for this employee and skill.", id=str(duplicate))
     row = SkillFact(org_id=org_id, employee_id=employee.id, **fact.model_dump(exclude={"hris_id"}))
     row.id = uuid.uuid4()
-    session.add(row)
-    await session.flush()
+    async with snapshots.keeping_reports_current(session, org_id, employee_ids=[employee.id]):
+        session.add(row)
     return SkillFactOut(id=row.id, **fact.model_dump())
