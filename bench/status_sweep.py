@@ -17,8 +17,9 @@ No webhook subscription exists at the issuer: nothing is delivered, and no outbo
    most FILL_ORG_SIZE each, issued and reconciled the same way, untimed): sweep_once in batches of
    BATCH_SIZE as run_sweeper calls it, with `now` past the recheck interval so all are due. Baselines, in
    the same round: the same credentials' POST /v1/verify from one httpx client, sequentially (what
-   sweep_once does: one credential at a time) and with 32 in flight, authenticated with the same API
-   client token; and verify_presented in this process on the issuer's database (a sample).
+   sweep_once does: one credential at a time), authenticated with the same API client token; the
+   issuer's ceiling with 32 in flight (wrk, one of those credentials, WRK_SECONDS s, same token); and
+   verify_presented in this process on the issuer's database (a sample).
 
 Requests the gap engine makes are counted by httpx event hooks on its issuer and taxonomy clients, and
 cross-checked against the issuer's /metrics; SQL statements by a SQLAlchemy cursor hook on its engine.
@@ -30,6 +31,7 @@ import argparse
 import asyncio
 import base64
 import collections
+import json
 import os
 import re
 import statistics
@@ -47,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 
-from bench.harness import temporary_postgres, uvicorn_server  # noqa: E402
+from bench.harness import temporary_postgres, uvicorn_server, wrk_post_load  # noqa: E402
 from bench.issuance_http import _py_spy, server_pid  # noqa: E402
 from bench.taxonomy_reads import create_database  # noqa: E402
 from services.badge_issuer.app import create_app as create_issuer_app  # noqa: E402
@@ -69,6 +71,7 @@ BULK = 500
 FILL_ORG_SIZE = 9_000  # below reconciliation's 10,000 listed a round (see the report's notes)
 CONCURRENCY = 32
 IN_PROCESS_SAMPLE = 2_000
+WRK_SECONDS = 5
 TARGET_INTAKE_RATIO = 0.5
 
 
@@ -488,14 +491,14 @@ async def measure(
     sweeps: list[dict] = []
     bare: dict[str, list] = collections.defaultdict(list)
     sample = presented[: args.in_process_sample]
-    verify_before = issuer_verify_count(services.issuer)
-    hook_total = 0
+    hook_total = issuer_seen = 0
     for number in range(rounds):
         now = utcnow() + (number + 1) * (policy.recheck + timedelta(minutes=1))
         counters.reset()
         verifier.waiting = 0.0
         gap_profile = args.profile / "sweep-gap.txt" if args.profile and number == 0 else None
         issuer_profile = args.profile / "sweep-issuer.txt" if args.profile and number == 0 else None
+        verify_before = issuer_verify_count(services.issuer)
         started = time.perf_counter()
         with (
             Profiler(bench_pid if gap_profile else None, gap_profile),
@@ -503,6 +506,7 @@ async def measure(
         ):
             checked, valid, calls = await sweep_all(gap_app, verifier, policy, now)
         seconds = time.perf_counter() - started
+        issuer_seen += issuer_verify_count(services.issuer) - verify_before
         verify_calls = sum(n for name, n in counters.requests.items() if name.endswith("/v1/verify"))
         hook_total += verify_calls
         sweeps.append(
@@ -519,20 +523,30 @@ async def measure(
             }
         )
         print(f"sweep round {number + 1}: {checked} checked ({valid} still valid) in {seconds:.1f} s", flush=True)
-        for concurrency in (1, CONCURRENCY):
-            elapsed, latencies, failed = await http_verify(services.issuer, presented, token, concurrency)
-            bare[f"c{concurrency}"].append(
-                (len(presented) / elapsed, pct(latencies, 0.5), pct(latencies, 0.99), failed)
-            )
+        elapsed, latencies, failed = await http_verify(services.issuer, presented, token, 1)
+        bare["c1"].append((len(presented) / elapsed, pct(latencies, 0.5), pct(latencies, 0.99), failed))
+        load = await asyncio.to_thread(
+            wrk_post_load,
+            f"{services.issuer}/v1/verify",
+            headers={"Authorization": token},
+            body=json.dumps(presented[0]),
+            connections=CONCURRENCY,
+            seconds=WRK_SECONDS,
+        )
+        bare["c32"].append((load.requests_per_second, load.p50_ms, load.p99_ms, load.errors + load.unexpected_status))
         elapsed, failed = await in_process_verify(issuer_app, sample)
         bare["in-process"].append((len(sample) / elapsed, 0.0, 0.0, failed))
-    issuer_verifies = issuer_verify_count(services.issuer) - verify_before
-    expected_bare = rounds * 2 * len(presented)
+        print(
+            f"  baselines: httpx 1 in flight {bare['c1'][-1][0]:.0f}/s, wrk {CONCURRENCY} in flight "
+            f"{load.requests_per_second:.0f}/s, in process {bare['in-process'][-1][0]:.0f}/s",
+            flush=True,
+        )
+
     await state.verifier.http.aclose()
     await state.taxonomy.http.aclose()
     await state.database.dispose()
     await issuer_app.state.database.dispose()
-    report(args, recon, sweeps, bare, holdings, len(sample), hook_total, issuer_verifies - expected_bare)
+    report(args, recon, sweeps, bare, holdings, len(sample), hook_total, issuer_seen)
     if args.profile:
         for name in ("reconcile-gap", "sweep-gap", "sweep-issuer"):
             print(f"\npy-spy, {name} (share of samples, self time by function):")
@@ -587,7 +601,7 @@ def report(
     )
     labels = {
         "c1": "POST /v1/verify, httpx, 1 in flight",
-        "c32": f"POST /v1/verify, httpx, {CONCURRENCY} in flight",
+        "c32": f"POST /v1/verify, wrk, {CONCURRENCY} in flight (1 cred.)",
         "in-process": f"verify_presented in process ({sample})",
     }
     for key, label in labels.items():
@@ -610,7 +624,7 @@ def report(
     )
     print(
         f"  POST /v1/verify from the sweeps: {hook_total} counted by the hook, {issuer_seen} by the issuer's "
-        f"/metrics (its total less the baselines'): {'match' if hook_total == issuer_seen else 'MISMATCH'}"
+        f"/metrics (read before and after each sweep): {'match' if hook_total == issuer_seen else 'MISMATCH'}"
     )
     print(
         f"  at the issuer's default authenticated limit (60,000/min per organisation) one organisation's "
