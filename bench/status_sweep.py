@@ -271,6 +271,8 @@ async def http_verify(
                 latencies.append(time.perf_counter() - started)
                 if response.status_code != 200 or not response.json().get("verified"):
                     failed += 1
+                    if failed == 1:
+                        print(f"  first unverified: {response.status_code} {response.text[:200]}", flush=True)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -485,7 +487,7 @@ async def measure(
         holdings = await held(gap_app)
         async with state.database.sessions() as session:
             presented = [row for row in await session.scalars(select(ReceivedCredential.presented))]
-        token = await state.service_tokens.authorization(org.api_client["client_id"], org.api_client["client_secret"])
+        api_client = org.api_client
 
     # 2. the sweep beside its baselines, round-robin
     sweeps: list[dict] = []
@@ -523,6 +525,8 @@ async def measure(
             }
         )
         print(f"sweep round {number + 1}: {checked} checked ({valid} still valid) in {seconds:.1f} s", flush=True)
+        # The API client's token, as the sweep gets it (cached until near its expiry: a round outlasts it).
+        token = await state.service_tokens.authorization(api_client["client_id"], api_client["client_secret"])
         elapsed, latencies, failed = await http_verify(services.issuer, presented, token, 1)
         bare["c1"].append((len(presented) / elapsed, pct(latencies, 0.5), pct(latencies, 0.99), failed))
         load = await asyncio.to_thread(
