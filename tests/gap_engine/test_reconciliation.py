@@ -127,3 +127,46 @@ async def test_reconciliation_makes_the_holdings_equal_the_issuers(
     assert (await _reconcile(gap_app, org)).revoked == 1
     assert await _holdings(gap_app, org) == {"verified": LEARNERS - 1, "rejected": 1}
     print(f"\n{LEARNERS} issued through bulk in {issuing:.1f} s, reconciled in {reconciling:.1f} s")
+
+
+async def test_a_listing_longer_than_one_round_still_advances(
+    client, issuer_client, gap_app, taxonomy_app, headers, org, roles, demo, issuer, monkeypatch
+):
+    """More credentials within the lookback than one round lists (found by bench/status_sweep.py at
+    10,000; here at 1/100 scale): the next round goes on from the issuer's cursor instead of listing
+    the same first page again for ever."""
+    monkeypatch.setattr(reconciliation, "PAGE_SIZE", 40)
+    monkeypatch.setattr(reconciliation, "MAX_PAGES_PER_ROUND", 1)
+    api_client = await _api_client(taxonomy_app, headers)
+    source = await client.post(
+        "/v1/webhook-sources",
+        json={
+            "name": "academy",
+            "secret": "whsec_" + "c2lnbmluZy1zZWNyZXQtZm9yLXRlc3Rz",
+            "client_id": api_client["client_id"],
+            "client_secret": api_client["client_secret"],
+        },
+        headers=headers,
+    )
+    assert source.status_code == 201, source.text
+    hris_ids = [f"E-L{n:03d}" for n in range(100)]
+    people = [{"hris_id": h, "name": h, "target_role_id": str(roles["Project Manager"])} for h in hris_ids]
+    assert (await client.post("/v1/employees/bulk", json={"employees": people}, headers=headers)).status_code == 200
+    items = [
+        {
+            "learner": {"hris_id": hris_id},
+            "achievement_id": str(demo["badge:Active listening"]),
+            "issuer_id": issuer["id"],
+            "score": 90,
+            "completed_at": "2026-05-08T09:30:00Z",
+            "idempotency_key": f"long-{org}-{hris_id}",
+        }
+        for hris_id in hris_ids
+    ]
+    response = await issuer_client.post(
+        "/v1/assessment-results/bulk", json={"items": items}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert response.status_code == 200, response.text
+    received = [(await _reconcile(gap_app, org)).received for _ in range(4)]
+    assert received == [40, 40, 20, 0]
+    assert await _holdings(gap_app, org) == {"verified": 100}

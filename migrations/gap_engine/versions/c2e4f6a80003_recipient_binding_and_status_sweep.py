@@ -33,6 +33,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("sealed_client_secret", sa.LargeBinary(), nullable=True))
         batch_op.add_column(sa.Column("reconciled_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("reconciled_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("reconcile_cursor", sa.String(length=512), nullable=True))
     op.create_table(
         "employee_emails",
         sa.Column("employee_id", sa.Uuid(), nullable=False),
@@ -98,6 +99,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_employee_emails_org_email")
     op.drop_table("employee_emails")
     with op.batch_alter_table("webhook_sources", schema=None) as batch_op:
+        batch_op.drop_column("reconcile_cursor")
         batch_op.drop_column("reconciled_at")
         batch_op.drop_column("reconciled_until")
         batch_op.drop_column("sealed_client_secret")

@@ -267,6 +267,9 @@ class WebhookSource(IdMixin, TenantMixin, Base):
     # and when that was last established.
     reconciled_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Where an unfinished listing goes on next round (the issuer's next_cursor), so a pass longer
+    # than one round still advances instead of restarting from the same place.
+    reconcile_cursor: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
 
 class ReceivedWebhook(IdMixin, TenantMixin, Base):

@@ -390,11 +390,14 @@ async def receive_for_learner(
     learner_hint: str | None = None,
     image: "BakedImage | None" = None,
     verifier_authorization: str | None = None,
+    mapper: "SkillMapper | None" = None,
 ) -> ReceivedCredentialOut:
     """The intake every path shares; the verifier is asked as `verifier_authorization` (the gap
-    engine's own token for a webhook) or else the caller. `employee` None (a webhook for a learner the HRIS has not sent
-    yet): the credential is verified and kept as awaiting_employee under `learner_hint`, and counts
-    when the HRIS creates or updates a matching employee (`claim_for_employees`), never lost.
+    engine's own token for a webhook) or else the caller; a `mapper` shared by many intakes (one
+    reconciliation round) asks the taxonomy once per achievement. `employee` None (a webhook for a
+    learner the HRIS has not sent yet): the credential is verified and kept as awaiting_employee under
+    `learner_hint`, and counts when the HRIS creates or updates a matching employee
+    (`claim_for_employees`), never lost.
     Without a caller token (a webhook delivery) our achievements are read from their public JSON."""
     asking_as = verifier_authorization or authorization
     if image is not None:
@@ -432,7 +435,8 @@ async def receive_for_learner(
     row.status = REJECTED
     session.add(row)
     if accepted:
-        await remap(session, row, SkillMapper(session, org_id, taxonomy, authorization, verifier_authorization))
+        mapper = mapper or SkillMapper(session, org_id, taxonomy, authorization, verifier_authorization)
+        await remap(session, row, mapper)
     await session.flush()
     return describe(row, employee.hris_id if employee else hint_label(learner_hint))
 

@@ -38,6 +38,7 @@ class ReconcileOutcome:
     listed: int = 0
     received: int = 0
     revoked: int = 0
+    latest: datetime | None = None
 
 
 async def reconcile_due(
@@ -81,25 +82,32 @@ async def reconcile_source(
     *,
     now: datetime,
 ) -> ReconcileOutcome:
-    """One source's round, committed page by page (a crash keeps what was received)."""
+    """One source's round, committed page by page (a crash keeps what was received). A pass over the
+    listing may take several rounds: the issuer's cursor is kept between them, and only a finished
+    pass moves `reconciled_until` (the next pass starts LOOKBACK before it)."""
     outcome = ReconcileOutcome()
     authorization = await webhooks.source_authorization(source, secret_box, tokens)
     if authorization is None:
         return outcome
     since = source.reconciled_until - LOOKBACK if source.reconciled_until is not None else None
-    cursor: str | None = None
-    latest = source.reconciled_until
+    cursor = source.reconcile_cursor
+    mapper = received_credentials.SkillMapper(session, source.org_id, taxonomy, None, authorization)
     for _ in range(MAX_PAGES_PER_ROUND):
         page = await verifier.credentials_page(authorization, issued_since=since, cursor=cursor, limit=PAGE_SIZE)
         for item in page.get("items", []):
             outcome.listed += 1
-            await _reconcile_item(session, source.org_id, item, verifier, taxonomy, authorization, outcome)
+            await _reconcile_item(session, source.org_id, item, verifier, mapper, authorization, outcome)
             issued_at = datetime.fromisoformat(item["issued_at"])
-            latest = issued_at if latest is None or issued_at > latest else latest
-        source.reconciled_until = latest
-        await session.commit()
+            if outcome.latest is None or issued_at > outcome.latest:
+                outcome.latest = issued_at
         cursor = page.get("next_cursor")
+        source.reconcile_cursor = cursor
+        await session.commit()
         if not cursor:
+            if outcome.latest is not None and (
+                source.reconciled_until is None or outcome.latest > source.reconciled_until
+            ):
+                source.reconciled_until = outcome.latest
             source.reconciled_at = now
             await session.commit()
             break
@@ -123,7 +131,7 @@ async def _reconcile_item(
     org_id: uuid.UUID,
     item: dict[str, Any],
     verifier: IssuerVerifier,
-    taxonomy: TaxonomyClient,
+    mapper: received_credentials.SkillMapper,
     authorization: str,
     outcome: ReconcileOutcome,
 ) -> None:
@@ -157,10 +165,11 @@ async def _reconcile_item(
             employee,
             presented,
             verifier=verifier,
-            taxonomy=taxonomy,
+            taxonomy=mapper.taxonomy,
             authorization=None,
             learner_hint=hint,
             verifier_authorization=authorization,
+            mapper=mapper,
         )
     except Conflict:
         return
