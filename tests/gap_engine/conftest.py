@@ -16,20 +16,31 @@ from services.gap_engine.settings import GapSettings
 from tests.conftest import asgi_client
 
 
-@pytest.fixture
-async def issuer_app(service_settings, taxonomy_app):
-    """The real badge issuer (its public verifier is what the gap engine asks), on the same taxonomy app."""
+def build_issuer_app(service_settings, taxonomy_app, **overrides: Any):
+    """The real badge issuer (its public verifier is what the gap engine asks), on the same taxonomy
+    app; `overrides` are issuer settings (e.g. hosts it may fetch from)."""
     settings = service_settings(
         IssuerSettings,
         "badge_issuer",
         master_key=base64.b64encode(os.urandom(32)).decode(),
         taxonomy_url="http://taxonomy.test",
         public_base_url="https://issuer.credstack.test",
+        **overrides,
     )
-    app = create_issuer_app(settings, taxonomy_transport=httpx.ASGITransport(app=taxonomy_app))
-    yield app
+    return create_issuer_app(settings, taxonomy_transport=httpx.ASGITransport(app=taxonomy_app))
+
+
+async def close_issuer_app(app) -> None:
     await app.state.taxonomy.http.aclose()
+    await app.state.fetcher.aclose()
     await app.state.database.dispose()
+
+
+@pytest.fixture
+async def issuer_app(service_settings, taxonomy_app):
+    app = build_issuer_app(service_settings, taxonomy_app)
+    yield app
+    await close_issuer_app(app)
 
 
 @pytest.fixture
@@ -80,6 +91,18 @@ async def issuer(issuer_client, headers) -> dict:
     response = await issuer_client.post("/v1/issuers", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def api_client_of(taxonomy_app, headers) -> dict:
+    """A new API client of the organisation with credentials:read (what a webhook source signs in with)."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=taxonomy_app), base_url="http://taxonomy.test"
+    ) as tx:
+        created = await tx.post(
+            "/v1/clients", json={"name": "gap engine", "scopes": ["credentials:read"]}, headers=headers
+        )
+    assert created.status_code == 201, created.text
+    return created.json()
 
 
 def employee(hris_id: str, **fields: Any) -> dict[str, Any]:

@@ -5,15 +5,10 @@ to our skills, and its recipient (a salted sha256 of the email) binds it to the 
 Demo: Project Manager needs Active listening 2 (must).
 """
 
-import base64
-import os
-
-import httpx
 import pytest
 
-from services.badge_issuer.app import create_app as create_issuer_app
-from services.badge_issuer.settings import IssuerSettings
 from tests.badge_issuer.test_verify_ob2 import ESCO_SKILL, LOOPBACK, Badge, web  # noqa: F401 - `web` is a fixture
+from tests.gap_engine.conftest import build_issuer_app, close_issuer_app
 from tests.gap_engine.test_credentials import _listening, _post, _trust
 
 # The validator example's recipient: sha256("nobody@example.org" + "deadsea").
@@ -23,20 +18,11 @@ BETH = "nobody@example.org"
 @pytest.fixture
 async def issuer_app(service_settings, taxonomy_app):
     """The real issuer, allowed to fetch from the loopback web the hosted badge lives on."""
-    settings = service_settings(
-        IssuerSettings,
-        "badge_issuer",
-        master_key=base64.b64encode(os.urandom(32)).decode(),
-        taxonomy_url="http://taxonomy.test",
-        public_base_url="https://issuer.credstack.test",
-        fetch_allowed_hosts=[LOOPBACK],
-        fetch_allow_http_hosts=[LOOPBACK],
+    app = build_issuer_app(
+        service_settings, taxonomy_app, fetch_allowed_hosts=[LOOPBACK], fetch_allow_http_hosts=[LOOPBACK]
     )
-    app = create_issuer_app(settings, taxonomy_transport=httpx.ASGITransport(app=taxonomy_app))
     yield app
-    await app.state.taxonomy.http.aclose()
-    await app.state.fetcher.aclose()
-    await app.state.database.dispose()
+    await close_issuer_app(app)
 
 
 async def test_a_hosted_ob2_badge_counts_for_its_recipient_only(client, headers, roles, demo, web):  # noqa: F811

@@ -6,25 +6,14 @@ import time
 import uuid
 from datetime import timedelta
 
-import httpx
 from sqlalchemy import func, select
 
 from services.gap_engine.db.tables import ReceivedCredential
 from services.gap_engine.domain import reconciliation
+from tests.gap_engine.conftest import api_client_of
 
 LEARNERS = 1_000
 NOT_YET_IN_HRIS = 100
-
-
-async def _api_client(taxonomy_app, headers) -> dict:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=taxonomy_app), base_url="http://taxonomy.test"
-    ) as tx:
-        created = await tx.post(
-            "/v1/clients", json={"name": "gap engine", "scopes": ["credentials:read"]}, headers=headers
-        )
-    assert created.status_code == 201, created.text
-    return created.json()
 
 
 async def _holdings(gap_app, org) -> dict[str, int]:
@@ -64,7 +53,7 @@ async def _reconcile(gap_app, org):
 async def test_reconciliation_makes_the_holdings_equal_the_issuers(
     client, issuer_client, gap_app, taxonomy_app, headers, org, roles, demo, issuer
 ):
-    api_client = await _api_client(taxonomy_app, headers)
+    api_client = await api_client_of(taxonomy_app, headers)
     subscription = await issuer_client.post(
         "/v1/webhook-subscriptions", json={"url": "https://gap.credstack.test/hook"}, headers=headers
     )
@@ -137,7 +126,7 @@ async def test_a_listing_longer_than_one_round_still_advances(
     the same first page again for ever."""
     monkeypatch.setattr(reconciliation, "PAGE_SIZE", 40)
     monkeypatch.setattr(reconciliation, "MAX_PAGES_PER_ROUND", 1)
-    api_client = await _api_client(taxonomy_app, headers)
+    api_client = await api_client_of(taxonomy_app, headers)
     source = await client.post(
         "/v1/webhook-sources",
         json={

@@ -8,7 +8,6 @@ Demo: Project Manager needs Active listening 2 (must); the "Active listening" ba
 import json
 import uuid
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -18,6 +17,7 @@ from services.gap_engine.domain.taxonomy_client import certified_skills
 from shared.rate_limit import FixedWindowLimiter
 from shared.secret_box import MasterKeyError
 from shared.webhooks import signed_headers
+from tests.gap_engine.conftest import api_client_of
 from tests.gap_engine.test_credentials import _listening, _trust
 
 
@@ -189,14 +189,7 @@ async def test_intake_with_the_sources_api_client_is_not_bound_by_the_public_rat
     """The gap engine signs in with the organisation's API client registered on the source, so its
     verifier calls are authenticated: with the public budget exhausted, intake still verifies."""
     issuer, secret, _ = await _setup(client, issuer_client, headers, roles)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=taxonomy_app), base_url="http://taxonomy.test"
-    ) as tx:
-        created = await tx.post(
-            "/v1/clients", json={"name": "gap engine", "scopes": ["credentials:read"]}, headers=headers
-        )
-    assert created.status_code == 201, created.text
-    api_client = created.json()
+    api_client = await api_client_of(taxonomy_app, headers)
     subscription = await issuer_client.post(
         "/v1/webhook-subscriptions", json={"url": "https://gap.credstack.test/hook2"}, headers=headers
     )

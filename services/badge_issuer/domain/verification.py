@@ -53,6 +53,7 @@ from services.badge_issuer.status_list import StatusListError, check_credential_
 from shared.errors import NotFound
 from shared.safe_fetch import JSON_TYPES, FetchError, SafeFetcher
 from shared.schemas.issuer import VerificationCheck, VerificationOut
+from shared.timestamps import parse_timestamp
 
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_PROOFS = 4
@@ -635,21 +636,11 @@ async def _nested_credentials(
     return verified, results
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _validity_window(credential: Mapping[str, Any], now: datetime | None = None) -> VerificationCheck:
     now = now or datetime.now(UTC)
     from_name = "validFrom" if "validFrom" in credential else "issuanceDate"
     raw_from = credential.get(from_name)
-    valid_from = _parse_time(raw_from)
+    valid_from = parse_timestamp(raw_from)
     if raw_from is None:
         reason = "validFrom is missing: nothing says since when it is valid"
         return _failed("validity_window", reason, "missing_valid_from")
@@ -660,7 +651,7 @@ def _validity_window(credential: Mapping[str, Any], now: datetime | None = None)
     until_name = "validUntil" if "validUntil" in credential else "expirationDate"
     raw_until = credential.get(until_name)
     if raw_until is not None:
-        valid_until = _parse_time(raw_until)
+        valid_until = parse_timestamp(raw_until)
         if valid_until is None:
             return _failed("validity_window", f"{until_name} {raw_until!r} is not a date-time", "malformed_date")
         if valid_until + CLOCK_SKEW < now:

@@ -8,9 +8,11 @@ at and never follow a reference themselves.
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+from shared.timestamps import parse_timestamp
 
 OB2_CONTEXT = "https://w3id.org/openbadges/v2"
 HOSTED_TYPES = frozenset({"hosted", "HostedBadge"})
@@ -63,11 +65,7 @@ def parse_datetime(value: Any) -> datetime | None:
     """An OB 2.0 DateTime: ISO 8601 with a time (a zone-less one is read as UTC)."""
     if not isinstance(value, str) or "T" not in value or len(value) > 64:
         return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_timestamp(value)
 
 
 def verification_object(assertion: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -38,6 +38,7 @@ from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.schemas.gaps import EXTERNAL_ID_LEVEL, ReceivedCredentialList, ReceivedCredentialOut
+from shared.timestamps import parse_timestamp
 
 VERIFIED, NOT_TRUSTED, UNMAPPED, REJECTED = "verified", "issuer_not_trusted", "unmapped", "rejected"
 RECIPIENT_MISMATCH, RECIPIENT_UNVERIFIED = "recipient_mismatch", "recipient_unverified"
@@ -63,13 +64,6 @@ def credential_of(presented: dict[str, Any]) -> dict[str, Any]:
     except (IndexError, ValueError) as error:
         raise Unprocessable("The jwt is not a compact JWS.", field="jwt") from error
     return claims.get("vc", claims) if isinstance(claims, dict) else {}
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def _achievement(credential: dict[str, Any]) -> dict[str, Any]:
@@ -425,7 +419,9 @@ async def receive_for_learner(
         presented=presented,
         received_at=utcnow(),
         earned_at=earned_at(credential),
-        expires_at=_time(credential.get("validUntil") or credential.get("expirationDate") or credential.get("expires")),
+        expires_at=parse_timestamp(
+            credential.get("validUntil") or credential.get("expirationDate") or credential.get("expires")
+        ),
         recipient=recipients.UNCHECKED,
         alignment=result.get("alignment") if isinstance(result.get("alignment"), list) else None,
         checked_at=utcnow(),
@@ -445,7 +441,7 @@ def earned_at(credential: dict[str, Any]) -> datetime | None:
     """When the achievement was earned: OB 3.0 awardedDate (a backfilled result's real date), else
     the credential's validity start (validFrom, VC 1.1 issuanceDate, OB 2.0 issuedOn)."""
     for key in ("awardedDate", "validFrom", "issuanceDate", "issuedOn"):
-        moment = _time(credential.get(key))
+        moment = parse_timestamp(credential.get(key))
         if moment is not None:
             return moment
     return None

@@ -18,12 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gap_engine.db.tables import ReceivedCredential, WebhookSource
-from services.gap_engine.domain import received_credentials, trusted_issuers, webhooks
+from services.gap_engine.domain import received_credentials, webhooks
 from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.service_tokens import ServiceTokens
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.db import utcnow
-from shared.errors import Conflict
 from shared.secret_box import SecretBox
 
 logger = logging.getLogger(__name__)
@@ -157,23 +156,17 @@ async def _reconcile_item(
     if hint is None:
         return
     presented = {"jwt": item["jwt"]} if item.get("jwt") else item["credential"]
-    employee = await webhooks.employee_for(session, org_id, hint)
-    try:
-        received = await received_credentials.receive_for_learner(
-            session,
-            org_id,
-            employee,
-            presented,
-            verifier=verifier,
-            taxonomy=mapper.taxonomy,
-            authorization=None,
-            learner_hint=hint,
-            verifier_authorization=authorization,
-            mapper=mapper,
-        )
-    except Conflict:
-        return
-    outcome.received += 1
     # Listed by the organisation's own issuer with the organisation's own client: its issuer is theirs.
-    if received.status != received_credentials.REJECTED and received.issuer_id:
-        await trusted_issuers.ensure_own_issuer(session, org_id, received.issuer_id, uuid.UUID(item["issuer_id"]))
+    received = await webhooks.receive_from_own_issuer(
+        session,
+        org_id,
+        hint,
+        presented,
+        verifier=verifier,
+        taxonomy=mapper.taxonomy,
+        authorization=authorization,
+        issuer_ref=uuid.UUID(item["issuer_id"]),
+        mapper=mapper,
+    )
+    if received is not None:
+        outcome.received += 1

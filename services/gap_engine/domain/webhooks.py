@@ -26,7 +26,7 @@ from services.gap_engine.domain.service_tokens import ServiceTokens
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unauthorized
-from shared.schemas.gaps import WebhookReceiptOut, WebhookSourceIn, WebhookSourceOut
+from shared.schemas.gaps import ReceivedCredentialOut, WebhookReceiptOut, WebhookSourceIn, WebhookSourceOut
 from shared.secret_box import SecretBox
 from shared.webhooks import verified_payload
 
@@ -145,10 +145,44 @@ async def _issued(
         return "ignored: the credential names no learner (HRIS id or email)"
     if not isinstance(url, str):
         return "ignored: the event has no credential_url"
-    employee = await employee_for(session, org_id, hint)
     presented = await verifier.fetch_credential(url, authorization)
     if presented is None:
         return f"ignored: the credential at {url} could not be fetched from the issuer"
+    own = _own_issuer(org_id, data)
+    received = await receive_from_own_issuer(
+        session,
+        org_id,
+        hint,
+        presented,
+        verifier=verifier,
+        taxonomy=taxonomy,
+        authorization=authorization,
+        issuer_ref=own[0] if own else None,
+        own_did=own[1] if own else None,
+    )
+    if received is None:
+        return "ignored: the credential is already recorded for this employee"
+    return f"received: {received.status}"
+
+
+async def receive_from_own_issuer(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    hint: str,
+    presented: dict[str, Any],
+    *,
+    verifier: IssuerVerifier,
+    taxonomy: TaxonomyClient,
+    authorization: str | None,
+    issuer_ref: uuid.UUID | None,
+    own_did: str | None = None,
+    mapper: received_credentials.SkillMapper | None = None,
+) -> ReceivedCredentialOut | None:
+    """Intake of a credential the organisation's own issuer announced (a webhook) or listed
+    (reconciliation): received for the learner `hint` names (or kept for them), and its issuer trusted
+    as the organisation's own under the DID it verified under (`own_did` when the announcement names
+    one: it must be that one). None when it is already recorded."""
+    employee = await employee_for(session, org_id, hint)
     try:
         received = await received_credentials.receive_for_learner(
             session,
@@ -160,15 +194,16 @@ async def _issued(
             authorization=None,
             learner_hint=hint,
             verifier_authorization=authorization,
+            mapper=mapper,
         )
     except Conflict:
-        return "ignored: the credential is already recorded for this employee"
-    own = _own_issuer(org_id, data)
-    if own is not None and received.status != REJECTED and received.issuer_id == own[1]:
-        await trusted_issuers.ensure_own_issuer(session, org_id, own[1], own[0])
-        row = await received_credentials.received_by_id(session, org_id, received.id)
-        return f"received: {row.status}"
-    return f"received: {received.status}"
+        return None
+    did = received.issuer_id
+    if issuer_ref is None or received.status == REJECTED or not did or (own_did is not None and did != own_did):
+        return received
+    await trusted_issuers.ensure_own_issuer(session, org_id, did, issuer_ref)
+    row = await received_credentials.received_by_id(session, org_id, received.id)
+    return received.model_copy(update={"status": row.status, "reasons": row.reasons})
 
 
 async def employee_for(session: AsyncSession, org_id: uuid.UUID, hint: str) -> Employee | None:
