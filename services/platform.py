@@ -27,6 +27,11 @@ async def _serve(host: str, seed_demo: bool) -> None:
             path.write_text(json.dumps(credentials, indent=2))
             path.chmod(0o600)
             print(f"Demo organisation seeded; its admin client is in {path}", file=sys.stderr)
+            print(
+                f"Sign in to the pages at {TaxonomySettings().taxonomy_page_url}/sign-in as "
+                f"{credentials['admin_email']} with the password {credentials['admin_password']} (also in {path})",
+                file=sys.stderr,
+            )
     apps = [create_taxonomy(), create_issuer(), create_gap_engine()]
     servers = [
         uvicorn.Server(uvicorn.Config(app, host=host, port=_port(app), log_config=None, access_log=False))

@@ -112,23 +112,31 @@ class TokenVerifier:
         self._verified[token] = (expires_at, principal)
         return principal
 
-    def _verify_signature(self, token: str) -> tuple[Principal, float]:
+    def claims(self, token: str, *, audience: str) -> dict[str, object]:
+        """The verified claims of a token meant for `audience` (the pages' session tokens carry more
+        than a Principal, and a different audience, so an API never accepts one)."""
         try:
-            claims = jwt.decode(
+            return jwt.decode(
                 token,
                 self.public_key,
                 algorithms=[TOKEN_ALGORITHM],
                 issuer=self.issuer,
-                audience=self.audience,
+                audience=audience,
                 options={"require": ["exp", "iat", "sub", "org", "scope"]},
             )
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("The access token is invalid or expired.") from exc
+
+    def _verify_signature(self, token: str) -> tuple[Principal, float]:
+        try:
+            claims = self.claims(token, audience=self.audience)
             principal = Principal(
                 org_id=uuid.UUID(claims["org"]),
                 client_id=str(claims["sub"]),
                 scopes=frozenset(str(claims["scope"]).split()),
             )
             return principal, float(claims["exp"])
-        except (jwt.PyJWTError, ValueError) as exc:
+        except (ValueError, TypeError) as exc:
             raise Unauthorized("The access token is invalid or expired.") from exc
 
 
@@ -151,11 +159,20 @@ class TokenAuthority:
             ttl_seconds=settings.access_token_ttl_seconds,
         )
 
-    def issue(self, *, org_id: uuid.UUID, client_id: str, scopes: frozenset[str]) -> str:
+    def issue(
+        self,
+        *,
+        org_id: uuid.UUID,
+        client_id: str,
+        scopes: frozenset[str],
+        audience: str | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> str:
         now = int(time.time())
         claims = {
+            **(extra or {}),
             "iss": self.issuer,
-            "aud": self.audience,
+            "aud": audience or self.audience,
             "sub": client_id,
             "org": str(org_id),
             "scope": " ".join(sorted(scopes)),

@@ -5,9 +5,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.web.negotiation import prefers_html
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 logger = logging.getLogger("credstack.errors")
@@ -96,39 +98,69 @@ def _looks_unreachable(exc: DBAPIError) -> bool:
     return any(word in text for word in ("connect", "connection", "terminat", "closed", "refused"))
 
 
+class SignInRequired(Unauthorized):
+    """A page needs a signed-in person: browsers are sent to sign in, programs get the 401."""
+
+    def __init__(self, detail: str, *, sign_in_url: str) -> None:
+        super().__init__(detail)
+        self.sign_in_url = sign_in_url
+
+
+def _answer(
+    request: Request, status: int, title: str, detail: str, slug: str, headers: dict[str, str] | None = None, **ext: Any
+) -> Response:
+    """problem+json for programs; for a browser asking for a page, the same problem as an HTML page
+    (one place, so every route's 404 or 422 reads as a page to a person and as JSON to a program)."""
+    pages = getattr(request.app.state, "pages", None)
+    if pages is not None and prefers_html(request.headers.get("accept")):
+        return pages.render(
+            request, "error.html", status=status, headers=headers, title=title, detail=detail, status_code=status
+        )
+    return problem_response(status, title, detail, slug, headers, **ext)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map every error, ours, FastAPI's and the database's, to problem+json, never a stack trace."""
 
     @app.exception_handler(ProblemError)
-    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem_response(exc.status, exc.title, exc.detail, exc.type_slug, headers, **exc.extensions)
+    async def _problem(request: Request, exc: ProblemError) -> Response:
+        if isinstance(exc, SignInRequired) and prefers_html(request.headers.get("accept")):
+            return RedirectResponse(exc.sign_in_url, status_code=303)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        if "retry_after" in exc.extensions:  # a 429 or 503 says when to come back, in the header too
+            headers["Retry-After"] = str(int(exc.extensions["retry_after"]))
+        return _answer(request, exc.status, exc.title, exc.detail, exc.type_slug, headers, **exc.extensions)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = _validation_errors(exc)
         fields = ", ".join(error["field"] for error in errors[:5])
-        return problem_response(422, "Invalid request", f"Invalid value for: {fields}", "validation", errors=errors)
+        return _answer(request, 422, "Invalid request", f"Invalid value for: {fields}", "validation", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         slug = "not-found" if exc.status_code == 404 else f"http-{exc.status_code}"
-        return problem_response(
-            exc.status_code, str(exc.detail), str(exc.detail), slug, headers=getattr(exc, "headers", None)
+        return _answer(
+            request, exc.status_code, str(exc.detail), str(exc.detail), slug, headers=getattr(exc, "headers", None)
         )
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
         logger.info("integrity error mapped to 409: %s", type(exc.orig).__name__)
-        return problem_response(
-            409, "Conflict", "The change conflicts with existing data (a duplicate or a reference).", "conflict"
+        return _answer(
+            request,
+            409,
+            "Conflict",
+            "The change conflicts with existing data (a duplicate or a reference).",
+            "conflict",
         )
 
     @app.exception_handler(DBAPIError)
-    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database(request: Request, exc: DBAPIError) -> Response:
         if _is_connection_failure(exc):
             logger.warning("database unavailable: %s", type(exc.orig).__name__)
-            return problem_response(
+            return _answer(
+                request,
                 503,
                 "Service unavailable",
                 "The database is unavailable; retry shortly.",
@@ -136,12 +168,13 @@ def install_problem_handlers(app: FastAPI) -> None:
                 headers={"Retry-After": "2"},
             )
         logger.exception("database error")
-        return problem_response(500, "Internal error", "An internal error occurred.", "internal")
+        return _answer(request, 500, "Internal error", "An internal error occurred.", "internal")
 
     @app.exception_handler(OSError)
-    async def _os(_: Request, exc: OSError) -> JSONResponse:
+    async def _os(request: Request, exc: OSError) -> Response:
         logger.warning("dependency unreachable: %s", type(exc).__name__)
-        return problem_response(
+        return _answer(
+            request,
             503,
             "Service unavailable",
             "A dependency is unavailable; retry shortly.",
@@ -150,6 +183,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error")
-        return problem_response(500, "Internal error", "An internal error occurred.", "internal")
+        return _answer(request, 500, "Internal error", "An internal error occurred.", "internal")

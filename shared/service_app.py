@@ -1,8 +1,10 @@
 """Builds a service's FastAPI app the same way for all three: errors, middleware, health, metrics."""
 
 import gc
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -18,8 +20,29 @@ from shared.middleware import RequestContextMiddleware
 from shared.migrations import current_revision, head_revision
 from shared.observability import ServiceMetrics, configure_logging
 from shared.settings import ServiceSettings
+from shared.web.pages import Pages, install_pages
 
 OPERATIONS_TAG = "operations"
+
+
+@dataclass(frozen=True, slots=True)
+class PageLink:
+    label: str
+    path: str
+    about: str
+
+
+def _landing_router(description: str, links: Sequence[PageLink]) -> APIRouter:
+    router = APIRouter(tags=["pages"])
+
+    @router.get("/", include_in_schema=False)
+    async def landing(request: Request) -> Response:
+        """Public. What this service is, its pages for people and its docs for programs."""
+        pages: Pages = request.app.state.pages
+        shown = [{"label": link.label, "url": link.path, "about": link.about} for link in links]
+        return pages.render(request, "landing.html", description=description, links=shown)
+
+    return router
 
 
 def _operations_router(service: str) -> APIRouter:
@@ -65,6 +88,8 @@ def build_service_app(
     routers: Iterable[APIRouter],
     session_class: type[Session] = Session,
     session_info: dict[str, Any] | None = None,
+    templates: Path | None = None,
+    page_links: Sequence[PageLink] = (),
 ) -> FastAPI:
     configure_logging(settings.log_level)
     database = Database(
@@ -90,7 +115,9 @@ def build_service_app(
     app.state.metrics = ServiceMetrics(settings.service_name)
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
+    install_pages(app, Pages(settings, templates, service_title=title))
     app.include_router(_operations_router(settings.service_name))
+    app.include_router(_landing_router(description, page_links))
     for router in routers:
         app.include_router(router)
     app.add_middleware(

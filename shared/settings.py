@@ -33,6 +33,11 @@ class ServiceSettings(BaseSettings):
     token_issuer: str = Field("credstack", validation_alias=shared_env("TOKEN_ISSUER"))
     token_audience: str = Field("credstack", validation_alias=shared_env("TOKEN_AUDIENCE"))
     access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
+    # Where people reach each service's pages (nav links, sign-in redirects, the `next` URLs allowed
+    # after sign-in). Behind one reverse proxy these are one origin; in dev, three ports of one host.
+    taxonomy_page_url: str = Field("http://127.0.0.1:8001", validation_alias=shared_env("TAXONOMY_PAGE_URL"))
+    issuer_page_url: str = Field("http://127.0.0.1:8002", validation_alias=shared_env("ISSUER_PAGE_URL"))
+    gap_page_url: str = Field("http://127.0.0.1:8003", validation_alias=shared_env("GAP_PAGE_URL"))
     max_body_bytes: int = Field(1_048_576, ge=1024)
     log_level: str = Field("INFO", validation_alias=shared_env("LOG_LEVEL"))
     access_log: bool = True

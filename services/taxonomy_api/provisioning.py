@@ -1,5 +1,6 @@
 """Creating organisations outside the API: the bootstrap admin and the demo organisation."""
 
+import secrets
 import uuid
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from services.taxonomy_api.domain import (
     capabilities,
     organisations,
     pathways,
+    people,
     roles,
     scales,
     skills,
@@ -29,6 +31,7 @@ from shared.schemas.taxonomy import (
 )
 
 DEMO_ORGANISATION = "Demo Organisation"
+DEMO_ADMIN_EMAIL = "admin@demo.credstack.invalid"
 
 
 async def bootstrap_organisation(settings: TaxonomySettings, org_name: str, client_name: str) -> dict[str, str]:
@@ -54,8 +57,18 @@ async def seed_demo_organisation(settings: TaxonomySettings) -> dict[str, str] |
             organisation = await organisations.create_organisation(session, DEMO_ORGANISATION)
             client, secret = await organisations.create_client(session, organisation.id, "demo admin", list(SCOPES))
             await seed_demo_taxonomy(session, organisation.id)
+            password = secrets.token_urlsafe(12)
+            await people.add_user(
+                session, organisation.id, email=DEMO_ADMIN_EMAIL, name="Demo admin", role="admin", password=password
+            )
             await session.commit()
-            return {"org_id": str(organisation.id), "client_id": client.client_id, "client_secret": secret}
+            return {
+                "org_id": str(organisation.id),
+                "client_id": client.client_id,
+                "client_secret": secret,
+                "admin_email": DEMO_ADMIN_EMAIL,
+                "admin_password": password,
+            }
     finally:
         await database.dispose()
 

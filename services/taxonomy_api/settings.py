@@ -13,3 +13,11 @@ class TaxonomySettings(ServiceSettings):
     # How long a replica trusts its last read of an organisation's taxonomy revision before asking the
     # database again: the most a change made through another replica can take to show. 0 = every read.
     read_cache_revision_ttl_ms: int = Field(200, ge=0, le=60_000)
+    # People who sign in to the pages.
+    session_hours: int = Field(12, ge=1, le=24 * 30)
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65_535)
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "CredStack <no-reply@credstack.invalid>"

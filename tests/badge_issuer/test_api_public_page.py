@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from services.badge_issuer.domain.credential_page import prefers_html
+from shared.web.negotiation import prefers_html
 from tests.badge_issuer.conftest import idempotent
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"

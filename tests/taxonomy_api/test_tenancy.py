@@ -1,6 +1,7 @@
 """Another organisation's token never reaches this organisation's taxonomy, on any route."""
 
 from services.taxonomy_api.domain.organisations import create_client
+from services.taxonomy_api.domain.people import add_user
 from tests.tenancy import TenantWalk, authenticated_routes, walk_every_authenticated_route
 
 
@@ -10,6 +11,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     intruder_org = await new_org("intruder")
     async with taxonomy_app.state.database.sessions() as session:
         owner_client, _ = await create_client(session, org, "owner client", ["taxonomy:read"])
+        owner_user = await add_user(session, org, email="owner.person@example.com", name="Owner Person", role="analyst")
         await session.commit()
     owner = bearer(org)
     listing = (await client.get("/v1/scales", headers=owner)).json()["items"]
@@ -28,6 +30,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
         "/v1/pathways/{item_id}": pathway_id,
         "/v1/pathways/{item_id}/progress": pathway_id,
         "/v1/clients/{item_id}": str(owner_client.id),
+        "/v1/users/{item_id}": str(owner_user.id),
     }
     scale_body = {"name": "Intruder scale", "levels": [{"value": 1, "name": "one"}]}
     skill_body = {"name": "Intruder skill", "scale_id": scale_id, "capability_id": capability_id}
@@ -52,7 +55,10 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
         bodies[("POST", collection)] = body
         bodies[("PUT", f"{collection}/{{item_id}}")] = body
     bodies[("POST", "/v1/clients")] = {"name": "Intruder client", "scopes": ["admin"]}
+    bodies[("POST", "/v1/users")] = {"email": "intruder.person@example.com", "name": "Intruder", "role": "admin"}
+    bodies[("PATCH", "/v1/users/{item_id}")] = {"role": "admin"}
     markers = {str(org), skill_id, badge_id, scale_id, capability_id, role_id, pathway_id, owner_client.client_id}
+    markers |= {str(owner_user.id), owner_user.email}
     markers |= {str(value) for value in demo.values()}
 
     walked = await walk_every_authenticated_route(
@@ -67,7 +73,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
             owner_objects=[
                 template.replace("{item_id}", value)
                 for template, value in item.items()
-                if template.startswith("/v1/") and "clients" not in template
+                if template.startswith("/v1/") and "clients" not in template and "users" not in template
             ],
         ),
     )

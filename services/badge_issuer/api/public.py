@@ -15,6 +15,7 @@ from shared.db import get_session
 from shared.errors import NotFound
 from shared.etag import bytes_with_etag, json_with_etag
 from shared.rate_limit import public_rate_limit
+from shared.web.negotiation import prefers_html
 
 # No prefix: a did:web DID document has to live at the path its DID maps to (/issuers/{id}/did.json).
 router = APIRouter(tags=["public"], dependencies=[Depends(public_rate_limit)])
@@ -99,7 +100,7 @@ async def public_credential(
     credential = await session.get(Credential, credential_id)
     if credential is None:
         raise NotFound(f"No credential {credential_id}.")
-    wants_html = format == "html" or (format is None and credential_page.prefers_html(request.headers.get("accept")))
+    wants_html = format == "html" or (format is None and prefers_html(request.headers.get("accept")))
     if wants_html:
         path = f"/v1/public/credentials/{credential_id}"
         page = credential_page.render_credential_page(

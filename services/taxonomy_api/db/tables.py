@@ -1,12 +1,13 @@
 """The taxonomy service's tables. Every organisation-owned row carries org_id (TenantMixin)."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shared.db import IdMixin, JSONType, TenantMixin, TimestampMixin
+from shared.db import IdMixin, JSONType, TenantMixin, TimestampMixin, UTCDateTime, utcnow
 from shared.idempotency import IdempotencyRecordMixin
 
 NAME_LENGTH = 200
@@ -180,3 +181,56 @@ class PathwayStep(Base):
 
 class IdempotencyRecord(IdempotencyRecordMixin, Base):
     __tablename__ = "idempotency_records"
+
+
+class User(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A person of the organisation who signs in to the pages (API clients are programs, not users).
+    Emails are unique across organisations, so the sign-in form needs nothing but email and password."""
+
+    __tablename__ = "users"
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    role: Mapped[str] = mapped_column(String(16))
+    # The employee this person is, as the HRIS knows them: a manager sees the teams of the employees
+    # who report to this id; an employee sees the wallet of this id.
+    hris_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # argon2id; None until the invitation is accepted.
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    disabled: Mapped[bool] = mapped_column(default=False)
+
+
+class UserSession(IdMixin, Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is kept."""
+
+    __tablename__ = "user_sessions"
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class UserLink(IdMixin, Base):
+    """A single-use link mailed to a person: an invitation (set a first password) or a password reset."""
+
+    __tablename__ = "user_links"
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SignInFailure(IdMixin, Base):
+    """A failed sign-in, kept for the throttle window (per email and per address, across replicas)."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_email_at", "email", "at"),
+        Index("ix_sign_in_failures_address_at", "address", "at"),
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
