@@ -34,6 +34,10 @@ SCOPES = {
 }
 _VERIFIED_TOKEN_CACHE_SIZE = 10_000
 TOKEN_ALGORITHM = "EdDSA"  # noqa: S105 - an algorithm name, not a secret
+# A service serving a signed-in person's page exchanges their page token (shared/web/session.py) at the
+# token endpoint for an API token (RFC 8693), to read what the person may read through another API.
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant name
+PAGE_TOKEN_TYPE = "urn:credstack:params:oauth:token-type:page"  # noqa: S105 - a token type name
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,13 @@ from jwt.algorithms import OKPAlgorithm
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.tables import OAuthClient
-from services.taxonomy_api.domain import organisations
-from shared.auth import TokenAuthority, requires
+from services.taxonomy_api.domain import organisations, people
+from shared.auth import PAGE_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, TokenAuthority, requires
 from shared.db import get_session
-from shared.errors import Unauthorized, Unprocessable
+from shared.errors import Forbidden, Unauthorized, Unprocessable
 from shared.pagination import Page
 from shared.schemas.taxonomy import ClientCreated, ClientIn, ClientOut, TokenResponse
+from shared.web.session import ROLE_SCOPES, page_audience
 
 router = APIRouter(tags=["auth"])
 Admin = requires("admin")
@@ -36,8 +37,12 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     "/oauth/token",
     tags=["public"],
     response_model=TokenResponse,
-    summary="Get an access token (client credentials)",
-    responses={401: {"description": "invalid_client"}, 422: {"description": "unsupported grant or scope"}},
+    summary="Get an access token (client credentials, or a signed-in person's page token exchanged)",
+    responses={
+        401: {"description": "invalid_client, or a page token that is invalid or whose session ended"},
+        403: {"description": "The signed-in person's role reads no API"},
+        422: {"description": "unsupported grant or scope"},
+    },
 )
 async def issue_token(
     request: Request,
@@ -45,12 +50,21 @@ async def issue_token(
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
     scope: Annotated[str | None, Form(max_length=1024)] = None,
+    subject_token: Annotated[str | None, Form(max_length=8192)] = None,
+    subject_token_type: Annotated[str | None, Form(max_length=128)] = None,
     session: AsyncSession = Depends(get_session),
 ) -> TokenResponse:
     """Public (client authentication by secret, form fields or HTTP Basic). Tokens are EdDSA JWTs
-    accepted by all three services; request a subset of the client's scopes with `scope`."""
+    accepted by all three services; request a subset of the client's scopes with `scope`.
+    A service serving a page (the gap engine's dashboards read the achievement catalogue) exchanges
+    the signed-in person's page token (RFC 8693: grant_type token-exchange, subject_token_type
+    urn:credstack:params:oauth:token-type:page) for an API token with the scopes of the person's role."""
+    if grant_type == TOKEN_EXCHANGE_GRANT:
+        return await _exchange_page_token(request, session, subject_token, subject_token_type)
     if grant_type != "client_credentials":
-        raise Unprocessable("Only grant_type=client_credentials is supported.", error="unsupported_grant_type")
+        raise Unprocessable(
+            "Only grant_type=client_credentials or token-exchange is supported.", error="unsupported_grant_type"
+        )
     basic = _basic_credentials(request)
     if basic:
         client_id, client_secret = basic
@@ -60,6 +74,30 @@ async def issue_token(
     authority: TokenAuthority = request.app.state.token_authority
     token = authority.issue(org_id=principal.org_id, client_id=principal.client_id, scopes=principal.scopes)
     return TokenResponse(access_token=token, expires_in=authority.ttl_seconds, scope=" ".join(sorted(principal.scopes)))
+
+
+async def _exchange_page_token(
+    request: Request, session: AsyncSession, subject_token: str | None, subject_token_type: str | None
+) -> TokenResponse:
+    """Only while the person's session is live, and with the scopes of their role now (not the token's):
+    the API token then lives no longer than an API client's (access_token_ttl_seconds)."""
+    if subject_token_type != PAGE_TOKEN_TYPE or not subject_token:
+        raise Unprocessable(f"Exchange a page token (subject_token_type {PAGE_TOKEN_TYPE}).", error="invalid_request")
+    claims = request.app.state.token_verifier.claims(subject_token, audience=page_audience(request.app.state.settings))
+    try:
+        user_id = uuid.UUID(str(claims["sub"]).removeprefix("user:"))
+        session_id = uuid.UUID(str(claims["sid"]))
+    except (KeyError, ValueError) as exc:
+        raise Unauthorized("The page token is not a person's.", error="invalid_grant") from exc
+    user = await people.user_of_live_session(session, session_id, user_id)
+    if user is None:
+        raise Unauthorized("The page token's session has ended; sign in again.", error="invalid_grant")
+    scopes = ROLE_SCOPES[user.role]
+    if not scopes:
+        raise Forbidden(f"A signed-in {user.role} reads no API.")
+    authority: TokenAuthority = request.app.state.token_authority
+    token = authority.issue(org_id=user.org_id, client_id=f"user:{user.id}", scopes=scopes)
+    return TokenResponse(access_token=token, expires_in=authority.ttl_seconds, scope=" ".join(sorted(scopes)))
 
 
 @router.get("/.well-known/jwks.json", tags=["public"], summary="Public key of the token authority")

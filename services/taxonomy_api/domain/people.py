@@ -214,6 +214,21 @@ async def open_session(session: AsyncSession, token: str | None) -> OpenSession 
     return OpenSession(row=row[0], user=row[1])
 
 
+async def user_of_live_session(session: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+    """The person of a session a page token names, if it is still live (not ended, not expired, the
+    person not disabled): a signed-out page token is then worth nothing to a token exchange."""
+    row = (
+        await session.execute(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.id == session_id, UserSession.user_id == user_id)
+        )
+    ).first()
+    if row is None or row[0].ended_at is not None or row[0].expires_at <= utcnow() or row[1].disabled:
+        return None
+    return row[1]
+
+
 async def end_session(session: AsyncSession, token: str | None) -> None:
     if token and len(token) <= 256:
         await session.execute(
