@@ -5,18 +5,30 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
-from services.gap_engine.api import credentials, employees, gaps, insights, reports, webhooks
+from services.gap_engine.api import credentials, employees, gaps, insights, pages, reports, webhooks
 from services.gap_engine.domain import status_sweep
 from services.gap_engine.domain.issuer_client import IssuerVerifier
+from services.gap_engine.domain.page_tokens import PageAuthorizations
 from services.gap_engine.domain.service_tokens import ServiceTokens
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from services.gap_engine.settings import GapSettings
 from shared.secret_box import SecretBox, resolve_master_key
-from shared.service_app import build_service_app
+from shared.service_app import PageLink, build_service_app
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+PAGE_LINKS = [
+    PageLink(
+        "Dashboards",
+        "/dashboard",
+        "HR dashboards (signed in): role × skill heatmaps, top gaps, readiness, teams, one employee's path, "
+        "internal candidates, KPI linkage and the ROI calculator, each table also as CSV.",
+    )
+]
 
 
 def create_app(
@@ -33,13 +45,24 @@ def create_app(
         title="CredStack gap engine",
         description="Role competencies against verified skills: employees and KPIs from the HRIS, role "
         "requirements from taxonomy_api, gap reports, internal mobility and ROI estimates.",
-        routers=[employees.router, gaps.router, reports.router, insights.router, credentials.router, webhooks.router],
+        routers=[
+            employees.router,
+            gaps.router,
+            reports.router,
+            insights.router,
+            credentials.router,
+            webhooks.router,
+            pages.router,
+        ],
+        templates=TEMPLATES,
+        page_links=PAGE_LINKS,
     )
     taxonomy_http = httpx.AsyncClient(
         base_url=settings.taxonomy_url, transport=taxonomy_transport, timeout=settings.taxonomy_timeout_seconds
     )
     app.state.taxonomy = TaxonomyClient(taxonomy_http)
     app.state.service_tokens = ServiceTokens(taxonomy_http)
+    app.state.page_authorizations = PageAuthorizations(taxonomy_http)
     issuer_http = httpx.AsyncClient(
         base_url=settings.issuer_url, transport=issuer_transport, timeout=settings.taxonomy_timeout_seconds
     )

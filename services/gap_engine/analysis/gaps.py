@@ -231,8 +231,10 @@ async def role_gap_json(
     return orjson.dumps(_report_payload(rows, hris_id))
 
 
-def _coverage_statement(org_id: uuid.UUID, role_id: uuid.UUID, now: datetime, team: str | None) -> Select:
-    """Every employee × every requirement of the role, with the employee's verified level."""
+def _coverage_statement(
+    org_id: uuid.UUID, role_id: uuid.UUID, now: datetime, team: str | None, people: ColumnElement[bool] | None = None
+) -> Select:
+    """Every employee (of `people`, when given) × every requirement of the role, with the verified level."""
     verified = verified_levels(org_id, now)
     statement = (
         select(Employee.id.label("employee_id"), *_requirement_columns(verified).values())
@@ -246,6 +248,8 @@ def _coverage_statement(org_id: uuid.UUID, role_id: uuid.UUID, now: datetime, te
     )
     if team is not None:
         statement = statement.where(Employee.team == team)
+    if people is not None:
+        statement = statement.where(people)
     return statement
 
 
@@ -256,12 +260,14 @@ async def rank_candidates(
     *,
     team: str | None = None,
     limit: int = 50,
+    people: ColumnElement[bool] | None = None,
     now: datetime | None = None,
 ) -> CandidateList:
-    """Internal mobility: the organisation's employees by readiness for a role, with what they still lack."""
+    """Internal mobility: the organisation's employees by readiness for a role, with what they still lack;
+    `people` narrows them (a manager's dashboard: their direct reports, domain/visibility.py)."""
     role = await synced_role(session, org_id, role_id)
     now = now or utcnow()
-    coverage = _coverage_statement(org_id, role_id, now, team).subquery("coverage")
+    coverage = _coverage_statement(org_id, role_id, now, team, people).subquery("coverage")
     readiness = (100.0 * func.sum(coverage.c.weight * coverage.c.coverage) / func.sum(coverage.c.weight)).label(
         "readiness"
     )

@@ -80,8 +80,7 @@ async def kpi_achievement_linkage(
     difference in means with a seeded bootstrap 95 % interval, or insufficient_data when a group is
     smaller than the minimum; and the achievement pairs with the highest lift in the top quartile.
     Refused (422) when no achievement has large enough groups. Association, not causation."""
-    catalogue = await taxonomy(request).achievements_catalogue(caller.org_id, request.headers["authorization"])
-    names = {uuid.UUID(str(item["id"])): item["name"] for item in catalogue}
+    names = await taxonomy(request).achievement_names(caller.org_id, request.headers["authorization"])
     linkage = await kpi_linkage.kpi_linkage(
         session,
         caller.org_id,

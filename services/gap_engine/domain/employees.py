@@ -188,3 +188,11 @@ def parse_employee_csv(text: str) -> EmployeeBulkIn:
         return EmployeeBulkIn(employees=records)
     except ValidationError as exc:
         raise Unprocessable(f"The CSV is not a valid employee list: {exc.errors()[0]['msg']}.") from exc
+
+
+async def kpi_metrics(session: AsyncSession, org_id: uuid.UUID) -> list[str]:
+    """The metrics observed in the organisation, by name (what the KPI dashboard offers)."""
+    rows = await session.scalars(
+        select(KpiObservation.metric).where(KpiObservation.org_id == org_id).distinct().order_by(KpiObservation.metric)
+    )
+    return list(rows)

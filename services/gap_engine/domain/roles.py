@@ -135,3 +135,13 @@ async def role_snapshot(session: AsyncSession, org_id: uuid.UUID, role_id: uuid.
         synced_at=role.synced_at,
         requirements=[RequirementSnapshot.model_validate(row) for row in rows],
     )
+
+
+async def synced_roles(session: AsyncSession, org_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+    """(role id, name) of every synced role, by name: what a dashboard offers to measure against."""
+    rows = await session.execute(
+        select(SyncedRole.role_id, SyncedRole.name)
+        .where(SyncedRole.org_id == org_id)
+        .order_by(SyncedRole.name, SyncedRole.role_id)
+    )
+    return [(role_id, name) for role_id, name in rows]

@@ -106,6 +106,13 @@ class TaxonomyClient:
         """Every achievement of the caller's organisation (with its certified skill levels)."""
         return await self._list_all("/v1/achievements", "achievements", authorization)
 
+    async def achievement_names(self, org_id: uuid.UUID, authorization: str) -> dict[uuid.UUID, str]:
+        """Achievement names by id, for reports that name what they count (KPI linkage)."""
+        return {
+            uuid.UUID(str(item["id"])): item["name"]
+            for item in await self.achievements_catalogue(org_id, authorization)
+        }
+
     async def pathways_catalogue(self, org_id: uuid.UUID, authorization: str) -> list[dict[str, Any]]:
         """Every pathway of the caller's organisation: steps with their prerequisites, and the capstone."""
         return await self._list_all("/v1/pathways", "pathways", authorization)
