@@ -49,16 +49,17 @@ class Pager:
     next: str | None
 
 
-def _bucket_label(bucket: dict[str, Any], last: bool) -> str:
-    return f"{bucket['lower']:g}–{bucket['upper']:g} %{' (incl. 100)' if last else ''}"
+def _bucket_label(bucket: dict[str, Any]) -> str:
+    """Each bucket includes its lower bound, not its upper one, except the last, which includes 100."""
+    return f"{bucket['lower']:g}–{bucket['upper']:g} %"
 
 
 def readiness(distribution: Sequence[dict[str, Any]], title: str) -> tuple[Table, BarChart]:
     """The readiness distribution as a table and the bar chart drawn from the same counts."""
     table = Table("readiness", "Readiness distribution", [Column("Readiness"), Column("People", num=True)])
     items = []
-    for i, bucket in enumerate(distribution):
-        label = _bucket_label(bucket, i == len(distribution) - 1)
+    for bucket in distribution:
+        label = _bucket_label(bucket)
         table.rows.append([text(label), number(bucket["count"])])
         items.append((label, int(bucket["count"])))
     return table, bar_chart(title, items)
