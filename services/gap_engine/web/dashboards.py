@@ -124,15 +124,19 @@ def _skill_columns(cells: Iterable[dict[str, Any]], short: Any) -> tuple[list[tu
     return [(skill, names[skill]) for skill in ranked[:SKILL_COLUMNS]], max(0, len(ranked) - SKILL_COLUMNS)
 
 
-def role_skill_heatmap(cells: Sequence[dict[str, Any]], page: int, link: Any) -> tuple[Table, Pager]:
-    """Roles (a page of them) × the skills they require: the share of the people measured against the
-    role who meet each requirement."""
-    roles: dict[Any, str] = {}
+def by_role(cells: Iterable[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
+    """A report's role × skill cells grouped by role, in the report's order (by role name)."""
+    grouped: dict[Any, list[dict[str, Any]]] = {}
     for cell in cells:
-        roles.setdefault(cell["role_id"], cell["role_name"])
+        grouped.setdefault(cell["role_id"], []).append(cell)
+    return grouped
+
+
+def role_skill_heatmap(roles: dict[Any, list[dict[str, Any]]], page: int, link: Any) -> tuple[Table, Pager]:
+    """Roles (a page of them) × the skills they require: the share of the people measured against the
+    role who meet each requirement. `roles` is by_role(the report's cells)."""
     shown, pages = _page_of(list(roles), page, ROLES_PER_PAGE)
-    shown_ids = set(shown)
-    shown_cells = [c for c in cells if c["role_id"] in shown_ids]
+    shown_cells = [cell for role_id in shown for cell in roles[role_id]]
     skills, more = _skill_columns(shown_cells, lambda c: c["weighted_shortfall"])
     by_key = {(c["role_id"], c["skill_id"]): c for c in shown_cells}
     table = Table(
@@ -143,7 +147,7 @@ def role_skill_heatmap(cells: Sequence[dict[str, Any]], page: int, link: Any) ->
         note=(f"{more} more skills required by these roles are in the requirements table (CSV)." if more else None),
     )
     for role_id in shown:
-        row = [text(roles[role_id], candidates_url(role_id))]
+        row = [text(roles[role_id][0]["role_name"], candidates_url(role_id))]
         for skill_id, _ in skills:
             cell = by_key.get((role_id, skill_id))
             row.append(
