@@ -33,7 +33,7 @@ class PageLink:
 
 
 def _landing_router(description: str, links: Sequence[PageLink]) -> APIRouter:
-    router = APIRouter(tags=["pages"])
+    router = APIRouter(tags=["pages", "public"])
 
     @router.get("/", include_in_schema=False)
     async def landing(request: Request) -> Response:

@@ -13,7 +13,7 @@ from services.taxonomy_api.provisioning import DEMO_ORGANISATION, bootstrap_orga
 from services.taxonomy_api.settings import TaxonomySettings
 from shared.rate_limit import FixedWindowLimiter
 from tests.conftest import asgi_client
-from tests.tenancy import authenticated_routes
+from tests.tenancy import authenticated_routes, page_routes_without_an_auth_rule
 
 SERVICES = [
     (create_taxonomy, TaxonomySettings, "taxonomy_api"),
@@ -122,3 +122,10 @@ def test_public_rate_limit_counts_per_client_per_minute():
     assert not limiter.allow("a", now=2)
     assert limiter.allow("b", now=2)
     assert limiter.allow("a", now=61)
+
+
+async def test_every_page_route_states_who_may_see_it(each_service):
+    async def check(app, client, name):
+        assert page_routes_without_an_auth_rule(app) == [], name
+
+    await each_service(check)

@@ -31,7 +31,7 @@ from shared.web.session import (
     read_page_user,
 )
 
-router = APIRouter(tags=["pages"])
+router = APIRouter(tags=["pages", "public"])
 api = APIRouter(prefix="/v1", tags=["people"])
 Admin = requires("admin")
 FORM_COOKIE = "credstack_form"
@@ -48,10 +48,12 @@ def _form_token(request: Request) -> str:
     return request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(24)
 
 
-def _form(request: Request, template: str, *, status: int = 200, **context: object) -> Response:
+def _form(
+    request: Request, template: str, *, status: int = 200, headers: dict[str, str] | None = None, **context: object
+) -> Response:
     """A public form page, with its double-submit token set in a cookie and echoed in the form."""
     token = _form_token(request)
-    response = _pages(request).render(request, template, status=status, form_token=token, **context)
+    response = _pages(request).render(request, template, status=status, headers=headers, form_token=token, **context)
     response.set_cookie(FORM_COOKIE, token, max_age=3600, **cookie_options(request.app.state.settings))
     return response
 
@@ -124,7 +126,10 @@ async def sign_in(
     try:
         user = await people.authenticate(session, email, password, address)
     except ProblemError as error:
-        return _form(request, "sign_in.html", status=error.status, next=next, error=error.detail, email=email)
+        retry = {"Retry-After": str(error.extensions["retry_after"])} if "retry_after" in error.extensions else None
+        return _form(
+            request, "sign_in.html", status=error.status, headers=retry, next=next, error=error.detail, email=email
+        )
     row, token = await people.start_session(session, user, timedelta(hours=request.app.state.settings.session_hours))
     await session.commit()
     return _signed_in_response(request, user, row, token, _next_or_landing(request, user, next))
