@@ -6,7 +6,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.web.negotiation import prefers_html
@@ -144,6 +145,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, exc.status_code, str(exc.detail), str(exc.detail), slug, headers=getattr(exc, "headers", None)
         )
 
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> Response:
+        # Untrusted JSON inside a field (a JWT header, a baked image's payload) parsed by a recursive parser.
+        return _answer(request, 422, "Invalid request", "A document in the request is nested too deeply.", "validation")
+
+    @app.exception_handler(ValidationError)
+    async def _invalid_inside(request: Request, exc: ValidationError) -> Response:
+        # A model validated inside a handler (a path value turned into a schema object) is bad input too.
+        errors = [
+            {"field": ".".join(str(part) for part in error.get("loc", ())), "message": error.get("msg", "invalid")}
+            for error in exc.errors()
+        ]
+        fields = ", ".join(error["field"] for error in errors[:5])
+        return _answer(request, 422, "Invalid request", f"Invalid value for: {fields}", "validation", errors=errors)
+
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
         logger.info("integrity error mapped to 409: %s", type(exc.orig).__name__)
@@ -167,6 +183,9 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "unavailable",
                 headers={"Retry-After": "2"},
             )
+        if isinstance(exc, DataError):  # a value the database cannot store (out of range, bad encoding)
+            logger.info("data error mapped to 422: %s", type(exc.orig).__name__)
+            return _answer(request, 422, "Invalid request", "A value in the request cannot be stored.", "validation")
         logger.exception("database error")
         return _answer(request, 500, "Internal error", "An internal error occurred.", "internal")
 
