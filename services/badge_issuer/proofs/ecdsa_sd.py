@@ -20,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import io
+import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -189,7 +190,7 @@ def _derived_statements(document: Mapping[str, Any], proof: DerivedProof) -> tup
 def _base_statements(document: Mapping[str, Any], proof: BaseProof) -> tuple[list[str], list[str]]:
     """The issuer's grouping: every blank node named (skolemized), the compact form selected by the
     mandatory pointers, and both turned to statements under the HMAC labels."""
-    skolemized = _skolemize(expand(document), iter(range(1 << 62)))
+    skolemized = _skolemize(expand(document), itertools.count())
     quads = _deskolemized_quads(skolemized)
     canonical = _canonical_labels(quads)
     labels = {blank: "_:" + _hmac_label(proof.hmac_key, label[2:]) for blank, label in canonical.items()}
@@ -259,9 +260,13 @@ def _select(document: Mapping[str, Any], pointers: Sequence[str]) -> dict[str, A
         for segment in segments[:-1]:
             key = _step(source, segment, pointer)
             source = source[key]
-            if not isinstance(target.get(key), dict):
-                target[key] = {} if isinstance(source, list) else _identity(source)
-            target = target[key]
+            existing = target.get(key)
+            if isinstance(existing, list):  # an earlier pointer took the whole array
+                existing = dict(enumerate(existing))
+            elif not isinstance(existing, dict):
+                existing = {} if isinstance(source, list) else _identity(source)
+            target[key] = existing
+            target = existing
         key = _step(source, segments[-1], pointer)
         value = source[key]
         already = target.get(key)
