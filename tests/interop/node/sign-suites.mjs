@@ -4,19 +4,25 @@
 // {"jwt": compact}. Forms:
 //   Ed25519Signature2020   @digitalbazaar/ed25519-signature-2020 (the DCC stack), did:key
 //   ecdsa-rdfc-2019        @digitalbazaar/data-integrity + ecdsa-rdfc-2019-cryptosuite, P-256 did:key
+//                          ("curve": "P-384" for a P-384 did:key)
+//   ecdsa-sd-2023          @digitalbazaar/ecdsa-sd-2023-cryptosuite, P-256 did:key: a base proof with
+//                          "mandatoryPointers", and the disclosure derived from it with "selectivePointers"
+//                          (prints {"credential": base, "derived": derived})
 //   jwt-jwk                panva/jose, EdDSA, the public key in the JOSE "jwk" header, no kid
 //   jwt-did-jwk            panva/jose, ES256, kid did:jwk:...#0
 import * as vc from '@digitalbazaar/vc';
 import * as EcdsaMultikey from '@digitalbazaar/ecdsa-multikey';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import {cryptosuite as ecdsaRdfc2019Cryptosuite} from '@digitalbazaar/ecdsa-rdfc-2019-cryptosuite';
+import * as ecdsaSd2023Cryptosuite from '@digitalbazaar/ecdsa-sd-2023-cryptosuite';
 import {Ed25519Signature2020} from '@digitalbazaar/ed25519-signature-2020';
 import {Ed25519VerificationKey2020} from '@digitalbazaar/ed25519-verification-key-2020';
 import {SignJWT, exportJWK, generateKeyPair} from 'jose';
 import {documentLoader, readStdin} from './static-loader.mjs';
 
 const ED25519_2020_CONTEXT = 'https://w3id.org/security/suites/ed25519-2020/v1';
-const {form, credential, keepIssuer} = JSON.parse(await readStdin());
+const {form, credential, keepIssuer, curve = 'P-256', mandatoryPointers = [], selectivePointers = []} =
+  JSON.parse(await readStdin());
 
 function withIssuer(id) {
   if(keepIssuer) {
@@ -32,6 +38,13 @@ async function dataIntegrity(keyPair, suite, extraContext) {
     unsigned['@context'] = [...unsigned['@context'], extraContext];
   }
   return {credential: await vc.issue({credential: unsigned, suite, documentLoader})};
+}
+
+async function ecdsaKeyPair(curveName) {
+  const keyPair = await EcdsaMultikey.generate({curve: curveName});
+  keyPair.controller = `did:key:${keyPair.publicKeyMultibase}`;
+  keyPair.id = `${keyPair.controller}#${keyPair.publicKeyMultibase}`;
+  return keyPair;
 }
 
 async function jwt(alg, kidFor) {
@@ -57,11 +70,20 @@ if(form === 'Ed25519Signature2020') {
   keyPair.id = `${keyPair.controller}#${keyPair.fingerprint()}`;
   output = await dataIntegrity(keyPair, new Ed25519Signature2020({key: keyPair}), ED25519_2020_CONTEXT);
 } else if(form === 'ecdsa-rdfc-2019') {
-  const keyPair = await EcdsaMultikey.generate({curve: 'P-256'});
-  keyPair.controller = `did:key:${keyPair.publicKeyMultibase}`;
-  keyPair.id = `${keyPair.controller}#${keyPair.publicKeyMultibase}`;
+  const keyPair = await ecdsaKeyPair(curve);
   const suite = new DataIntegrityProof({signer: keyPair.signer(), cryptosuite: ecdsaRdfc2019Cryptosuite});
   output = await dataIntegrity(keyPair, suite, null);
+} else if(form === 'ecdsa-sd-2023') {
+  const keyPair = await ecdsaKeyPair('P-256');
+  const cryptosuite = ecdsaSd2023Cryptosuite.createSignCryptosuite({mandatoryPointers});
+  const base = await dataIntegrity(keyPair, new DataIntegrityProof({signer: keyPair.signer(), cryptosuite}), null);
+  const disclose = ecdsaSd2023Cryptosuite.createDiscloseCryptosuite({selectivePointers});
+  const derived = await vc.derive({
+    verifiableCredential: base.credential,
+    suite: new DataIntegrityProof({cryptosuite: disclose}),
+    documentLoader
+  });
+  output = {...base, derived};
 } else if(form === 'jwt-jwk') {
   output = await jwt('EdDSA', null);
 } else if(form === 'jwt-did-jwk') {
