@@ -11,7 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from shared.auth import TokenVerifier
+from shared.api_docs import install_api_docs
+from shared.auth import TOKEN_PATH, TokenVerifier
 from shared.db import Database
 from shared.errors import install_problem_handlers, problem_response
 from shared.middleware import RequestContextMiddleware
@@ -84,13 +85,17 @@ def build_service_app(
         yield
         await database.dispose()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # Docs pages come from install_api_docs: FastAPI's own load their scripts from a CDN.
+    app = FastAPI(
+        title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.database = database
     app.state.metrics = ServiceMetrics(settings.service_name)
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
     app.include_router(_operations_router(settings.service_name))
+    install_api_docs(app, token_url=settings.public_token_url or settings.token_service_url.rstrip("/") + TOKEN_PATH)
     for router in routers:
         app.include_router(router)
     app.add_middleware(
