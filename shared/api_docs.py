@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import CLIENT_CREDENTIALS_SCHEME
 from shared.errors import NotFound
@@ -100,3 +102,25 @@ def install_api_docs(app: FastAPI, *, token_url: str) -> None:
         return FileResponse(
             str(_ASSETS_DIR / name), media_type=media_type, headers={"Cache-Control": _ASSET_CACHE_CONTROL}
         )
+
+
+class PathCORSMiddleware:
+    """CORS for a few paths only (the token endpoint, which the other services' docs pages post to);
+    every other route stays same-origin."""
+
+    def __init__(self, app: ASGIApp, *, paths: frozenset[str], allow_origins: list[str]) -> None:
+        self.app = app
+        self.paths = paths
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=allow_origins,
+            allow_methods=["POST"],
+            allow_headers=["authorization", "content-type", "x-requested-with"],  # Swagger UI sends all three
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in self.paths:
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
