@@ -2,11 +2,8 @@
 
 import re
 
-import pytest
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from services.badge_issuer.app import create_app as create_issuer
-from services.badge_issuer.settings import IssuerSettings
 from services.gap_engine.app import create_app as create_gap_engine
 from services.gap_engine.settings import GapSettings
 from services.taxonomy_api.app import create_app as create_taxonomy
@@ -15,23 +12,6 @@ from services.taxonomy_api.settings import TaxonomySettings
 from shared.api_docs import ASSET_MEDIA_TYPES
 from shared.auth import CLIENT_CREDENTIALS_SCHEME, SCOPES, Authenticator
 from tests.conftest import asgi_client
-
-SERVICES = [
-    (create_taxonomy, TaxonomySettings, "taxonomy_api"),
-    (create_issuer, IssuerSettings, "badge_issuer"),
-    (create_gap_engine, GapSettings, "gap_engine"),
-]
-
-
-@pytest.fixture
-def each_service(service_settings):
-    async def run(check, **overrides) -> None:
-        for create, settings_class, name in SERVICES:
-            app = create(service_settings(settings_class, name, **overrides.get(name, {})))
-            async for client in asgi_client(app):
-                await check(app, client, name)
-
-    return run
 
 
 async def test_docs_pages_load_only_their_own_files(each_service):
