@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     auth_public_key_pem: str | None = Field(None, validation_alias=shared_env("AUTH_PUBLIC_KEY_PEM"))
     token_issuer: str = Field("credstack", validation_alias=shared_env("TOKEN_ISSUER"))
     token_audience: str = Field("credstack", validation_alias=shared_env("TOKEN_AUDIENCE"))
+    # The token endpoint as a browser reaches it: the docs pages' Authorize dialog posts there. Unset,
+    # it is the taxonomy service's public_base_url (taxonomy_url on the issuer and the gap engine).
+    public_token_url: str | None = Field(None, validation_alias=shared_env("PUBLIC_TOKEN_URL"))
     access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
     # Where people reach each service's pages (nav links, sign-in redirects, the `next` URLs allowed
     # after sign-in). Behind one reverse proxy these are one origin; in dev, three ports of one host.
@@ -58,3 +61,8 @@ class ServiceSettings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or self.sqlite_default(self.service_name)
+
+    @property
+    def token_service_url(self) -> str:
+        """Base URL of the token authority; the taxonomy service is it, the others override this."""
+        return self.public_base_url

@@ -74,6 +74,10 @@ class IssuerSettings(ServiceSettings):
             self.fetch_allow_http_hosts = list(DEV_LOOPBACK_HOSTS)
         return self
 
+    @property
+    def token_service_url(self) -> str:
+        return self.taxonomy_url
+
     def fetch_policy(self) -> FetchPolicy:
         return FetchPolicy.build(
             allowed_hosts=self.fetch_allowed_hosts,

@@ -35,3 +35,7 @@ class GapSettings(ServiceSettings):
     # How often the credentials the organisation's issuer issued are listed and compared with what
     # arrived here (sources with an API client): a missed or dead webhook is made good within this.
     reconcile_seconds: float = Field(300, ge=1)
+
+    @property
+    def token_service_url(self) -> str:
+        return self.taxonomy_url

@@ -7,7 +7,8 @@ from fastapi import FastAPI
 from services.taxonomy_api.api import auth, public, sign_in, taxonomy
 from services.taxonomy_api.db.revisions import TaxonomySession
 from services.taxonomy_api.settings import TaxonomySettings
-from shared.auth import TokenAuthority
+from shared.api_docs import PathCORSMiddleware
+from shared.auth import TOKEN_PATH, TokenAuthority
 from shared.mail import Mailer
 from shared.read_cache import RevisionedCache
 from shared.service_app import PageLink, build_service_app
@@ -40,4 +41,6 @@ def create_app(settings: TaxonomySettings | None = None) -> FastAPI:
         password=settings.smtp_password,
         dev_log=settings.environment == "dev",
     )
+    # The other services' docs pages post to the token endpoint from their own origins.
+    app.add_middleware(PathCORSMiddleware, paths=frozenset({TOKEN_PATH}), allow_origins=settings.token_cors_origins)
     return app

@@ -94,8 +94,10 @@ def live(tmp_path_factory: pytest.TempPathFactory, auth_key_file: Path) -> Itera
         _off_the_browser_thread(lambda: databases_cm.__exit__(None, None, None))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One Chromium for the browser tests, closed after them: Playwright's sync API holds an event
+    loop on the test thread while it runs, which the rest of the suite (asyncio.run) must not meet."""
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is needed for the browser tests (apt-get install -y chromium)"
     with sync_playwright() as playwright:

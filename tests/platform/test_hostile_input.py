@@ -5,8 +5,6 @@ import json
 
 import pytest
 
-from tests.platform.test_operations import each_service  # noqa: F401 - the fixture
-
 # Marked at collection so anyio's plugin sees the parametrized coroutine tests (see test_api_baking).
 pytestmark = pytest.mark.anyio
 POST_ROUTES = {"taxonomy_api": "/v1/capabilities", "badge_issuer": "/v1/verify", "gap_engine": "/v1/employees/bulk"}
@@ -28,7 +26,7 @@ def _problem(response, status: int = 422) -> str:
     ],
     ids=["escaped-nul", "raw-nul", "integer-over-64-bits", "nested-100000-deep"],
 )
-async def test_a_json_body_with_what_no_field_accepts_is_refused_on_every_service(each_service, payload, expected):  # noqa: F811
+async def test_a_json_body_with_what_no_field_accepts_is_refused_on_every_service(each_service, payload, expected):
     async def check(app, client, name):
         response = await client.post(POST_ROUTES[name], content=payload, headers={"content-type": "application/json"})
         assert expected in _problem(response)
@@ -36,7 +34,7 @@ async def test_a_json_body_with_what_no_field_accepts_is_refused_on_every_servic
     await each_service(check)
 
 
-async def test_nul_in_the_path_or_query_is_refused_before_any_route(each_service):  # noqa: F811
+async def test_nul_in_the_path_or_query_is_refused_before_any_route(each_service):
     async def check(app, client, name):
         assert "query string" in _problem(await client.get("/v1/skills?name=a%00b"))
         assert "path" in _problem(await client.get("/v1/skills/a%00b"))
@@ -44,7 +42,7 @@ async def test_nul_in_the_path_or_query_is_refused_before_any_route(each_service
     await each_service(check)
 
 
-async def test_what_merely_looks_hostile_reaches_the_route(each_service):  # noqa: F811
+async def test_what_merely_looks_hostile_reaches_the_route(each_service):
     """An escaped backslash before u0000, long digit runs inside strings, a long fraction and a binary
     upload are all legitimate: the route answers (here 401/422 of its own), not the guard."""
 

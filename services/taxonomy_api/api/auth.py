@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.tables import OAuthClient
 from services.taxonomy_api.domain import organisations
-from shared.auth import TokenAuthority, requires
+from shared.auth import TOKEN_PATH, TokenAuthority, requires
 from shared.db import get_session
 from shared.errors import Unauthorized, Unprocessable
 from shared.pagination import Page
@@ -19,6 +19,7 @@ from shared.schemas.taxonomy import ClientCreated, ClientIn, ClientOut, TokenRes
 
 router = APIRouter(tags=["auth"])
 Admin = requires("admin")
+SCOPE_EXAMPLE = "taxonomy:read gaps:read"
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -33,7 +34,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 
 
 @router.post(
-    "/oauth/token",
+    TOKEN_PATH,
     tags=["public"],
     response_model=TokenResponse,
     summary="Get an access token (client credentials)",
@@ -41,10 +42,19 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 )
 async def issue_token(
     request: Request,
-    grant_type: Annotated[str, Form(max_length=64)],
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=256)] = None,
-    scope: Annotated[str | None, Form(max_length=1024)] = None,
+    grant_type: Annotated[str, Form(max_length=64, examples=["client_credentials"])],
+    client_id: Annotated[
+        str | None, Form(max_length=64, description="Or HTTP Basic; the demo's is in var/demo-credentials.json")
+    ] = None,
+    client_secret: Annotated[str | None, Form(max_length=256, description="Or HTTP Basic")] = None,
+    scope: Annotated[
+        str | None,
+        Form(
+            max_length=1024,
+            description="Space-separated subset of the client's scopes; all of them when absent",
+            examples=[SCOPE_EXAMPLE],
+        ),
+    ] = None,
     session: AsyncSession = Depends(get_session),
 ) -> TokenResponse:
     """Public (client authentication by secret, form fields or HTTP Basic). Tokens are EdDSA JWTs
