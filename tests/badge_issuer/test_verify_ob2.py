@@ -459,3 +459,21 @@ async def test_ob2_baked_images_keep_the_bomb_and_entity_guards(ob2_client):
     unbaked = _svg_with_assertion("")
     response = await ob2_client.post("/v1/verify", files={"file": ("plain.svg", unbaked, "image/svg+xml")})
     assert response.status_code == 422 and "openbadges:assertion" in response.json()["detail"]
+
+
+async def test_the_verify_page_gives_ob2_badges_the_same_verdicts(ob2_client, web):
+    """A person dropping an OB 2.0 baked badge on the page reads the verdict the API's checks give."""
+    from services.badge_issuer.domain.verdicts import verdict_of
+    from shared.schemas.issuer import VerificationOut
+
+    badge = Badge(web)
+    badge.publish()
+    image = _png_with_openbadges_itxt(json.dumps(badge.assertion))
+    files = {"file": ("b.png", image, "image/png")}
+    page = await ob2_client.post("/verify", files=files, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and 'data-verdict="valid"' in page.text
+    assert "Open Badges 2.0" in page.text
+    badge.publish({**badge.assertion, "revoked": True, "revocationReason": "Awarded in error"})
+    page = await ob2_client.post("/verify", data={"credential": json.dumps(badge.assertion)})
+    api = VerificationOut.model_validate(await _verify(ob2_client, badge.assertion))
+    assert verdict_of(api).kind == "revoked" and 'data-verdict="revoked"' in page.text

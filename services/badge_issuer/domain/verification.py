@@ -127,6 +127,20 @@ class KeyUnreachableError(KeyResolutionError):
     """The document that would vouch for the key was not read (not fetched, or the fetch failed)."""
 
 
+class KeyCompromisedError(KeyResolutionError):
+    """The key is one of this service's, revoked by its issuer as compromised."""
+
+
+def key_failure_code(error: KeyResolutionError, default: str) -> str:
+    """The signature check's code when its key was not established: `key_unreachable` (try again
+    later: nothing was judged), `key_compromised` (nothing it signed counts), else `default`."""
+    if isinstance(error, KeyUnreachableError):
+        return "key_unreachable"
+    if isinstance(error, KeyCompromisedError):
+        return "key_compromised"
+    return default
+
+
 def _key_from_method(method: Mapping[str, Any]) -> keys.PublicKey:
     """Multikey / Ed25519VerificationKey2020 (Ed25519 or P-256 multibase) or JsonWebKey(2020)."""
     try:
@@ -253,7 +267,7 @@ class KeyResolver:
         if row.status == "compromised":
             since = getattr(row, "compromised_since", None)
             when = f" (distrusted since {since.isoformat()})" if since else ""
-            raise KeyResolutionError(
+            raise KeyCompromisedError(
                 f"key {row.kid} was revoked by its issuer as compromised{when}: nothing it signed is trusted"
             )
         siblings = await self.session.scalars(select(IssuerKey.did).where(IssuerKey.issuer_id == row.issuer_id))
@@ -457,7 +471,7 @@ async def _signature(read: _Presented, resolver: KeyResolver) -> tuple[Verificat
     except ProofFailure as error:
         return _failed("signature", f"{error.code}: {error}", error.code), None
     except KeyResolutionError as error:
-        code = "unresolvable_verification_method"
+        code = key_failure_code(error, "unresolvable_verification_method")
         return _failed("signature", f"{code}: {error}", code), None
     reason = f"{signed.signer} ({signed.key.source})"
     if signed.warnings:
@@ -490,7 +504,11 @@ async def _data_integrity_proof(credential: Mapping[str, Any], resolver: KeyReso
 
     result = data_integrity.verify(credential, resolve)
     if not result.valid:
-        raise ProofFailure(result.code, result.reason or "")
+        unresolved = found.get(result.verification_method or "")
+        code = result.code
+        if code == "unresolvable_verification_method" and isinstance(unresolved, KeyResolutionError):
+            code = key_failure_code(unresolved, code)
+        raise ProofFailure(code, result.reason or "")
     method = result.verification_method or ""
     resolved = found[method]
     assert isinstance(resolved, ResolvedKey)
@@ -512,10 +530,10 @@ async def _jwt_proof(token: str, resolver: KeyResolver) -> _Signed:
             key = await resolver.resolve(kid)
         except KeyUnreachableError as error:
             if not isinstance(embedded, Mapping):
-                raise ProofFailure("unresolvable_key", f"kid {kid}: {error}") from error
+                raise ProofFailure(key_failure_code(error, "unresolvable_key"), f"kid {kid}: {error}") from error
             kid_problem = f"kid {kid}: {error}"
         except KeyResolutionError as error:
-            raise ProofFailure("unresolvable_key", f"kid {kid}: {error}") from error
+            raise ProofFailure(key_failure_code(error, "unresolvable_key"), f"kid {kid}: {error}") from error
     if key is None:
         if not isinstance(embedded, Mapping):
             raise ProofFailure("unresolvable_key", "the JOSE header names no key: no kid to look it up by, and no jwk")
