@@ -7,12 +7,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.web.negotiation import prefers_html
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+DEFAULT_RETRY_AFTER_SECONDS = 5
 logger = logging.getLogger("credstack.errors")
 
 
@@ -90,13 +91,35 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+# SQLSTATEs that mean "the database cannot serve now", not "the request is wrong": connection
+# exceptions (class 08), operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03
+# cannot connect now: starting up or shutting down), too many connections (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    for candidate in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
 def _is_connection_failure(exc: DBAPIError) -> bool:
-    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError) and _looks_unreachable(exc)
+    """One place decides what a restarting or unreachable database looks like, whatever the driver
+    wraps it in (a plain DBAPIError during a PostgreSQL restart, an OperationalError on SQLite)."""
+    if exc.connection_invalidated:
+        return True
+    code = _sqlstate(exc)
+    if code is not None:
+        return code.startswith(_UNAVAILABLE_SQLSTATES)
+    return isinstance(exc, OperationalError | InterfaceError) and _looks_unreachable(exc)
 
 
 def _looks_unreachable(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower()
-    return any(word in text for word in ("connect", "connection", "terminat", "closed", "refused"))
+    words = ("connect", "connection", "terminat", "closed", "refused", "shutting down", "starting up")
+    return any(word in text for word in words)
 
 
 class SignInRequired(Unauthorized):
@@ -130,6 +153,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         if "retry_after" in exc.extensions:  # a 429 or 503 says when to come back, in the header too
             headers["Retry-After"] = str(int(exc.extensions["retry_after"]))
+        elif exc.status in (429, 503):
+            headers["Retry-After"] = str(DEFAULT_RETRY_AFTER_SECONDS)
         return _answer(request, exc.status, exc.title, exc.detail, exc.type_slug, headers, **exc.extensions)
 
     @app.exception_handler(RequestValidationError)

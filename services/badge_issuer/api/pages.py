@@ -27,7 +27,7 @@ from shared.web.negotiation import prefers_html
 from shared.web.pages import Pages
 from shared.web.session import OptionalUser, check_form_origin
 
-router = APIRouter(tags=["pages"], dependencies=[Depends(public_rate_limit)])
+router = APIRouter(tags=["pages", "public"], dependencies=[Depends(public_rate_limit)])
 
 
 def form_input_bound(max_body_bytes: int) -> int:
