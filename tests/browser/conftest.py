@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from services.taxonomy_api.domain import organisations, people
 from services.taxonomy_api.provisioning import seed_demo_taxonomy
+from shared.auth import SCOPES, TokenAuthority, load_or_create_private_key
 from shared.settings import REPO_ROOT
 from tests.live_platform import Platform, build_platform, migrated_databases, serving_platform
 
@@ -36,6 +37,8 @@ class LiveSite:
     org_id: uuid.UUID
     demo: dict[str, uuid.UUID]
     emails: dict[str, str]
+    # An admin API token of the organisation, for setting up what the pages then show.
+    api_headers: dict[str, str]
 
     @property
     def taxonomy(self) -> str:
@@ -88,8 +91,21 @@ def live(tmp_path_factory: pytest.TempPathFactory, auth_key_file: Path) -> Itera
     try:
         platform = build_platform(databases, auth_key_file)
         org_id, demo, emails = _off_the_browser_thread(lambda: asyncio.run(_seed(platform)))
+        authority = TokenAuthority(
+            load_or_create_private_key(auth_key_file, create=False),
+            issuer="credstack",
+            audience="credstack",
+            ttl_seconds=3600,
+        )
+        token = authority.issue(org_id=org_id, client_id="browser-tests", scopes=frozenset(SCOPES))
         with serving_platform(platform):
-            yield LiveSite(platform=platform, org_id=org_id, demo=demo, emails=emails)
+            yield LiveSite(
+                platform=platform,
+                org_id=org_id,
+                demo=demo,
+                emails=emails,
+                api_headers={"Authorization": f"Bearer {token}"},
+            )
     finally:
         _off_the_browser_thread(lambda: databases_cm.__exit__(None, None, None))
 
