@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from services.badge_issuer.api import assessments, credentials, issuers, pages, public, verification, webhooks
+from services.badge_issuer.api import assessments, credentials, issuers, pages, public, verification, wallet, webhooks
 from services.badge_issuer.domain import outbox
 from services.badge_issuer.domain.key_vault import KeyVault, master_key_from_settings
 from services.badge_issuer.domain.taxonomy_client import TaxonomyClient
@@ -49,14 +49,17 @@ def create_app(
             verification.router,
             webhooks.router,
             pages.router,
+            wallet.router,
+            wallet.pages,
         ],
-        templates=Path(__file__).parent / "templates",
+        templates=Path(__file__).resolve().parent / "templates",
         page_links=[
             PageLink(
                 "Verify a badge",
                 "/verify",
                 "Paste, upload or link an Open Badge: is it genuine, current, and whose? No account needed.",
-            )
+            ),
+            PageLink("My wallet", "/wallet", "Your credentials, pathway progress, share links and a portable export."),
         ],
     )
     app.state.key_vault = vault
