@@ -42,9 +42,12 @@ def temporary_postgres() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def uvicorn_server(target: str, env: dict[str, str], *, workers: int = 1, factory: bool = True) -> Iterator[str]:
-    """Run `target` under uvicorn in a subprocess; yields its base URL once /healthz (or /) answers."""
-    port = free_port()
+def uvicorn_server(
+    target: str, env: dict[str, str], *, workers: int = 1, factory: bool = True, port: int | None = None
+) -> Iterator[str]:
+    """Run `target` under uvicorn in a subprocess; yields its base URL once /healthz (or /) answers.
+    `port` when the service must know its own URL beforehand (a public base URL it signs into documents)."""
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",
