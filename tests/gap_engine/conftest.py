@@ -61,12 +61,14 @@ class StatusListRoutes(httpx.AsyncBaseTransport):
         self.issuer = httpx.ASGITransport(app=issuer_app)
         self.web = remote_web
         self.exchanges: list[tuple[str, str | None, int]] = []
+        self.etags: list[str | None] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         own = request.headers["host"] == ISSUER_HOST
         target = self.issuer if own else self.web.transport
         response = await target.handle_async_request(request)
         self.exchanges.append((str(request.url), request.headers.get("if-none-match"), response.status_code))
+        self.etags.append(response.headers.get("etag"))
         return response
 
 

@@ -165,7 +165,8 @@ async def test_an_unchanged_list_is_asked_once_a_round_and_answers_304(gap_app, 
     not_due = await _sweep(gap_app, now=start + timedelta(seconds=1), org_id=org)
     assert not_due.lists_asked == 0 and not_due.checked == 0
     second = await _sweep(gap_app, now=start + POLICY.recheck + timedelta(seconds=1), org_id=org)
-    assert (second.lists_asked, second.lists_unchanged, second.verifier_calls, second.still_valid) == (1, 1, 0, 1)
+    outcomes = (second.lists_asked, second.lists_unchanged, second.verifier_calls, second.still_valid)
+    assert outcomes == (1, 1, 0, 1), (routes.exchanges, routes.etags)
     [(url_1, sent_1, answer_1), (url_2, sent_2, answer_2)] = routes.exchanges
     assert url_1 == url_2 == list_url and (sent_1, answer_1) == (None, 200)
     assert sent_2 is not None and answer_2 == 304  # the ETag kept from the first answer
