@@ -77,9 +77,12 @@ def service_databases(names: list[str], *, postgres: bool) -> Iterator[tuple[dic
 
 
 @contextlib.contextmanager
-def uvicorn_server(target: str, env: dict[str, str], *, workers: int = 1, factory: bool = True) -> Iterator[str]:
-    """Run `target` under uvicorn in a subprocess; yields its base URL once /healthz (or /) answers."""
-    port = free_port()
+def uvicorn_server(
+    target: str, env: dict[str, str], *, workers: int = 1, factory: bool = True, port: int | None = None
+) -> Iterator[str]:
+    """Run `target` under uvicorn in a subprocess; yields its base URL once /healthz (or /) answers.
+    `port` when the service must know its own URL beforehand (a public base URL it signs into documents)."""
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",
@@ -100,7 +103,7 @@ def uvicorn_server(target: str, env: dict[str, str], *, workers: int = 1, factor
     process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine imports slowly
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(base + "/healthz", timeout=1).status_code < 500:

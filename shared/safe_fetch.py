@@ -166,12 +166,18 @@ class VettedURL:
 
 @dataclass(frozen=True, slots=True)
 class FetchedDocument:
-    """A fetched body (within the size cap) and where it finally came from."""
+    """A fetched body (within the size cap) and where it finally came from. `status_code` 304 (only
+    when the caller sent If-None-Match): the copy the caller holds is current, and there is no body."""
 
     url: str
     status_code: int
     content_type: str
     content: bytes = field(repr=False)
+    etag: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status_code == 304
 
     def json(self) -> Any:
         try:
@@ -314,19 +320,29 @@ class SafeFetcher:
             method, url, headers=request_headers, content=content, extensions=extensions or None
         )
 
-    async def fetch(self, url: str, *, accept: Collection[str] = JSON_TYPES, use_cache: bool = True) -> FetchedDocument:
-        """GET `url` under the policy: redirects re-vetted, one deadline, body capped, media type checked."""
+    async def fetch(
+        self,
+        url: str,
+        *,
+        accept: Collection[str] = JSON_TYPES,
+        use_cache: bool = True,
+        if_none_match: str | None = None,
+    ) -> FetchedDocument:
+        """GET `url` under the policy: redirects re-vetted, one deadline, body capped, media type checked.
+        With `if_none_match` (an ETag the caller kept) the request is conditional and bypasses the
+        in-memory cache: a 304 comes back as a bodiless document with `not_modified` true."""
         pinned = self.policy.pinned.get(url)
         if pinned is not None:
             if not _acceptable(_media_type(pinned.content_type), accept):
                 raise FetchError("media_type", url, f"the pinned document is {pinned.content_type}")
             return FetchedDocument(url, 200, pinned.content_type, pinned.content)
         key = f"{url} {sorted(accept)}"
+        use_cache = use_cache and if_none_match is None
         if use_cache and (cached := self._cache.get(key)) is not None:
             return cached
         try:
             async with asyncio.timeout(self.policy.timeout_seconds):
-                document, ttl = await self._get(url, accept)
+                document, ttl = await self._get(url, accept, if_none_match)
         except TimeoutError as error:
             raise FetchError("timeout", url, f"no complete answer within {self.policy.timeout_seconds:g} s") from error
         except (httpx.HTTPError, httpx.InvalidURL) as error:
@@ -335,9 +351,13 @@ class SafeFetcher:
             self._cache.put(key, document, ttl)
         return document
 
-    async def _get(self, url: str, accept: Collection[str]) -> tuple[FetchedDocument, int]:
+    async def _get(
+        self, url: str, accept: Collection[str], if_none_match: str | None = None
+    ) -> tuple[FetchedDocument, int]:
         current = url
         headers = {"Accept": ", ".join(sorted({kind if "/" in kind else "application/json" for kind in accept}))}
+        if if_none_match:
+            headers["If-None-Match"] = if_none_match
         for _hop in range(self.policy.max_redirects + 1):
             vetted = await self.vet(current)
             response = await self._http.send(self._request("GET", vetted, headers, None), stream=True)
@@ -345,6 +365,9 @@ class SafeFetcher:
                 if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                     current = urljoin(current, response.headers["location"])
                     continue
+                etag = response.headers.get("etag")
+                if response.status_code == 304 and if_none_match:
+                    return FetchedDocument(current, 304, "", b"", etag or if_none_match), 0
                 if response.status_code != 200:
                     raise FetchError("status", current, f"HTTP {response.status_code}")
                 content_type = response.headers.get("content-type", "")
@@ -352,7 +375,7 @@ class SafeFetcher:
                     expected = ", ".join(sorted(accept))
                     raise FetchError("content_type", current, f"content type {content_type!r} is not {expected}")
                 content = await self._read_capped(response, current)
-                document = FetchedDocument(current, response.status_code, _media_type(content_type), content)
+                document = FetchedDocument(current, response.status_code, _media_type(content_type), content, etag)
                 return document, cache_ttl(response.headers, self.policy.cache_max_ttl_seconds)
             finally:
                 await response.aclose()

@@ -3,10 +3,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import VAR_DIR, ServiceSettings
+from shared.settings import VAR_DIR, OutboundSettings
 
 
-class GapSettings(ServiceSettings):
+class GapSettings(OutboundSettings):
     """Environment variables CREDSTACK_GAP_* (and the shared CREDSTACK_* ones)."""
 
     model_config = SettingsConfigDict(env_prefix="CREDSTACK_GAP_", extra="ignore", populate_by_name=True)

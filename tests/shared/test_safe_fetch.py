@@ -243,3 +243,17 @@ async def test_the_real_transport_connects_to_the_vetted_address_under_the_name(
         await server.wait_closed()
     assert document.json() == {"ok": True}
     assert f"host: pinned.example:{port}".encode() in seen[0].lower()
+
+
+async def test_a_conditional_get_answers_not_modified_without_a_body(fetcher, web):
+    fetcher, url = fetcher(), "https://lists.example/status/1"
+    web.serve(url, {"list": 1}, headers={"etag": '"v1"'})
+    first = await fetcher.fetch(url, if_none_match='"v0"')
+    assert first.status_code == 200 and first.etag == '"v1"' and first.json() == {"list": 1}
+    web.serve(url, b"", status=304, headers={"etag": '"v1"'})
+    again = await fetcher.fetch(url, if_none_match='"v1"')
+    assert again.not_modified and again.content == b"" and again.etag == '"v1"'
+    assert [request.headers.get("if-none-match") for request in web.requests] == ['"v0"', '"v1"']
+    # Without a kept ETag a 304 is no answer at all.
+    with pytest.raises(FetchError, match="HTTP 304"):
+        await fetcher.fetch(url, use_cache=False)
