@@ -1,11 +1,14 @@
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import VAR_DIR, OutboundFetchSettings
 
 
-class TaxonomySettings(ServiceSettings):
-    """Environment variables CREDSTACK_TAXONOMY_* (and the shared CREDSTACK_* ones)."""
+class TaxonomySettings(OutboundFetchSettings):
+    """Environment variables CREDSTACK_TAXONOMY_* (and the shared CREDSTACK_* ones). Its outbound policy
+    (fetch_*) covers what single sign-on reaches: an identity provider's metadata, keys and token endpoint."""
 
     model_config = SettingsConfigDict(env_prefix="CREDSTACK_TAXONOMY_", extra="ignore", populate_by_name=True)
     service_name: str = "taxonomy_api"
@@ -21,3 +24,7 @@ class TaxonomySettings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     mail_from: str = "CredStack <no-reply@credstack.invalid>"
+    # Encrypts identity providers' client secrets at rest (base64 of 32 random bytes). Needed in
+    # production only once an organisation configures single sign-on; created in master_key_file in dev.
+    master_key: SecretStr | None = None
+    master_key_file: Path = VAR_DIR / "taxonomy_master_key"
