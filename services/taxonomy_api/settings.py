@@ -1,17 +1,19 @@
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import VAR_DIR, OutboundSettings
 
 # The embedded platform's docs pages (taxonomy, issuer, gap engine on their default ports), as a
 # browser on the same machine may name them.
 DEV_DOCS_ORIGINS = [f"http://{host}:{port}" for host in ("127.0.0.1", "localhost") for port in (8001, 8002, 8003)]
 
 
-class TaxonomySettings(ServiceSettings):
-    """Environment variables CREDSTACK_TAXONOMY_* (and the shared CREDSTACK_* ones)."""
+class TaxonomySettings(OutboundSettings):
+    """Environment variables CREDSTACK_TAXONOMY_* (and the shared CREDSTACK_* ones). Its outbound policy
+    (fetch_*) covers what single sign-on reaches: an identity provider's metadata, keys and token endpoint."""
 
     model_config = SettingsConfigDict(env_prefix="CREDSTACK_TAXONOMY_", extra="ignore", populate_by_name=True)
     service_name: str = "taxonomy_api"
@@ -51,3 +53,8 @@ class TaxonomySettings(ServiceSettings):
         if self.environment == "dev" and "token_cors_origins" not in self.model_fields_set:
             self.token_cors_origins = list(DEV_DOCS_ORIGINS)
         return self
+
+    # Encrypts identity providers' client secrets at rest (base64 of 32 random bytes). Needed in
+    # production only once an organisation configures single sign-on; created in master_key_file in dev.
+    master_key: SecretStr | None = None
+    master_key_file: Path = VAR_DIR / "taxonomy_master_key"
