@@ -79,6 +79,40 @@ def _serving(app, port: int) -> Iterator[str]:  # noqa: ANN001
         assert not thread.is_alive(), f"the app on port {port} did not stop"
 
 
+def three_apps(databases: dict[str, str], ports: dict[str, int], auth_key_file: Path) -> tuple:
+    """The three apps for loopback ports, each knowing where the others are; the taxonomy app's
+    settings are at app.state.settings."""
+    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
+    common = {"auth_private_key_file": auth_key_file, "environment": "dev", "access_log": False}
+    taxonomy_app = create_taxonomy_app(
+        TaxonomySettings(
+            database_url=databases["taxonomy_api"],
+            public_base_url=urls["taxonomy_api"],
+            taxonomy_page_url=urls["taxonomy_api"],
+            **common,
+        )
+    )
+    issuer_app = create_issuer_app(
+        IssuerSettings(
+            database_url=databases["badge_issuer"],
+            master_key=base64.b64encode(os.urandom(32)).decode(),
+            taxonomy_url=urls["taxonomy_api"],
+            public_base_url=urls["badge_issuer"],
+            **common,
+        )
+    )
+    gap_app = create_gap_app(
+        GapSettings(
+            database_url=databases["gap_engine"],
+            taxonomy_url=urls["taxonomy_api"],
+            issuer_url=urls["badge_issuer"],
+            public_base_url=urls["gap_engine"],
+            **common,
+        )
+    )
+    return taxonomy_app, issuer_app, gap_app
+
+
 async def _seed_organisation(app) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:  # noqa: ANN001
     """A new organisation with the demo taxonomy, written before the app starts serving; the engine is
     disposed so the server's event loop opens its own connections."""
@@ -99,29 +133,7 @@ async def test_an_assessment_at_the_issuer_reaches_the_gap_report_through_the_we
     own_databases, auth_key_file, bearer
 ):
     ports = {service: _free_port() for service in SERVICES}
-    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
-    common = {"auth_private_key_file": auth_key_file, "environment": "dev", "access_log": False}
-    taxonomy_app = create_taxonomy_app(
-        TaxonomySettings(database_url=own_databases["taxonomy_api"], public_base_url=urls["taxonomy_api"], **common)
-    )
-    issuer_app = create_issuer_app(
-        IssuerSettings(
-            database_url=own_databases["badge_issuer"],
-            master_key=base64.b64encode(os.urandom(32)).decode(),
-            taxonomy_url=urls["taxonomy_api"],
-            public_base_url=urls["badge_issuer"],
-            **common,
-        )
-    )
-    gap_app = create_gap_app(
-        GapSettings(
-            database_url=own_databases["gap_engine"],
-            taxonomy_url=urls["taxonomy_api"],
-            issuer_url=urls["badge_issuer"],
-            public_base_url=urls["gap_engine"],
-            **common,
-        )
-    )
+    taxonomy_app, issuer_app, gap_app = three_apps(own_databases, ports, auth_key_file)
     org, demo = await _seed_organisation(taxonomy_app)
     headers = bearer(org)
 
