@@ -13,7 +13,9 @@
 //                          before W3C renamed it eddsa-rdfc-2022 (what older issuers wrote)
 //                          For both: "controller": an https URL names the key `${controller}#${multikey}`
 //                          instead of a did:key; "signNested": true signs each credentialSubject
-//                          .verifiableCredential entry (a CLR's) with the same key first
+//                          .verifiableCredential entry (a CLR's) with the same key first;
+//                          "untypedCryptosuite": true signs under the VC 2.0 context as it was in
+//                          2022-23, `cryptosuite` a plain string term (since typed cryptosuiteString)
 //   jwt-jwk                panva/jose, EdDSA, the public key in the JOSE "jwk" header, no kid
 //   jwt-did-jwk            panva/jose, ES256, kid did:jwk:...#0
 import * as vc from '@digitalbazaar/vc';
@@ -32,8 +34,28 @@ import {documentLoader, readStdin} from './static-loader.mjs';
 const ED25519_2020_CONTEXT = 'https://w3id.org/security/suites/ed25519-2020/v1';
 const {
   form, credential, keepIssuer, curve = 'P-256', mandatoryPointers = [], selectivePointers = [], controller,
-  signNested
+  signNested, untypedCryptosuite
 } = JSON.parse(await readStdin());
+const VC_V2_CONTEXT = 'https://www.w3.org/ns/credentials/v2';
+
+function withoutCryptosuiteType(node) {
+  if(Array.isArray(node)) {
+    return node.map(withoutCryptosuiteType);
+  }
+  if(node === null || typeof node !== 'object') {
+    return node;
+  }
+  return Object.fromEntries(Object.entries(node).map(([key, value]) =>
+    [key, key === 'cryptosuite' && value['@id'] ? value['@id'] : withoutCryptosuiteType(value)]));
+}
+
+async function signingLoader(url) {
+  const loaded = await documentLoader(url);
+  if(untypedCryptosuite && url === VC_V2_CONTEXT) {
+    return {...loaded, document: withoutCryptosuiteType(loaded.document)};
+  }
+  return loaded;
+}
 
 function withIssuer(id, unsigned = credential) {
   if(keepIssuer) {
@@ -53,11 +75,12 @@ async function eddsa(cryptosuite) {
   if(signNested && Array.isArray(subject?.verifiableCredential)) {
     const held = [];
     for(const entry of subject.verifiableCredential) {
-      held.push(await vc.issue({credential: withIssuer(keyPair.controller, entry), suite: suite(), documentLoader}));
+      const heldCredential = withIssuer(keyPair.controller, entry);
+      held.push(await vc.issue({credential: heldCredential, suite: suite(), documentLoader: signingLoader}));
     }
     unsigned.credentialSubject = {...subject, verifiableCredential: held};
   }
-  return {credential: await vc.issue({credential: unsigned, suite: suite(), documentLoader})};
+  return {credential: await vc.issue({credential: unsigned, suite: suite(), documentLoader: signingLoader})};
 }
 
 async function dataIntegrity(keyPair, suite, extraContext) {
