@@ -7,9 +7,11 @@ POST endpoint, in the same run.
 taxonomy_api, the badge issuer and bench/bare_post_app.py run under uvicorn (1 worker each) on loopback,
 on SQLite files (or, with --postgres, a throwaway PostgreSQL 15 from scripts/temp-postgres). Each proof
 type's credential is made once: our own VC-JWT and Data Integrity credentials issued through the running
-issuer; third-party ones from the test vectors (W3C, 1EdTech) and from Digital Bazaar's and panva/jose's
-signers through Node (tests/interop/node/sign-suites.mjs: `npm ci --prefix tests/interop/node` first, or
-those types are skipped); Open Badges 2.0 assertions made here from the 1EdTech validator's example.
+issuer; third-party ones by Digital Bazaar's and panva/jose's signers through Node
+(tests/interop/node/sign-suites.mjs: `npm ci --prefix tests/interop/node` first, or those types are
+skipped), over documents written in the specifications' shapes (tests/badge_issuer/spec_documents.py:
+the legacy eddsa-2022 one, the CLR 2.0 transcript); Open Badges 2.0 assertions made here from the same
+module's OB 2.0 badge.
 Every document a credential names (an OB 2.0 BadgeClass, issuer Profile, key and revocation list, the
 CLR's controller document) is pinned for the issuer (CREDSTACK_ISSUER_FETCH_PINNED_DOCUMENTS), so
 nothing is fetched from the network: all traffic is on loopback.
@@ -58,13 +60,14 @@ from services.badge_issuer.domain.verification import verify_presented  # noqa: 
 from services.badge_issuer.proofs import keys  # noqa: E402
 from services.badge_issuer.settings import IssuerSettings  # noqa: E402
 from shared.schemas.issuer import VerificationOut  # noqa: E402
+from tests.badge_issuer import spec_documents  # noqa: E402
 
 CONNECTIONS = 32
 TARGET_RATIO = 0.6
 MAX_IN_PROCESS_CALLS = 50_000  # per measurement, besides its time bound
 DATA = REPO / "tests" / "badge_issuer" / "data"
 NODE_DIR = REPO / "tests" / "interop" / "node"
-OB2_ORIGIN = "https://example.org"  # the 1EdTech validator examples' ids, served as pinned documents
+OB2_ORIGIN = "https://badges.example"  # the OB 2.0 badge's ids, served as pinned documents
 
 
 class Skipped(Exception):
@@ -72,8 +75,8 @@ class Skipped(Exception):
 
 
 class Credentials:
-    """Where the credentials come from: the running issuer, the test vectors, Node's third-party
-    signers and the OB 2.0 badge; `pins` are the documents they name, for the issuer to serve."""
+    """Where the credentials come from: the running issuer, Node's third-party signers and the OB 2.0
+    badge; `pins` are the documents they name, for the issuer to serve."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -82,8 +85,20 @@ class Credentials:
         self.pins: dict[str, Path] = {}
         for url, document in self.ob2.documents().items():
             self.pin(url, document)
-        clr_method = self.vector("1edtech-clr-2.0")["proof"][0]["verificationMethod"]
-        self.pin(clr_method.split("#", 1)[0], controller_document(clr_method))
+        # The CLR is signed before the issuer starts: its key's controller document is pinned.
+        self.clr: dict[str, Any] | Skipped
+        try:
+            self.clr = self.node(
+                "eddsa-rdfc-2022",
+                spec_documents.clr_credential(),
+                controller=spec_documents.CLR_ISSUER,
+                signNested=True,
+            )
+        except Skipped as reason:
+            self.clr = reason
+        else:
+            clr_method = self.clr["proof"]["verificationMethod"]
+            self.pin(clr_method.split("#", 1)[0], controller_document(clr_method))
 
     def pin(self, url: str, document: Any) -> None:
         path = self.folder / f"pinned-{len(self.pins)}.json"
@@ -94,21 +109,22 @@ class Credentials:
         assert self.stack is not None
         return presented_form(self.stack.issue_sample(proof_format))
 
-    @staticmethod
-    def vector(name: str) -> dict[str, Any]:
-        (path,) = [p for p in (DATA / "vectors" / name).glob("*.json") if "KeyPair" not in p.name]
-        return json.loads(path.read_text(encoding="utf-8"))
+    def signed_clr(self) -> dict[str, Any]:
+        if isinstance(self.clr, Skipped):
+            raise self.clr
+        return self.clr
 
     @staticmethod
-    def node(form: str) -> dict[str, Any]:
-        """The sample credential signed by tests/interop/node/sign-suites.mjs in `form`."""
+    def node(form: str, credential: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+        """`credential` (by default the sample one) signed by tests/interop/node/sign-suites.mjs in `form`."""
         node = shutil.which("node")
         if node is None or not (NODE_DIR / "node_modules").is_dir():
             raise Skipped("needs node and `npm ci --prefix tests/interop/node`")
-        credential = json.loads((DATA / "sample-credential.json").read_text(encoding="utf-8"))
+        if credential is None:
+            credential = json.loads((DATA / "sample-credential.json").read_text(encoding="utf-8"))
         completed = subprocess.run(
             [node, str(NODE_DIR / "sign-suites.mjs")],
-            input=json.dumps({"form": form, "credential": credential}),
+            input=json.dumps({"form": form, "credential": credential, **options}),
             capture_output=True,
             text=True,
             timeout=60,
@@ -131,19 +147,16 @@ def controller_document(method_id: str) -> dict[str, Any]:
 
 
 class Ob2Badge:
-    """The 1EdTech validator's example assertion, BadgeClass and issuer Profile at their example.org ids;
-    the Profile also lists an RSA key and a revocation list, so the badge is shown hosted (the assertion's
-    JSON) and signed (an RS256 JWS of a urn:uuid copy, as tests/badge_issuer/test_verify_ob2.py makes)."""
+    """An OB 2.0 assertion, BadgeClass and issuer Profile (tests/badge_issuer/spec_documents.py) at
+    OB2_ORIGIN; the Profile also lists an RSA key and a revocation list, so the badge is shown hosted (the
+    assertion's JSON) and signed (an RS256 JWS of a urn:uuid copy, as tests/badge_issuer/test_verify_ob2.py
+    makes)."""
 
     def __init__(self) -> None:
-        def fixture(name: str) -> dict[str, Any]:
-            return json.loads((DATA / "ob2" / name).read_text(encoding="utf-8"))
-
         self.private_key = keys.generate_private_key("RSA")
         self.key_url, self.revocation_url = f"{OB2_ORIGIN}/keys/1", f"{OB2_ORIGIN}/revocations"
-        self.hosted = fixture("assertion.json")
-        self.badge_class = fixture("badgeclass.json")
-        self.issuer = {**fixture("issuer.json"), "publicKey": self.key_url, "revocationList": self.revocation_url}
+        self.hosted, self.badge_class, issuer = spec_documents.ob2_badge(OB2_ORIGIN)
+        self.issuer = {**issuer, "publicKey": self.key_url, "revocationList": self.revocation_url}
         self.signed = {
             **copy.deepcopy(self.hosted),
             "id": f"urn:uuid:{uuid.uuid4()}",
@@ -180,12 +193,21 @@ PROOF_TYPES = (
     ProofType("VC-JWT EdDSA (our key)", "this issuer", lambda c: c.issued("vc-jwt")),
     ProofType("VC-JWT EdDSA, jwk header", "panva/jose", lambda c: c.node("jwt-jwk")),
     ProofType("eddsa-rdfc-2022", "this issuer", lambda c: c.issued("data-integrity")),
-    ProofType("eddsa-2022 (legacy)", "W3C vector", lambda c: c.vector("w3c-eddsa-2022")),
+    ProofType(
+        "eddsa-2022 (legacy)",
+        "Digital Bazaar",
+        lambda c: c.node(
+            "eddsa-2022",
+            spec_documents.alumni_credential(),
+            controller=spec_documents.ALUMNI_ISSUER,
+            untypedCryptosuite=True,  # as signed in 2022-23: verified on the second reading
+        ),
+    ),
     ProofType("ecdsa-rdfc-2019 P-256", "Digital Bazaar", lambda c: c.node("ecdsa-rdfc-2019")),
     ProofType("Ed25519Signature2020", "Digital Bazaar", lambda c: c.node("Ed25519Signature2020")),
-    ProofType("CLR 2.0, 1 nested", "1EdTech vector", lambda c: c.vector("1edtech-clr-2.0")),
+    ProofType("CLR 2.0, 1 nested", "Digital Bazaar", lambda c: c.signed_clr()),
     ProofType("OB 2.0 signed (RS256)", "made here", lambda c: c.ob2.jws()),
-    ProofType("OB 2.0 hosted", "1EdTech example", lambda c: c.ob2.hosted),
+    ProofType("OB 2.0 hosted", "made here", lambda c: c.ob2.hosted),
 )
 
 
