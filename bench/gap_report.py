@@ -38,7 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
-from bench.harness import LoadResult, ensure_wrk, parse_wrk_output, temporary_postgres, uvicorn_server  # noqa: E402
+from bench.harness import (  # noqa: E402
+    LoadResult,
+    create_database,
+    ensure_wrk,
+    parse_wrk_output,
+    temporary_postgres,
+    uvicorn_server,
+)
 from shared.auth import TokenAuthority, load_or_create_private_key  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 
@@ -50,13 +57,6 @@ TOP_GAPS = 20
 
 def _uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-
-async def create_database(admin_url: str, name: str) -> str:
-    connection = await asyncpg.connect(admin_url.replace("+asyncpg", ""))
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
 async def generate(url: str, employees: int, facts: int, seed: int = 9) -> uuid.UUID:

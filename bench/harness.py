@@ -1,9 +1,12 @@
-"""Shared benchmark plumbing: a throwaway PostgreSQL, services under uvicorn, and wrk for load.
+"""Shared benchmark plumbing: a throwaway PostgreSQL (or SQLite files), services under uvicorn, the
+issuer with taxonomy_api beside it and one organisation, and wrk for load.
 
 Benchmarks are not tests: they print figures. Load comes from wrk (Debian package, installed here if
 missing) on loopback, bounded in time; every comparison is measured in the same run, rounds interleaved.
 """
 
+import asyncio
+import base64
 import contextlib
 import os
 import re
@@ -14,11 +17,21 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
+
+from services.taxonomy_api.db.revisions import TaxonomySession
+from services.taxonomy_api.domain import organisations
+from services.taxonomy_api.provisioning import seed_demo_taxonomy
+from shared.auth import TokenAuthority, load_or_create_private_key
+from shared.db import Database
+from shared.migrations import upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,10 +54,35 @@ def temporary_postgres() -> Iterator[str]:
         subprocess.run([script, "stop", folder], check=False)
 
 
+async def create_database(admin_url: str, name: str) -> str:
+    connection = await asyncpg.connect(admin_url.replace("+asyncpg", ""))
+    await connection.execute(f'CREATE DATABASE "{name}"')
+    await connection.close()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
 @contextlib.contextmanager
-def uvicorn_server(target: str, env: dict[str, str], *, workers: int = 1, factory: bool = True) -> Iterator[str]:
-    """Run `target` under uvicorn in a subprocess; yields its base URL once /healthz (or /) answers."""
-    port = free_port()
+def service_databases(names: list[str], *, postgres: bool) -> Iterator[tuple[dict[str, str], str | None]]:
+    """One empty database per name: on a throwaway PostgreSQL (also yields its admin URL), or SQLite
+    files in a temp dir (admin URL None)."""
+    if not postgres:
+        folder = Path(tempfile.mkdtemp(prefix="credstack-bench-sqlite."))
+        try:
+            yield {name: f"sqlite+aiosqlite:///{folder / name}.db" for name in names}, None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    with temporary_postgres() as admin_url:
+        yield {name: asyncio.run(create_database(admin_url, f"{name}_bench")) for name in names}, admin_url
+
+
+@contextlib.contextmanager
+def uvicorn_server(
+    target: str, env: dict[str, str], *, workers: int = 1, factory: bool = True, port: int | None = None
+) -> Iterator[str]:
+    """Run `target` under uvicorn in a subprocess; yields its base URL once /healthz (or /) answers.
+    `port` when the service must know its own URL beforehand (a public base URL it signs into documents)."""
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",
@@ -65,7 +103,7 @@ def uvicorn_server(target: str, env: dict[str, str], *, workers: int = 1, factor
     process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine imports slowly
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(base + "/healthz", timeout=1).status_code < 500:
@@ -232,3 +270,106 @@ def wrk_post_load(
         requests,
         sample.group(1) if sample else "",
     )
+
+
+async def seed_organisation(taxonomy_url: str, name: str) -> tuple[uuid.UUID, str]:
+    """An organisation with the demo taxonomy; returns its id and the foundational badge's achievement id."""
+    database = Database(taxonomy_url, session_class=TaxonomySession)
+    async with database.sessions() as session:
+        organisation = await organisations.create_organisation(session, name)
+        ids = await seed_demo_taxonomy(session, organisation.id)
+        await session.commit()
+    await database.dispose()
+    return organisation.id, str(ids["badge:Active listening"])
+
+
+@dataclass
+class IssuerStack:
+    """taxonomy_api and the badge issuer running, one organisation and one issuer profile in them."""
+
+    taxonomy: str
+    issuer: str
+    headers: dict[str, str]
+    """An admin token of the organisation (assessments:write, credentials:read, taxonomy:read)."""
+    org_id: uuid.UUID
+    achievement_id: str
+    issuer_id: str
+    auth_key_file: Path
+    master_key: str
+
+    def assessment_result(self, **fields: Any) -> dict[str, Any]:
+        """The body of POST /v1/assessment-results for one learner of the foundational badge."""
+        return {
+            "learner": {"hris_id": "E-1001", "email": "ada@example.com"},
+            "achievement_id": self.achievement_id,
+            "issuer_id": self.issuer_id,
+            "score": 86,
+            "evidence": {"urls": ["https://lms.example/attempts/4711"], "narrative": "Observed call."},
+            "assessor": "Grace Hopper",
+            "completed_at": "2026-01-15T09:30:00Z",
+            **fields,
+        }
+
+    def issue_sample(self, proof_format: str) -> dict[str, Any]:
+        """One credential issued through HTTP and checked by POST /v1/verify; the issuer's answer."""
+        body = self.assessment_result(proof_format=proof_format)
+        headers = {**self.headers, "Idempotency-Key": f"sample-{proof_format}"}
+        issued = httpx.post(f"{self.issuer}/v1/assessment-results", json=body, headers=headers, timeout=30)
+        assert issued.status_code == 201, issued.text
+        credential = issued.json()["credential"]
+        check = httpx.post(f"{self.issuer}/v1/verify", json=presented_form(credential), timeout=30)
+        assert check.status_code == 200 and check.json()["verified"], check.text
+        return credential
+
+
+def presented_form(credential: dict[str, Any]) -> dict[str, Any]:
+    """What a holder shows of an issued credential: {"jwt": ...} for a VC-JWT, else the document."""
+    return {"jwt": credential["jwt"]} if credential.get("jwt") else credential["credential"]
+
+
+@contextlib.contextmanager
+def issuer_stack(
+    databases: dict[str, str], *, issuer_env: dict[str, str] | None = None, workers: int = 1
+) -> Iterator[IssuerStack]:
+    """Migrate `databases` ("taxonomy", "issuer"), seed an organisation, run taxonomy_api (1 worker) and
+    the issuer (`workers`) under uvicorn with the public rate limit lifted, and create an issuer profile."""
+    work = Path(tempfile.mkdtemp(prefix="credstack-bench."))
+    key_file = work / "auth.pem"
+    authority = TokenAuthority(
+        load_or_create_private_key(key_file, create=True), issuer="credstack", audience="credstack", ttl_seconds=3600
+    )
+    upgrade("taxonomy_api", databases["taxonomy"])
+    upgrade("badge_issuer", databases["issuer"])
+    org_id, achievement_id = asyncio.run(seed_organisation(databases["taxonomy"], "Bench Academy"))
+    scopes = frozenset({"admin", "assessments:write", "taxonomy:read", "credentials:read"})
+    headers = {"Authorization": f"Bearer {authority.issue(org_id=org_id, client_id='bench', scopes=scopes)}"}
+    master_key = base64.b64encode(os.urandom(32)).decode()
+    shared_env = {"CREDSTACK_AUTH_PRIVATE_KEY_FILE": str(key_file), "CREDSTACK_LOG_LEVEL": "WARNING"}
+    taxonomy_env = {
+        **shared_env,
+        "CREDSTACK_TAXONOMY_DATABASE_URL": databases["taxonomy"],
+        "CREDSTACK_TAXONOMY_ACCESS_LOG": "false",
+    }
+    try:
+        with uvicorn_server("services.taxonomy_api.app:create_app", taxonomy_env) as taxonomy:
+            env = {
+                **shared_env,
+                "CREDSTACK_ISSUER_DATABASE_URL": databases["issuer"],
+                "CREDSTACK_ISSUER_ACCESS_LOG": "false",
+                "CREDSTACK_ISSUER_TAXONOMY_URL": taxonomy,
+                "CREDSTACK_ISSUER_MASTER_KEY": master_key,
+                "CREDSTACK_ISSUER_PUBLIC_RATE_LIMIT_PER_MINUTE": str(10**9),  # the public limit would shed the load
+                **(issuer_env or {}),
+            }
+            with uvicorn_server("services.badge_issuer.app:create_app", env, workers=workers) as issuer:
+                created = httpx.post(
+                    f"{issuer}/v1/issuers",
+                    json={"name": "Bench Academy", "url": "https://academy.example", "email": "badges@academy.example"},
+                    headers={**headers, "Idempotency-Key": "bench-issuer"},
+                )
+                assert created.status_code == 201, created.text
+                yield IssuerStack(
+                    taxonomy, issuer, headers, org_id, achievement_id, created.json()["id"], key_file, master_key
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

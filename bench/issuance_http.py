@@ -16,15 +16,12 @@ With --profile, py-spy records the issuer during each phase of the first round (
 
 import argparse
 import asyncio
-import base64
 import collections
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,18 +29,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
-import httpx  # noqa: E402
 
 from bench.bench_signing import median_rate  # noqa: E402
-from bench.harness import PostLoadResult, temporary_postgres, uvicorn_server, wrk_post_load  # noqa: E402
-from bench.taxonomy_reads import create_database  # noqa: E402
+from bench.harness import (  # noqa: E402
+    PostLoadResult,
+    issuer_stack,
+    presented_form,
+    service_databases,
+    uvicorn_server,
+    wrk_post_load,
+)
 from services.badge_issuer.proofs import data_integrity, keys, vc_jwt  # noqa: E402
-from services.taxonomy_api.db.revisions import TaxonomySession  # noqa: E402
-from services.taxonomy_api.domain import organisations  # noqa: E402
-from services.taxonomy_api.provisioning import seed_demo_taxonomy  # noqa: E402
-from shared.auth import TokenAuthority, load_or_create_private_key  # noqa: E402
-from shared.db import Database  # noqa: E402
-from shared.migrations import upgrade  # noqa: E402
 
 CONNECTIONS = 32
 TARGETS = {  # name -> (req/s target, p99 ms target)
@@ -52,17 +48,6 @@ TARGETS = {  # name -> (req/s target, p99 ms target)
     "verify VC-JWT": (2000, 100),
     "verify Data Integrity": (500, 100),
 }
-
-
-async def seed(url: str) -> tuple[str, str]:
-    """An organisation with the demo taxonomy; returns (org id, the foundational badge's achievement id)."""
-    database = Database(url, session_class=TaxonomySession)
-    async with database.sessions() as session:
-        organisation = await organisations.create_organisation(session, "Bench Academy")
-        ids = await seed_demo_taxonomy(session, organisation.id)
-        await session.commit()
-    await database.dispose()
-    return str(organisation.id), str(ids["badge:Active listening"])
 
 
 class LockWaitSampler:
@@ -159,132 +144,84 @@ def main() -> None:
     seconds = max(1, min(args.seconds, 8))
     rounds = max(1, args.rounds)
     workers = max(1, min(args.workers, 8))
-    work = Path(tempfile.mkdtemp(prefix="credstack-bench."))
-    key_file = work / "auth.pem"
-    authority = TokenAuthority(
-        load_or_create_private_key(key_file, create=True), issuer="credstack", audience="credstack", ttl_seconds=3600
-    )
     results: dict[str, list[PostLoadResult]] = collections.defaultdict(list)
     backends: dict[str, tuple[float, float]] = {}
     signing: dict[str, float] = {}
     waits: dict[str, list[tuple[str, int]]] = {}
-    with temporary_postgres() as admin_url:
-        taxonomy_url = asyncio.run(create_database(admin_url, "taxonomy_bench"))
-        issuer_url = asyncio.run(create_database(admin_url, "issuer_bench"))
-        upgrade("taxonomy_api", taxonomy_url)
-        upgrade("badge_issuer", issuer_url)
-        org_id, achievement_id = asyncio.run(seed(taxonomy_url))
-        scopes = frozenset({"admin", "assessments:write", "taxonomy:read", "credentials:read"})
-        token = authority.issue(org_id=org_id, client_id="bench", scopes=scopes)
-        headers = {"Authorization": f"Bearer {token}"}
-        shared_env = {"CREDSTACK_AUTH_PRIVATE_KEY_FILE": str(key_file), "CREDSTACK_LOG_LEVEL": "WARNING"}
-        taxonomy_env = {
-            **shared_env,
-            "CREDSTACK_TAXONOMY_DATABASE_URL": taxonomy_url,
-            "CREDSTACK_TAXONOMY_ACCESS_LOG": "false",
-        }
-        with uvicorn_server("services.taxonomy_api.app:create_app", taxonomy_env) as taxonomy:
-            issuer_env = {
-                **shared_env,
-                "CREDSTACK_ISSUER_DATABASE_URL": issuer_url,
-                "CREDSTACK_ISSUER_ACCESS_LOG": "false",
-                "CREDSTACK_ISSUER_TAXONOMY_URL": taxonomy,
-                "CREDSTACK_ISSUER_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-                "CREDSTACK_ISSUER_PUBLIC_RATE_LIMIT_PER_MINUTE": str(10**9),  # the public limit would shed the load
-            }
-            with (
-                uvicorn_server("services.badge_issuer.app:create_app", issuer_env, workers=workers) as issuer,
-                uvicorn_server("bench.bare_post_app:create_app", {}) as bare,
+    with service_databases(["taxonomy", "issuer"], postgres=True) as (databases, admin_url):
+        assert admin_url is not None
+        with (
+            issuer_stack(databases, workers=workers) as stack,
+            uvicorn_server("bench.bare_post_app:create_app", {}) as bare,
+        ):
+            issuer, headers = stack.issuer, stack.headers
+            body = stack.assessment_result()
+            bodies = {fmt: json.dumps({**body, "proof_format": fmt}) for fmt in ("data-integrity", "vc-jwt")}
+            samples = {}
+            issued_documents = {}
+            for fmt in bodies:  # one credential of each kind, checked, to verify under load
+                credential = stack.issue_sample(fmt)
+                issued_documents[fmt] = credential["credential"]
+                samples[fmt] = presented_form(credential)
+            issuer_pid = server_pid(issuer)
+            phases = [
+                ("bare FastAPI POST", f"{bare}/issue", bodies["vc-jwt"], {}, "Idempotency-Key", 201),
+                (
+                    "issue VC-JWT",
+                    f"{issuer}/v1/assessment-results",
+                    bodies["vc-jwt"],
+                    headers,
+                    "Idempotency-Key",
+                    201,
+                ),
+                (
+                    "issue Data Integrity",
+                    f"{issuer}/v1/assessment-results",
+                    bodies["data-integrity"],
+                    headers,
+                    "Idempotency-Key",
+                    201,
+                ),
+                ("verify VC-JWT", f"{issuer}/v1/verify", json.dumps(samples["vc-jwt"]), {}, None, 200),
+                (
+                    "verify Data Integrity",
+                    f"{issuer}/v1/verify",
+                    json.dumps(samples["data-integrity"]),
+                    {},
+                    None,
+                    200,
+                ),
+            ]
+            signing = in_process_signing(issued_documents["data-integrity"])
+            for round_number, (name, url, text, phase_headers, unique, status) in (
+                (number, phase) for number in range(rounds) for phase in phases
             ):
-                created = httpx.post(
-                    f"{issuer}/v1/issuers",
-                    json={"name": "Bench Academy", "url": "https://academy.example", "email": "badges@academy.example"},
-                    headers={**headers, "Idempotency-Key": "bench-issuer"},
-                )
-                assert created.status_code == 201, created.text
-                body = {
-                    "learner": {"hris_id": "E-1001", "email": "ada@example.com"},
-                    "achievement_id": achievement_id,
-                    "issuer_id": created.json()["id"],
-                    "score": 86,
-                    "evidence": {"urls": ["https://lms.example/attempts/4711"], "narrative": "Observed call."},
-                    "assessor": "Grace Hopper",
-                    "completed_at": "2026-01-15T09:30:00Z",
-                }
-                bodies = {fmt: json.dumps({**body, "proof_format": fmt}) for fmt in ("data-integrity", "vc-jwt")}
-                samples = {}
-                issued_documents = {}
-                for fmt, text in bodies.items():  # one credential of each kind, checked, to verify under load
-                    issued = httpx.post(
-                        f"{issuer}/v1/assessment-results",
-                        content=text,
-                        headers={**headers, "Idempotency-Key": f"sample-{fmt}", "Content-Type": "application/json"},
+                profiler = None
+                if args.profile and issuer_pid and name != "bare FastAPI POST" and round_number == 0:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    output = args.profile / (name.replace(" ", "-").lower() + ".txt")
+                    profiler = subprocess.Popen(
+                        [_py_spy(), "record", "-p", str(issuer_pid)]
+                        + ["-d", str(max(1, seconds - 1)), "-f", "raw", "-o", str(output), "--nonblocking"],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
                     )
-                    assert issued.status_code == 201, issued.text
-                    credential = issued.json()["credential"]
-                    issued_documents[fmt] = credential["credential"]
-                    samples[fmt] = {"jwt": credential["jwt"]} if fmt == "vc-jwt" else credential["credential"]
-                    check = httpx.post(f"{issuer}/v1/verify", json=samples[fmt])
-                    assert check.status_code == 200 and check.json()["verified"], check.text
-                issuer_pid = server_pid(issuer)
-                phases = [
-                    ("bare FastAPI POST", f"{bare}/issue", bodies["vc-jwt"], {}, "Idempotency-Key", 201),
-                    (
-                        "issue VC-JWT",
-                        f"{issuer}/v1/assessment-results",
-                        bodies["vc-jwt"],
-                        headers,
-                        "Idempotency-Key",
-                        201,
-                    ),
-                    (
-                        "issue Data Integrity",
-                        f"{issuer}/v1/assessment-results",
-                        bodies["data-integrity"],
-                        headers,
-                        "Idempotency-Key",
-                        201,
-                    ),
-                    ("verify VC-JWT", f"{issuer}/v1/verify", json.dumps(samples["vc-jwt"]), {}, None, 200),
-                    (
-                        "verify Data Integrity",
-                        f"{issuer}/v1/verify",
-                        json.dumps(samples["data-integrity"]),
-                        {},
-                        None,
-                        200,
-                    ),
-                ]
-                signing = in_process_signing(issued_documents["data-integrity"])
-                for round_number, (name, url, text, phase_headers, unique, status) in (
-                    (number, phase) for number in range(rounds) for phase in phases
-                ):
-                    profiler = None
-                    if args.profile and issuer_pid and name != "bare FastAPI POST" and round_number == 0:
-                        args.profile.mkdir(parents=True, exist_ok=True)
-                        output = args.profile / (name.replace(" ", "-").lower() + ".txt")
-                        profiler = subprocess.Popen(
-                            [_py_spy(), "record", "-p", str(issuer_pid)]
-                            + ["-d", str(max(1, seconds - 1)), "-f", "raw", "-o", str(output), "--nonblocking"],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                        )
-                    with LockWaitSampler(admin_url, "issuer_bench") as sampler:
-                        result = wrk_post_load(
-                            url,
-                            headers=phase_headers,
-                            body=text,
-                            unique_header=unique,
-                            expected_status=status,
-                            connections=CONNECTIONS,
-                            seconds=seconds,
-                        )
-                    results[name].append(result)
-                    backends[name] = sampler.means()
-                    waits[name] = sampler.waits.most_common(1)
-                    drain(admin_url, "issuer_bench")
-                    if profiler:
-                        profiler.wait(timeout=30)
+                with LockWaitSampler(admin_url, "issuer_bench") as sampler:
+                    result = wrk_post_load(
+                        url,
+                        headers=phase_headers,
+                        body=text,
+                        unique_header=unique,
+                        expected_status=status,
+                        connections=CONNECTIONS,
+                        seconds=seconds,
+                    )
+                results[name].append(result)
+                backends[name] = sampler.means()
+                waits[name] = sampler.waits.most_common(1)
+                drain(admin_url, "issuer_bench")
+                if profiler:
+                    profiler.wait(timeout=30)
     report(results, backends, waits, seconds, signing, workers)
 
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.harness import REPO, temporary_postgres  # noqa: E402
+from bench.harness import REPO, create_database, temporary_postgres  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 
 METRIC = "client satisfaction"
@@ -43,13 +43,6 @@ EARNED = datetime(2026, 2, 15, 9, 30, tzinfo=UTC)
 LATE = datetime(2026, 5, 1, tzinfo=UTC)  # earned during the period: does not count
 LAPSED = datetime(2026, 3, 1, tzinfo=UTC)  # expired before the period: does not count
 FAR = datetime(2028, 1, 1, tzinfo=UTC)
-
-
-async def create_database(admin_url: str, name: str) -> str:
-    connection = await asyncpg.connect(admin_url.replace("+asyncpg", ""))
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
 def _uuids(rng: np.random.Generator, count: int) -> list[uuid.UUID]:

@@ -49,9 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 
-from bench.harness import temporary_postgres, uvicorn_server, wrk_post_load  # noqa: E402
+from bench.harness import create_database, seed_organisation, temporary_postgres, uvicorn_server, wrk_post_load  # noqa: E402
 from bench.issuance_http import _py_spy, server_pid  # noqa: E402
-from bench.taxonomy_reads import create_database  # noqa: E402
 from services.badge_issuer.app import create_app as create_issuer_app  # noqa: E402
 from services.badge_issuer.domain.verification import verify_presented  # noqa: E402
 from services.badge_issuer.settings import IssuerSettings  # noqa: E402
@@ -60,11 +59,8 @@ from services.gap_engine.db.tables import ReceivedCredential  # noqa: E402
 from services.gap_engine.domain import reconciliation, status_sweep  # noqa: E402
 from services.gap_engine.domain.issuer_client import IssuerVerifier  # noqa: E402
 from services.gap_engine.settings import GapSettings  # noqa: E402
-from services.taxonomy_api.db.revisions import TaxonomySession  # noqa: E402
-from services.taxonomy_api.domain import organisations  # noqa: E402
-from services.taxonomy_api.provisioning import seed_demo_taxonomy  # noqa: E402
 from shared.auth import SCOPES, TokenAuthority, load_or_create_private_key  # noqa: E402
-from shared.db import Database, utcnow  # noqa: E402
+from shared.db import utcnow  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 
 BULK = 500
@@ -126,20 +122,10 @@ class Counters:
         self.statements = 0
 
 
-async def seed_org(taxonomy_url: str, name: str) -> tuple[uuid.UUID, str]:
-    database = Database(taxonomy_url, session_class=TaxonomySession)
-    async with database.sessions() as session:
-        organisation = await organisations.create_organisation(session, name)
-        ids = await seed_demo_taxonomy(session, organisation.id)
-        await session.commit()
-    await database.dispose()
-    return organisation.id, str(ids["badge:Active listening"])
-
-
 async def create_org(http: httpx.AsyncClient, services: Services, name: str, hris_ids: list[str]) -> Org:
     """An organisation as the tests make one: API client (credentials:read), issuer, webhook source with
     that client at the gap engine, and its employees (target role Project Manager)."""
-    org_id, achievement_id = await seed_org(services.taxonomy_url, name)
+    org_id, achievement_id = await seed_organisation(services.taxonomy_url, name)
     token = services.authority.issue(org_id=org_id, client_id="bench", scopes=frozenset(SCOPES.keys()))
     headers = {"Authorization": f"Bearer {token}"}
     client = await http.post(

@@ -16,21 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg  # noqa: E402
-
-from bench.harness import median_result, temporary_postgres, uvicorn_server, wrk_load  # noqa: E402
+from bench.harness import create_database, median_result, temporary_postgres, uvicorn_server, wrk_load  # noqa: E402
 from services.taxonomy_api.domain import organisations, roles, scales, skills  # noqa: E402
 from shared.auth import TokenAuthority, load_or_create_private_key  # noqa: E402
 from shared.db import Database  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 from shared.schemas.taxonomy import RoleIn, ScaleIn, SkillIn  # noqa: E402
-
-
-async def create_database(admin_url: str, name: str) -> str:
-    connection = await asyncpg.connect(admin_url.replace("+asyncpg", ""))
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
 async def seed_role(url: str) -> tuple[uuid.UUID, uuid.UUID]:

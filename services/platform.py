@@ -3,10 +3,15 @@
 import asyncio
 import json
 import sys
+import time
+import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import uvicorn
 
+from services import demo_data
 from services.badge_issuer.app import create_app as create_issuer
 from services.gap_engine.app import create_app as create_gap_engine
 from services.taxonomy_api.app import create_app as create_taxonomy
@@ -14,24 +19,82 @@ from services.taxonomy_api.provisioning import seed_demo_organisation
 from services.taxonomy_api.settings import TaxonomySettings
 from shared.settings import VAR_DIR
 
+READY_SECONDS = 60.0
+SIGN_INS = (("admin", "the organisation's admin"), ("manager", "a team lead"), ("employee", "an agent"))
+
 
 def _port(app) -> int:  # noqa: ANN001
     return urlsplit(app.state.settings.public_base_url).port or 80
 
 
+def _read(path: Path) -> dict[str, str] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _write(path: Path, credentials: dict[str, str]) -> None:
+    path.write_text(json.dumps(credentials, indent=2))
+    path.chmod(0o600)
+
+
+async def prepare_demo(settings: TaxonomySettings, path: Path) -> dict[str, str] | None:
+    """The demo organisation's taxonomy, admin client and sign-in users (created once), kept with
+    their passwords in `path` (mode 600); None when the organisation exists but the file is gone."""
+    seeded = await seed_demo_organisation(settings)
+    credentials = seeded or _read(path)
+    if credentials is None:
+        return None
+    created = await demo_data.ensure_demo_users(settings, uuid.UUID(credentials["org_id"]), demo_data.build_plan())
+    if seeded or created:
+        credentials |= created
+        _write(path, credentials)
+    return credentials | {"created": bool(created)}
+
+
+def _announce(credentials: dict[str, str], path: Path, sign_in_url: str) -> None:
+    print(f"Sign in to the pages at {sign_in_url} (the demo's credentials are in {path}):", file=sys.stderr)
+    for role, who in SIGN_INS:
+        email = credentials.get(f"{role}_email")
+        if email:
+            shown = credentials[f"{role}_password"] if credentials["created"] else "(in the file)"
+            print(f"  {role:<8} {email}  password {shown}  ({who})", file=sys.stderr)
+
+
+async def _wait_ready(urls: list[str]) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        for url in urls:
+            while True:
+                try:
+                    if (await http.get(f"{url}/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise demo_data.DemoSeedError(f"{url}/readyz did not answer 200 within {READY_SECONDS:.0f} s")
+                await asyncio.sleep(0.2)
+
+
+async def _seed_when_ready(urls: demo_data.ServiceUrls, credentials: dict[str, str]) -> None:
+    """Never raises: a demo that cannot be seeded is reported, and the services go on serving."""
+    try:
+        await _wait_ready([urls.taxonomy, urls.issuer, urls.gap_engine])
+        summary = await demo_data.seed_demo_people(
+            urls, uuid.UUID(credentials["org_id"]), credentials["client_id"], credentials["client_secret"]
+        )
+        print(summary.line(), file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 - a failed demo must not take the services down with it
+        print(f"The demo organisation's people were not seeded: {error!r}", file=sys.stderr)
+
+
 async def _serve(host: str, seed_demo: bool) -> None:
+    credentials = None
     if seed_demo:
-        credentials = await seed_demo_organisation(TaxonomySettings())
-        if credentials:
-            path = VAR_DIR / "demo-credentials.json"
-            path.write_text(json.dumps(credentials, indent=2))
-            path.chmod(0o600)
-            print(f"Demo organisation seeded; its admin client is in {path}", file=sys.stderr)
-            print(
-                f"Sign in to the pages at {TaxonomySettings().taxonomy_page_url}/sign-in as "
-                f"{credentials['admin_email']} with the password {credentials['admin_password']} (also in {path})",
-                file=sys.stderr,
-            )
+        settings, path = TaxonomySettings(), VAR_DIR / "demo-credentials.json"
+        credentials = await prepare_demo(settings, path)
+        if credentials is None:
+            print(f"The demo organisation exists but {path} is gone: its people are not seeded.", file=sys.stderr)
+        else:
+            _announce(credentials, path, f"{settings.taxonomy_page_url}/sign-in")
     apps = [create_taxonomy(), create_issuer(), create_gap_engine()]
     servers = [
         uvicorn.Server(uvicorn.Config(app, host=host, port=_port(app), log_config=None, access_log=False))
@@ -39,7 +102,13 @@ async def _serve(host: str, seed_demo: bool) -> None:
     ]
     for app in apps:
         print(f"{app.title}: http://{host}:{_port(app)}/docs", file=sys.stderr)
-    await asyncio.gather(*(server.serve() for server in servers))
+    # The seed calls the services on loopback, whatever interface they listen on.
+    loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host  # noqa: S104
+    taxonomy, issuer, gap = (f"http://{loopback}:{_port(app)}" for app in apps)
+    tasks = [server.serve() for server in servers]
+    if credentials is not None:
+        tasks.append(_seed_when_ready(demo_data.ServiceUrls(taxonomy, issuer, gap), credentials))
+    await asyncio.gather(*tasks)
 
 
 def serve_platform(host: str, *, seed_demo: bool) -> None:

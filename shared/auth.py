@@ -16,8 +16,9 @@ from typing import Annotated
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2
 
 from shared.errors import Forbidden, Unauthorized
 from shared.settings import ServiceSettings
@@ -187,7 +188,17 @@ class TokenAuthority:
         return jwt.encode(claims, self.private_key, algorithm=TOKEN_ALGORITHM)
 
 
-_bearer = HTTPBearer(auto_error=False, description="OAuth2 client-credentials access token")
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
+CLIENT_CREDENTIALS_SCHEME = "OAuth2ClientCredentials"
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token, pasted as it is")
+# Declares the grant in OpenAPI, so the docs' Authorize dialog can run it. Its tokenUrl is relative
+# here; each service's OpenAPI document replaces it with the token endpoint's public URL.
+_client_credentials = OAuth2(
+    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_PATH, scopes=SCOPES)),
+    scheme_name=CLIENT_CREDENTIALS_SCHEME,
+    description="Client credentials grant at the taxonomy service's token endpoint",
+    auto_error=False,
+)
 
 
 class Authenticator:
@@ -200,7 +211,10 @@ class Authenticator:
         self.scopes = scopes
 
     async def __call__(
-        self, request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+        self,
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+        _: str | None = Depends(_client_credentials),  # the same header; here for OpenAPI only
     ) -> Principal:
         if credentials is None:
             raise Unauthorized("An access token is required (Authorization: Bearer ...).")
@@ -212,5 +226,6 @@ class Authenticator:
 
 
 def requires(*scopes: str) -> type[Principal]:
-    """`caller: requires("taxonomy:read")` in a route signature declares its auth rule."""
-    return Annotated[Principal, Depends(Authenticator(*scopes))]  # type: ignore[return-value]
+    """`caller: requires("taxonomy:read")` in a route signature declares its auth rule; OpenAPI lists
+    these scopes as the operation's security requirement."""
+    return Annotated[Principal, Security(Authenticator(*scopes), scopes=list(scopes))]  # type: ignore[return-value]

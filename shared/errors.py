@@ -6,12 +6,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.web.negotiation import prefers_html
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+DEFAULT_RETRY_AFTER_SECONDS = 5
 logger = logging.getLogger("credstack.errors")
 
 
@@ -89,13 +91,35 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+# SQLSTATEs that mean "the database cannot serve now", not "the request is wrong": connection
+# exceptions (class 08), operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03
+# cannot connect now: starting up or shutting down), too many connections (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    for candidate in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
 def _is_connection_failure(exc: DBAPIError) -> bool:
-    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError) and _looks_unreachable(exc)
+    """One place decides what a restarting or unreachable database looks like, whatever the driver
+    wraps it in (a plain DBAPIError during a PostgreSQL restart, an OperationalError on SQLite)."""
+    if exc.connection_invalidated:
+        return True
+    code = _sqlstate(exc)
+    if code is not None:
+        return code.startswith(_UNAVAILABLE_SQLSTATES)
+    return isinstance(exc, OperationalError | InterfaceError) and _looks_unreachable(exc)
 
 
 def _looks_unreachable(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower()
-    return any(word in text for word in ("connect", "connection", "terminat", "closed", "refused"))
+    words = ("connect", "connection", "terminat", "closed", "refused", "shutting down", "starting up")
+    return any(word in text for word in words)
 
 
 class SignInRequired(Unauthorized):
@@ -129,6 +153,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         if "retry_after" in exc.extensions:  # a 429 or 503 says when to come back, in the header too
             headers["Retry-After"] = str(int(exc.extensions["retry_after"]))
+        elif exc.status in (429, 503):
+            headers["Retry-After"] = str(DEFAULT_RETRY_AFTER_SECONDS)
         return _answer(request, exc.status, exc.title, exc.detail, exc.type_slug, headers, **exc.extensions)
 
     @app.exception_handler(RequestValidationError)
@@ -143,6 +169,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         return _answer(
             request, exc.status_code, str(exc.detail), str(exc.detail), slug, headers=getattr(exc, "headers", None)
         )
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> Response:
+        # Untrusted JSON inside a field (a JWT header, a baked image's payload) parsed by a recursive parser.
+        return _answer(request, 422, "Invalid request", "A document in the request is nested too deeply.", "validation")
+
+    @app.exception_handler(ValidationError)
+    async def _invalid_inside(request: Request, exc: ValidationError) -> Response:
+        # A model validated inside a handler (a path value turned into a schema object) is bad input too.
+        errors = [
+            {"field": ".".join(str(part) for part in error.get("loc", ())), "message": error.get("msg", "invalid")}
+            for error in exc.errors()
+        ]
+        fields = ", ".join(error["field"] for error in errors[:5])
+        return _answer(request, 422, "Invalid request", f"Invalid value for: {fields}", "validation", errors=errors)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
@@ -167,6 +208,9 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "unavailable",
                 headers={"Retry-After": "2"},
             )
+        if isinstance(exc, DataError):  # a value the database cannot store (out of range, bad encoding)
+            logger.info("data error mapped to 422: %s", type(exc.orig).__name__)
+            return _answer(request, 422, "Invalid request", "A value in the request cannot be stored.", "validation")
         logger.exception("database error")
         return _answer(request, 500, "Internal error", "An internal error occurred.", "internal")
 

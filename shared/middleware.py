@@ -10,6 +10,7 @@ import uuid
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import input_guard
 from shared.errors import PROBLEM_MEDIA_TYPE, problem_body
 from shared.observability import ServiceMetrics, request_id_var
 
@@ -56,10 +57,46 @@ class RequestContextMiddleware:
                 status_holder[0] = 413
                 await _send_problem(send, 413, "Payload too large", self._too_large(), "payload-too-large", request_id)
                 return
+            refused = input_guard.target_problem(scope.get("raw_path") or b"", scope.get("query_string", b""))
+            if refused:
+                status_holder[0] = 422
+                await _send_problem(send, 422, "Invalid request", refused, "validation", request_id)
+                return
+            kind = input_guard.body_kind(_header(scope, b"content-type"))
+            if kind is not None:
+                receive, refused = await self._screened_body(receive, kind)
+                if refused:
+                    status_holder[0] = 422 if refused != _TOO_LARGE else 413
+                    if refused == _TOO_LARGE:
+                        await _send_problem(
+                            send, 413, "Payload too large", self._too_large(), "payload-too-large", request_id
+                        )
+                    else:
+                        await _send_problem(send, 422, "Invalid request", refused, "validation", request_id)
+                    return
             await self._call_bounded(scope, receive, send, request_id, status_holder)
         finally:
             self._record(scope, status_holder[0], time.perf_counter() - started)
             request_id_var.reset(token)
+
+    async def _screened_body(self, receive: Receive, kind: str) -> tuple[Receive, str | None]:
+        """Reads a text body whole (it is bounded), screens it (shared/input_guard.py), and hands the
+        route a receive that replays it."""
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return _replay(b"".join(chunks), receive, message), None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return receive, _TOO_LARGE
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        problem = input_guard.json_problem(body) if kind == "json" else input_guard.text_problem(body)
+        return _replay(body, receive), problem
 
     def _too_large(self) -> str:
         return f"The request body exceeds the limit of {self.max_body_bytes} bytes."
@@ -110,6 +147,28 @@ class RequestContextMiddleware:
                 status,
                 extra={"fields": {"status": status, "duration_ms": round(seconds * 1000, 2), "route": template}},
             )
+
+
+_TOO_LARGE = "too large"
+
+
+def _replay(body: bytes, receive: Receive, then: Message | None = None) -> Receive:
+    """A receive that gives the already-read body once (and a message read past it), then the client's own."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+    if then is not None:
+        pending.append(then)
+
+    async def replaying() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replaying
+
+
+def _header(scope: Scope, wanted: bytes) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == wanted:
+            return value.decode("latin-1")
+    return ""
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -22,15 +22,16 @@ policy always runs before either: tests exercise the real refusals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 import httpx
 import orjson
@@ -166,12 +167,18 @@ class VettedURL:
 
 @dataclass(frozen=True, slots=True)
 class FetchedDocument:
-    """A fetched body (within the size cap) and where it finally came from."""
+    """A fetched body (within the size cap) and where it finally came from. `status_code` 304 (only
+    when the caller sent If-None-Match): the copy the caller holds is current, and there is no body."""
 
     url: str
     status_code: int
     content_type: str
     content: bytes = field(repr=False)
+    etag: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status_code == 304
 
     def json(self) -> Any:
         try:
@@ -314,30 +321,39 @@ class SafeFetcher:
             method, url, headers=request_headers, content=content, extensions=extensions or None
         )
 
-    async def fetch(self, url: str, *, accept: Collection[str] = JSON_TYPES, use_cache: bool = True) -> FetchedDocument:
-        """GET `url` under the policy: redirects re-vetted, one deadline, body capped, media type checked."""
+    async def fetch(
+        self,
+        url: str,
+        *,
+        accept: Collection[str] = JSON_TYPES,
+        use_cache: bool = True,
+        if_none_match: str | None = None,
+    ) -> FetchedDocument:
+        """GET `url` under the policy: redirects re-vetted, one deadline, body capped, media type checked.
+        With `if_none_match` (an ETag the caller kept) the request is conditional and bypasses the
+        in-memory cache: a 304 comes back as a bodiless document with `not_modified` true."""
         pinned = self.policy.pinned.get(url)
         if pinned is not None:
             if not _acceptable(_media_type(pinned.content_type), accept):
                 raise FetchError("media_type", url, f"the pinned document is {pinned.content_type}")
             return FetchedDocument(url, 200, pinned.content_type, pinned.content)
         key = f"{url} {sorted(accept)}"
+        use_cache = use_cache and if_none_match is None
         if use_cache and (cached := self._cache.get(key)) is not None:
             return cached
-        try:
-            async with asyncio.timeout(self.policy.timeout_seconds):
-                document, ttl = await self._get(url, accept)
-        except TimeoutError as error:
-            raise FetchError("timeout", url, f"no complete answer within {self.policy.timeout_seconds:g} s") from error
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
-            raise FetchError("connection", url, f"{type(error).__name__}: {error}") from error
+        async with self._deadline(url):
+            document, ttl = await self._get(url, accept, if_none_match)
         if use_cache:
             self._cache.put(key, document, ttl)
         return document
 
-    async def _get(self, url: str, accept: Collection[str]) -> tuple[FetchedDocument, int]:
+    async def _get(
+        self, url: str, accept: Collection[str], if_none_match: str | None = None
+    ) -> tuple[FetchedDocument, int]:
         current = url
         headers = {"Accept": ", ".join(sorted({kind if "/" in kind else "application/json" for kind in accept}))}
+        if if_none_match:
+            headers["If-None-Match"] = if_none_match
         for _hop in range(self.policy.max_redirects + 1):
             vetted = await self.vet(current)
             response = await self._http.send(self._request("GET", vetted, headers, None), stream=True)
@@ -345,18 +361,26 @@ class SafeFetcher:
                 if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                     current = urljoin(current, response.headers["location"])
                     continue
+                etag = response.headers.get("etag")
+                if response.status_code == 304 and if_none_match:
+                    return FetchedDocument(current, 304, "", b"", etag or if_none_match), 0
                 if response.status_code != 200:
                     raise FetchError("status", current, f"HTTP {response.status_code}")
-                content_type = response.headers.get("content-type", "")
-                if not _acceptable(_media_type(content_type), accept):
-                    expected = ", ".join(sorted(accept))
-                    raise FetchError("content_type", current, f"content type {content_type!r} is not {expected}")
-                content = await self._read_capped(response, current)
-                document = FetchedDocument(current, response.status_code, _media_type(content_type), content)
+                document = await self._read_document(response, current, accept, etag)
                 return document, cache_ttl(response.headers, self.policy.cache_max_ttl_seconds)
             finally:
                 await response.aclose()
         raise FetchError("redirects", url, f"more than {self.policy.max_redirects} redirects")
+
+    async def _read_document(
+        self, response: httpx.Response, url: str, accept: Collection[str], etag: str | None = None
+    ) -> FetchedDocument:
+        content_type = response.headers.get("content-type", "")
+        if not _acceptable(_media_type(content_type), accept):
+            expected = ", ".join(sorted(accept))
+            raise FetchError("content_type", url, f"content type {content_type!r} is not {expected}")
+        content = await self._read_capped(response, url)
+        return FetchedDocument(url, response.status_code, _media_type(content_type), content, etag)
 
     async def _read_capped(self, response: httpx.Response, url: str) -> bytes:
         limit = self.policy.max_bytes
@@ -370,16 +394,41 @@ class SafeFetcher:
                 raise FetchError("too_large", url, f"the body exceeds the limit of {limit} bytes")
         return bytes(body)
 
+    @contextlib.asynccontextmanager
+    async def _deadline(self, url: str) -> AsyncIterator[None]:
+        """One deadline over the whole exchange; transport failures become `FetchError`s."""
+        try:
+            async with asyncio.timeout(self.policy.timeout_seconds):
+                yield
+        except TimeoutError as error:
+            raise FetchError("timeout", url, f"no complete answer within {self.policy.timeout_seconds:g} s") from error
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            raise FetchError("connection", url, f"{type(error).__name__}: {error}") from error
+
     async def post(self, url: str, *, content: bytes, headers: Mapping[str, str]) -> int:
         """POST `url` under the policy (no redirect followed: a 3xx is the answer); returns the status.
         The answer's body is never read (a receiver's reply is not our business, nor our memory's)."""
-        try:
-            async with asyncio.timeout(self.policy.timeout_seconds):
-                vetted = await self.vet(url)
-                response = await self._http.send(self._request("POST", vetted, headers, content), stream=True)
-                await response.aclose()
-        except TimeoutError as error:
-            raise FetchError("timeout", url, f"no answer within {self.policy.timeout_seconds:g} s") from error
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
-            raise FetchError("connection", url, f"{type(error).__name__}: {error}") from error
+        async with self._deadline(url):
+            vetted = await self.vet(url)
+            response = await self._http.send(self._request("POST", vetted, headers, content), stream=True)
+            await response.aclose()
         return response.status_code
+
+    async def post_form(
+        self, url: str, form: Mapping[str, str], *, headers: Mapping[str, str] | None = None
+    ) -> FetchedDocument:
+        """POST a urlencoded form under the policy and read its JSON answer, whatever the status (an
+        OAuth token endpoint answers errors as JSON too): no redirect followed, one deadline, body capped."""
+        request_headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+            **(headers or {}),
+        }
+        async with self._deadline(url):
+            vetted = await self.vet(url)
+            request = self._request("POST", vetted, request_headers, urlencode(form).encode())
+            response = await self._http.send(request, stream=True)
+            try:
+                return await self._read_document(response, url, JSON_TYPES)
+            finally:
+                await response.aclose()

@@ -13,7 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from shared.auth import TokenVerifier
+from shared.api_docs import install_api_docs
+from shared.auth import TOKEN_PATH, TokenVerifier
 from shared.db import Database
 from shared.errors import install_problem_handlers, problem_response
 from shared.middleware import RequestContextMiddleware
@@ -33,7 +34,7 @@ class PageLink:
 
 
 def _landing_router(description: str, links: Sequence[PageLink]) -> APIRouter:
-    router = APIRouter(tags=["pages"])
+    router = APIRouter(tags=["pages", "public"])
 
     @router.get("/", include_in_schema=False)
     async def landing(request: Request) -> Response:
@@ -109,7 +110,10 @@ def build_service_app(
         yield
         await database.dispose()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # Docs pages come from install_api_docs: FastAPI's own load their scripts from a CDN.
+    app = FastAPI(
+        title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.database = database
     app.state.metrics = ServiceMetrics(settings.service_name)
@@ -118,6 +122,7 @@ def build_service_app(
     install_pages(app, Pages(settings, templates, service_title=title))
     app.include_router(_operations_router(settings.service_name))
     app.include_router(_landing_router(description, page_links))
+    install_api_docs(app, token_url=settings.public_token_url or settings.token_service_url.rstrip("/") + TOKEN_PATH)
     for router in routers:
         app.include_router(router)
     app.add_middleware(

@@ -97,3 +97,28 @@ async def walk_every_authenticated_route(client: httpx.AsyncClient, app: FastAPI
 
 def _leaks(text: str, markers: Iterable[str]) -> list[str]:
     return [marker for marker in markers if marker in text]
+
+
+def page_routes_without_an_auth_rule(app: FastAPI) -> list[str]:
+    """Page routes (left out of OpenAPI) each state who may see them: a `signed_in(...)` dependency or
+    the `public` tag. Returns the ones that state neither."""
+    from fastapi.routing import APIRoute
+
+    from shared.web.session import PageAccess
+
+    def guarded(dependant) -> bool:  # noqa: ANN001
+        return any(isinstance(dep.call, PageAccess) or guarded(dep) for dep in dependant.dependencies)
+
+    def routes(container) -> Iterable:  # noqa: ANN001 - an app or an included router (FastAPI wraps them)
+        for route in container.routes:
+            included = getattr(route, "original_router", None)
+            yield from routes(included) if included is not None else (route,)
+
+    return [
+        f"{sorted(route.methods)} {route.path}"
+        for route in routes(app)
+        if isinstance(route, APIRoute)
+        and not route.include_in_schema
+        and not guarded(route.dependant)
+        and "public" not in route.tags
+    ]

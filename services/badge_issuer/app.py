@@ -4,17 +4,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
-from services.badge_issuer.api import assessments, credentials, issuers, public, verification, webhooks
+from services.badge_issuer.api import assessments, credentials, issuers, pages, public, verification, wallet, webhooks
 from services.badge_issuer.domain import outbox
 from services.badge_issuer.domain.key_vault import KeyVault, master_key_from_settings
 from services.badge_issuer.domain.taxonomy_client import TaxonomyClient
 from services.badge_issuer.settings import IssuerSettings
 from shared.safe_fetch import Resolver, SafeFetcher
-from shared.service_app import build_service_app
+from shared.service_app import PageLink, build_service_app
 
 
 def create_app(
@@ -47,6 +48,18 @@ def create_app(
             public.router,
             verification.router,
             webhooks.router,
+            pages.router,
+            wallet.router,
+            wallet.pages,
+        ],
+        templates=Path(__file__).resolve().parent / "templates",
+        page_links=[
+            PageLink(
+                "Verify a badge",
+                "/verify",
+                "Paste, upload or link an Open Badge: is it genuine, current, and whose? No account needed.",
+            ),
+            PageLink("My wallet", "/wallet", "Your credentials, pathway progress, share links and a portable export."),
         ],
     )
     app.state.key_vault = vault

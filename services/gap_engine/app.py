@@ -17,6 +17,7 @@ from services.gap_engine.domain.page_tokens import PageAuthorizations
 from services.gap_engine.domain.service_tokens import ServiceTokens
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from services.gap_engine.settings import GapSettings
+from shared.safe_fetch import Resolver, SafeFetcher
 from shared.secret_box import SecretBox, resolve_master_key
 from shared.service_app import PageLink, build_service_app
 
@@ -36,9 +37,12 @@ def create_app(
     *,
     taxonomy_transport: httpx.AsyncBaseTransport | None = None,
     issuer_transport: httpx.AsyncBaseTransport | None = None,
+    fetch_transport: httpx.AsyncBaseTransport | None = None,
+    fetch_resolver: Resolver | None = None,
 ) -> FastAPI:
     """The transports let tests serve taxonomy_api and the issuer in process; by default both are
-    reached over HTTP."""
+    reached over HTTP. `fetch_transport` / `fetch_resolver` carry the sweep's fetches of status lists;
+    whatever the transport, the outbound policy (settings.fetch_*) vets every URL first."""
     settings = settings or GapSettings()
     app = build_service_app(
         settings,
@@ -67,6 +71,7 @@ def create_app(
         base_url=settings.issuer_url, transport=issuer_transport, timeout=settings.taxonomy_timeout_seconds
     )
     app.state.verifier = IssuerVerifier(issuer_http)
+    app.state.status_fetcher = SafeFetcher(settings.fetch_policy(), transport=fetch_transport, resolver=fetch_resolver)
     app.state.secret_box = SecretBox(
         resolve_master_key(
             settings.master_key,
@@ -102,6 +107,7 @@ def create_app(
                         settings.status_sweep_poll_seconds,
                         timedelta(seconds=settings.reconcile_seconds),
                         application.state.metrics,
+                        application.state.status_fetcher,
                     )
                 )
             try:
@@ -113,6 +119,7 @@ def create_app(
                         await asyncio.wait_for(sweeper, settings.taxonomy_timeout_seconds * 2)
         await taxonomy_http.aclose()
         await issuer_http.aclose()
+        await application.state.status_fetcher.aclose()
 
     app.router.lifespan_context = lifespan
     return app

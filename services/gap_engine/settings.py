@@ -3,10 +3,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import VAR_DIR, ServiceSettings
+from shared.settings import VAR_DIR, OutboundSettings
 
 
-class GapSettings(ServiceSettings):
+class GapSettings(OutboundSettings):
     """Environment variables CREDSTACK_GAP_* (and the shared CREDSTACK_* ones)."""
 
     model_config = SettingsConfigDict(env_prefix="CREDSTACK_GAP_", extra="ignore", populate_by_name=True)
@@ -35,3 +35,7 @@ class GapSettings(ServiceSettings):
     # How often the credentials the organisation's issuer issued are listed and compared with what
     # arrived here (sources with an API client): a missed or dead webhook is made good within this.
     reconcile_seconds: float = Field(300, ge=1)
+
+    @property
+    def token_service_url(self) -> str:
+        return self.taxonomy_url

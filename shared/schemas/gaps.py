@@ -1,5 +1,7 @@
 """Wire schemas of the gap engine: HRIS inputs, skill facts, gap reports, ROI."""
 
+import base64
+import binascii
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -408,6 +410,19 @@ class WebhookSourceIn(Schema):
         "and to re-check them. Strongly recommended: without it, intake is bound by the public rate limit.",
     )
     client_secret: str | None = Field(None, min_length=1, max_length=200, description="That client's secret.")
+
+    @field_validator("secret")
+    @classmethod
+    def secret_is_a_signing_key(cls, secret: str) -> str:
+        """Standard Webhooks secrets are whsec_ + base64 of the key: a secret that does not decode to a
+        key of at least 8 bytes would make every delivery fail, so it is refused when registered."""
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("the secret after whsec_ must be base64") from exc
+        if len(key) < 8:
+            raise ValueError("the secret must decode to a key of at least 8 bytes")
+        return secret
 
     @model_validator(mode="after")
     def client_pair(self) -> "WebhookSourceIn":

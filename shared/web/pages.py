@@ -31,7 +31,7 @@ STATIC_PREFIX = "/static"
 
 def content_security_policy(form_targets: Sequence[str]) -> str:
     """Scripts, styles and images only from this service (images also as data: URLs, for badge
-    previews); forms may post here and to the sign-in service."""
+    previews); forms may post to, and redirect to, the platform's own services."""
     targets = " ".join(dict.fromkeys(form_targets))
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -108,7 +108,8 @@ class Pages:
         self.environment.globals.update(static_url=static_url, site=self.site, service_title=service_title)
         self.headers = {
             **PAGE_HEADERS,
-            "Content-Security-Policy": content_security_policy([self.site.taxonomy]),
+            # A form's redirect is checked against form-action too: sign-in sends people on to any service.
+            "Content-Security-Policy": content_security_policy(sorted(self.site.origins)),
         }
 
     def render(

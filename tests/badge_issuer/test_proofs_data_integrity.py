@@ -134,7 +134,9 @@ def test_unresolvable_verification_method_is_named(signed):
     ("field", "value", "code"),
     [
         ("type", "BbsBlsSignature2020", "unsupported_proof_type"),
-        ("cryptosuite", "ecdsa-sd-2023", "unsupported_cryptosuite"),
+        ("cryptosuite", "bbs-2023", "unsupported_cryptosuite"),
+        # an eddsa signature is no ecdsa-sd-2023 proof value (base64url CBOR)
+        ("cryptosuite", "ecdsa-sd-2023", "malformed_proof_value"),
         ("cryptosuite", "ecdsa-rdfc-2019", "wrong_key_type"),
         ("proofPurpose", "authentication", "wrong_proof_purpose"),
     ],

@@ -20,6 +20,8 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     assert reissued.status_code == 201, reissued.text  # an event owed to the subscription: a delivery
     listed = await client.get(f"/v1/webhook-subscriptions/{subscription_id}/deliveries", headers=headers)
     [delivery] = listed.json()["items"]
+    wallet_link = await client.post("/v1/wallet-links", json={"learner_hris_id": "E-1001"}, headers=headers)
+    assert wallet_link.status_code == 201, wallet_link.text
     issuer_id = issuer["id"]
     path_params = {
         "/v1/issuers/{issuer_id}": {"issuer_id": issuer_id},
@@ -27,6 +29,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
         "/v1/issuers/{issuer_id}/keys/{key_id}/revoke": {"issuer_id": issuer_id, "key_id": issuer["keys"][0]["id"]},
         "/v1/credentials/{credential_id}": {"credential_id": credential_id},
         "/v1/credentials/{credential_id}/revoke": {"credential_id": credential_id},
+        "/v1/wallet-links/{link_id}/revoke": {"link_id": wallet_link.json()["id"]},
         "/v1/webhook-subscriptions/{subscription_id}": {"subscription_id": subscription_id},
         "/v1/webhook-subscriptions/{subscription_id}/deliveries": {"subscription_id": subscription_id},
         "/v1/webhook-subscriptions/{subscription_id}/deliveries/replay": {"subscription_id": subscription_id},
@@ -42,9 +45,11 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
         ("POST", "/v1/credentials/{credential_id}/revoke"): {"reason": "intruder"},
         ("POST", "/v1/issuers/{issuer_id}/keys/{key_id}/revoke"): {"reason": "intruder"},
         ("POST", "/v1/webhook-subscriptions"): {"url": "https://intruder.example/hooks"},
+        ("POST", "/v1/wallet-links"): {"learner_hris_id": "E-1001"},
     }
     markers = {str(org), issuer_id, issuer["did"], credential_id, issuer["keys"][0]["kid"], "E-1001"}
     markers |= {subscription_id, "hris.owner.example", delivery["id"], delivery["event_id"]}
+    markers |= {wallet_link.json()["id"], wallet_link.json()["url"]}
 
     walked = await walk_every_authenticated_route(
         client,
@@ -65,6 +70,8 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     assert [key["kid"] for key in keys_after] == [issuer["keys"][0]["kid"]]
     owner_subscriptions = (await client.get("/v1/webhook-subscriptions", headers=headers)).json()["items"]
     assert [item["id"] for item in owner_subscriptions] == [subscription_id]
+    shared = await client.get(wallet_link.json()["url"].split("8002", 1)[1])
+    assert shared.status_code == 200  # the intruder's revocation did not reach the owner's link
 
 
 async def test_an_intruder_cannot_issue_with_another_organisations_issuer(client, bearer, assessment, new_org):

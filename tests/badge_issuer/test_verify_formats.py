@@ -1,10 +1,13 @@
-"""`POST /v1/verify` on the credentials people hold, from test vectors nobody here wrote (W3C, 1EdTech;
-see data/vectors/README.md): Ed25519Signature2020, ecdsa-rdfc-2019, the legacy eddsa-2022, a CLR 2.0
-transcript; keys in a JOSE `jwk` header or a did:jwk; SVGs with the SVG 1.1 DOCTYPE. Each has a
-tampered copy that must fail, and every check is reported even when an earlier one failed."""
+"""`POST /v1/verify` on the credentials people hold, signed at test time by code nobody here wrote
+(Digital Bazaar's suites, through tests/interop/node/sign-suites.mjs) over documents written in the
+specifications' shapes (tests/badge_issuer/spec_documents.py): Ed25519Signature2020, ecdsa-rdfc-2019 on
+P-256 and P-384, the legacy eddsa-2022, a CLR 2.0 transcript; keys in a JOSE `jwk` header or a did:jwk;
+SVGs with the SVG 1.1 DOCTYPE. Each has a tampered copy that must fail, and every check is reported even
+when an earlier one failed."""
 
 import base64
 import copy
+import functools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,12 +18,13 @@ import pytest
 
 from services.badge_issuer.baking import svg
 from services.badge_issuer.proofs import data_integrity, keys
+from tests.badge_issuer import spec_documents
 from tests.badge_issuer.conftest import checks_of, verify_json
+from tests.interop.test_node_verifiers import run_node
 from tests.material import SHARED_DIR
 
 pytestmark = pytest.mark.anyio
 
-VECTORS = Path(__file__).resolve().parent / "data" / "vectors"
 SAMPLE = Path(__file__).resolve().parent / "data" / "sample-credential.json"
 SVG11_DOCTYPE = (
     b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
@@ -29,31 +33,45 @@ SVG11_DOCTYPE = (
 )
 
 
-def _vector(name: str) -> dict[str, Any]:
-    folder = VECTORS / name
-    (path,) = [p for p in folder.glob("*.json") if "KeyPair" not in p.name and p.name != "keyPair.json"]
-    return json.loads(path.read_text(encoding="utf-8"))
+@functools.cache
+def _node_signed(form: str, document: str, options: str = "{}") -> str:
+    """`document` signed once per run by sign-suites.mjs in `form` (JSON in, JSON out: cached)."""
+    body = {"form": form, "credential": json.loads(document), **json.loads(options)}
+    return json.dumps(run_node("sign-suites.mjs", json.dumps(body))["credential"])
+
+
+def _signed(form: str, document: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """A fresh copy of what Digital Bazaar's suite `form` signed."""
+    return json.loads(_node_signed(form, json.dumps(document), json.dumps(options, sort_keys=True)))
 
 
 def _sample() -> dict[str, Any]:
     return json.loads(SAMPLE.read_text(encoding="utf-8"))
 
 
-# --- Data Integrity suites, W3C vectors -------------------------------------------------------------
+# --- Data Integrity suites, signed by Digital Bazaar ------------------------------------------------
 
 
+@pytest.mark.interop
 @pytest.mark.parametrize(
-    ("vector", "suite"),
-    [("w3c-ed25519-signature-2020", "Ed25519Signature2020"), ("w3c-ecdsa-rdfc-2019-p256", "ecdsa-rdfc-2019")],
+    ("form", "options", "suite"),
+    [
+        ("Ed25519Signature2020", {}, "Ed25519Signature2020"),
+        ("ecdsa-rdfc-2019", {"curve": "P-256"}, "ecdsa-rdfc-2019"),
+        ("ecdsa-rdfc-2019", {"curve": "P-384"}, "ecdsa-rdfc-2019"),
+    ],
 )
-async def test_a_w3c_vector_signature_verifies_and_its_tampered_copy_does_not(client, remote_web, vector, suite):
-    credential = _vector(vector)
+async def test_a_foreign_did_key_signature_verifies_and_its_tampered_copy_does_not(
+    client, remote_web, form, options, suite
+):
+    credential = _signed(form, spec_documents.alumni_credential(), keepIssuer=True, **options)
+    assert credential["proof"]["verificationMethod"].startswith("did:key:")
     result = await verify_json(client, credential)
     checks = checks_of(result)
     assert checks["signature"]["outcome"] == "passed", checks["signature"]
     assert checks["signature"]["code"] == "valid_signature" and suite in checks["signature"]["reason"]
     assert result["key_source"] == "did:key, resolved offline"
-    # The vector's issuer is an https URL, its key a did:key: someone else's key, so not theirs.
+    # The issuer is an https URL, its key a did:key: someone else's key, so not theirs.
     assert checks["issuer"]["code"] == "issuer_mismatch" and result["issuer_bound"] is False
     # An AlumniCredential has no 1EdTech schema: said in words, and the type named.
     assert (
@@ -69,17 +87,27 @@ async def test_a_w3c_vector_signature_verifies_and_its_tampered_copy_does_not(cl
     assert tampered_result["issuer_bound"] is None
 
 
+@pytest.mark.interop
 async def test_an_ecdsa_proof_checked_with_an_ed25519_key_fails_on_the_key_type(client):
-    credential = _vector("w3c-ecdsa-rdfc-2019-p256")
+    credential = _signed("ecdsa-rdfc-2019", spec_documents.alumni_credential(), keepIssuer=True)
     ed_did = keys.did_key_for(keys.generate_private_key().public_key())
     credential["proof"]["verificationMethod"] = keys.did_key_verification_method(ed_did)
     assert checks_of(await verify_json(client, credential))["signature"]["code"] == "wrong_key_type"
 
 
-async def test_legacy_eddsa_2022_verifies_with_a_warning_and_its_tampered_copy_does_not(client, remote_web):
-    """W3C's eddsa-2022 vector names its key by an https URL whose fragment is the Multikey: the key is
-    read from the fragment (nothing fetched: the credential has no 1EdTech schema), self-asserted."""
-    credential = _vector("w3c-eddsa-2022")
+@pytest.mark.interop
+@pytest.mark.parametrize("untyped", [False, True], ids=["context-now", "context-2022-23"])
+async def test_legacy_eddsa_2022_verifies_with_a_warning_and_its_tampered_copy_does_not(client, remote_web, untyped):
+    """Digital Bazaar's eddsa-2022 suite (1.0.0, before the rename to eddsa-rdfc-2022), its key named by
+    an https URL whose fragment is the Multikey: the key is read from the fragment (nothing fetched: the
+    credential has no 1EdTech schema), self-asserted. Signed under today's VC 2.0 context, and under it as
+    it was when eddsa-2022 proofs were made, `cryptosuite` an untyped string (the verifier's second
+    reading of the proof configuration)."""
+    issuer = spec_documents.ALUMNI_ISSUER
+    options = {"controller": issuer, "untypedCryptosuite": untyped}
+    credential = _signed("eddsa-2022", spec_documents.alumni_credential(), **options)
+    assert credential["proof"]["cryptosuite"] == "eddsa-2022"
+    assert credential["proof"]["verificationMethod"].startswith(f"{issuer}#z6Mk")
     result = await verify_json(client, credential)
     checks = checks_of(result)
     assert checks["signature"]["outcome"] == "warning" and checks["signature"]["code"] == "legacy_cryptosuite"
@@ -97,18 +125,27 @@ async def test_legacy_eddsa_2022_verifies_with_a_warning_and_its_tampered_copy_d
 # --- CLR 2.0 ------------------------------------------------------------------------------------------
 
 
-async def test_a_1edtech_clr_and_each_credential_it_holds_are_verified_and_reported(client):
-    clr = _vector("1edtech-clr-2.0")
+def _signed_clr() -> dict[str, Any]:
+    """The transcript and the credential it holds, each signed with one Ed25519 key by Digital Bazaar's
+    eddsa-rdfc-2022 suite, the key named `<issuer URL>#<Multikey>` as 1EdTech's CLR example does."""
+    return _signed(
+        "eddsa-rdfc-2022", spec_documents.clr_credential(), controller=spec_documents.CLR_ISSUER, signNested=True
+    )
+
+
+@pytest.mark.interop
+async def test_a_clr_and_each_credential_it_holds_are_verified_and_reported(client):
+    clr = _signed_clr()
     result = await verify_json(client, clr)
     checks = checks_of(result)
     assert checks["signature"]["outcome"] == "passed", checks["signature"]
     assert checks["schema"]["outcome"] == "passed" and "CLR 2.0 ClrCredential" in checks["schema"]["reason"]
     assert checks["issuer"]["code"] == "issuer_unbound"
     (held,) = result["credentials"]
-    assert held["credential_id"] == "urn:uuid:91537dba-56cb-11ec-bf63-0242ac130002"
+    assert held["credential_id"] == spec_documents.HELD_CREDENTIAL_ID
     assert checks_of(held)["signature"]["outcome"] == "passed"
-    # 1EdTech's own example writes single values where the strict OB 3.0 schema wants arrays: a warning
-    # naming the property, since 1EdTech's JSON-LD adaptation of the schema allows them.
+    # Written as 1EdTech's CLR examples are, with single values (`"type": "Profile"`) where the strict OB 3.0
+    # schema wants arrays: a warning naming the property, since 1EdTech's JSON-LD adaptation allows them.
     held_schema = checks_of(held)["schema"]
     assert held_schema["code"] == "schema_jsonld_adaptation" and "$.credentialSubject" in held_schema["reason"]
     assert held["verified"] is True and held["issuer_bound"] is False
@@ -116,17 +153,19 @@ async def test_a_1edtech_clr_and_each_credential_it_holds_are_verified_and_repor
     assert result["verified"] is True and result["issuer_bound"] is False
 
     tampered = copy.deepcopy(clr)
-    tampered["credentialSubject"]["verifiableCredential"][0]["name"] = "Example University Doctorate"
+    tampered["credentialSubject"]["verifiableCredential"][0]["name"] = "Course 1, passed with distinction"
     tampered_result = await verify_json(client, tampered)
     # The CLR's own proof covers what it holds, and the held credential's proof covers itself.
     assert checks_of(tampered_result)["signature"]["code"] == "invalid_signature"
     assert checks_of(tampered_result["credentials"][0])["signature"]["code"] == "invalid_signature"
     assert checks_of(tampered_result)["credentials"]["code"] == "credential_not_verified"
-    assert checks_of(tampered_result)["credentials"]["details"][0].startswith("#0 urn:uuid:91537dba")
+    details = checks_of(tampered_result)["credentials"]["details"]
+    assert details[0].startswith(f"#0 {spec_documents.HELD_CREDENTIAL_ID}")
 
 
+@pytest.mark.interop
 async def test_a_clr_holding_too_many_credentials_checks_none(client):
-    clr = _vector("1edtech-clr-2.0")
+    clr = _signed_clr()
     held = clr["credentialSubject"]["verifiableCredential"][0]
     clr["credentialSubject"]["verifiableCredential"] = [held] * 51
     result = await verify_json(client, clr)

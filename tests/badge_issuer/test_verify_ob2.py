@@ -1,9 +1,10 @@
 """Open Badges 2.0 through the public verifier: hosted and signed assertions and OB 2.0 baked images.
 
-The badge documents are the 1EdTech validator's own OB 2.0 examples and real baked images (see
-data/ob2/README.md), served by a real HTTP server on 127.0.0.1 with their example.org ids rewritten
-to it; the issuer's guarded fetcher reaches it over its real transport because the test allows that
-one loopback host (as a deployment would allow a host it trusts), everything else stays refused.
+The badge documents are written in the OB 2.0 specification's shapes (tests/badge_issuer/spec_documents.py)
+and served by a real HTTP server on 127.0.0.1; the issuer's guarded fetcher reaches it over its real
+transport because the test allows that one loopback host (as a deployment would allow a host it trusts),
+everything else stays refused. Images are baked here the OB 2.0 way: a PNG written chunk by chunk or
+re-encoded by Pillow with an `openbadges` iTXt chunk, an SVG with an `openbadges:assertion` element.
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ from services.badge_issuer.domain import baked_images
 from services.badge_issuer.ob2.fetching import MAX_FETCHES, BoundedFetcher, DocumentUnavailable
 from services.badge_issuer.proofs import keys
 from shared.safe_fetch import FetchPolicy, SafeFetcher
-from tests.badge_issuer.conftest import DATA_DIR, RECEIVER_HOST
+from tests.badge_issuer import spec_documents
+from tests.badge_issuer.conftest import RECEIVER_HOST
 from tests.conftest import asgi_client
 
-OB2_DIR = DATA_DIR / "ob2"
-EXAMPLE_ORIGIN = "https://example.org"
 LOOPBACK = "127.0.0.1"
 
 
@@ -67,10 +67,6 @@ class LoopbackWeb:
         body = document if isinstance(document, bytes) else json.dumps(document).encode()
         self.pages[httpx.URL(url).path] = (status, content_type, body)
 
-    def local(self, document: Any) -> Any:
-        """The fixture with its example.org ids moved onto this server."""
-        return json.loads(json.dumps(document).replace(EXAMPLE_ORIGIN, self.origin))
-
 
 @pytest.fixture
 def web() -> Iterator[LoopbackWeb]:
@@ -95,22 +91,16 @@ async def ob2_client(issuer_settings, taxonomy_app, web) -> AsyncIterator[httpx.
     await taxonomy_app.state.database.dispose()
 
 
-def _fixture(name: str) -> dict[str, Any]:
-    return json.loads((OB2_DIR / name).read_text(encoding="utf-8"))
-
-
 ESCO_SKILL = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
 
 
 class Badge:
-    """The validator's example assertion, BadgeClass and issuer, published on the loopback web."""
+    """A hosted assertion, its BadgeClass (aligned to an ESCO skill) and issuer, on the loopback web."""
 
     def __init__(self, web: LoopbackWeb) -> None:
         self.web = web
-        self.assertion = web.local(_fixture("assertion.json"))
-        self.badge_class = web.local(_fixture("badgeclass.json"))
+        self.assertion, self.badge_class, self.issuer = spec_documents.ob2_badge(web.origin)
         self.badge_class["alignment"] = [{"targetName": "use robots", "targetUrl": ESCO_SKILL, "targetCode": "R-1"}]
-        self.issuer = web.local(_fixture("issuer.json"))
 
     def publish(self, hosted: dict[str, Any] | None = None, **page: Any) -> None:
         self.web.serve(self.assertion["id"], self.assertion if hosted is None else hosted, **page)
@@ -194,12 +184,12 @@ async def test_a_hosted_assertion_verifies_from_its_issuers_documents(ob2_client
     assert result["extracted"] == badge.assertion
     assert result["alignment"] == [{"targetName": "use robots", "targetUrl": ESCO_SKILL, "targetCode": "R-1"}]
     assert result["recipient"]["identity"] == badge.assertion["recipient"]["identity"]
-    # The fixture says it was awarded to nobody@example.org: the identity hash binds it to that address.
-    digest = hashlib.sha256(b"nobody@example.org" + badge.assertion["recipient"]["salt"].encode()).hexdigest()
+    # Awarded to learner@example.org: the identity hash binds it to that address.
+    digest = hashlib.sha256(b"learner@example.org" + badge.assertion["recipient"]["salt"].encode()).hexdigest()
     assert result["recipient"]["identity"] == f"sha256${digest}"
     checks = _checks(result)
     assert checks["hosted"]["outcome"] == "passed" and checks["status"]["outcome"] == "passed"
-    assert "An Example Badge Issuer" in checks["issuer"]["reason"]
+    assert "Example Robotics Club" in checks["issuer"]["reason"]
     assert "hashed sha256, salted" in checks["recipient"]["reason"]
     assert sorted(web.requested) == sorted(
         httpx.URL(url).path for url in (badge.assertion["id"], badge.badge_class["id"], badge.issuer["id"])
@@ -252,7 +242,7 @@ async def test_a_hosted_assertion_or_badge_class_outside_its_issuers_origin_fail
     origin; `verification.allowedOrigins` / `startsWith` in the issuer Profile say otherwise."""
     badge = Badge(web)
     elsewhere = web.origin.replace(LOOPBACK, "localhost")  # the same server under another origin
-    badge.badge_class["issuer"] = badge.issuer["id"] = f"{elsewhere}/organization.json"
+    badge.badge_class["issuer"] = badge.issuer["id"] = f"{elsewhere}/issuer.json"
     badge.publish()
     issuer = _checks(await _verify(ob2_client, badge.assertion))["issuer"]
     assert issuer["outcome"] == "failed" and "hosted-verification scope" in issuer["reason"]
@@ -267,7 +257,7 @@ async def test_a_hosted_assertion_or_badge_class_outside_its_issuers_origin_fail
     assert issuer["outcome"] == "failed" and "does not start with" in issuer["reason"]
     # Back on one origin, but the BadgeClass hosted on another.
     badge = Badge(web)
-    badge.badge_class["id"] = badge.assertion["badge"] = f"{elsewhere}/robotics-badge.json"
+    badge.badge_class["id"] = badge.assertion["badge"] = f"{elsewhere}/badges/robotics.json"
     badge.publish()
     issuer = _checks(await _verify(ob2_client, badge.assertion))["issuer"]
     assert issuer["outcome"] == "failed" and "the BadgeClass" in issuer["reason"]
@@ -299,10 +289,10 @@ async def test_nothing_is_fetched_for_a_malformed_assertion_or_from_a_private_ad
     no_date = {k: v for k, v in badge.assertion.items() if k != "issuedOn"}
     assert "issuedOn is missing" in _checks(await _verify(ob2_client, no_date))["schema"]["details"][0]
     assert web.requested == []
-    private = {**badge.assertion, "id": "http://10.1.2.3/beths-robotics-badge.json"}
+    private = {**badge.assertion, "id": "http://10.1.2.3/awarded/robotics-17.json"}
     hosted = _checks(await _verify(ob2_client, private))["hosted"]
     assert hosted["outcome"] == "failed" and "(scheme)" in hosted["reason"]
-    private["id"] = "https://10.1.2.3/beths-robotics-badge.json"
+    private["id"] = "https://10.1.2.3/awarded/robotics-17.json"
     hosted = _checks(await _verify(ob2_client, private))["hosted"]
     assert hosted["outcome"] == "failed" and "10.1.2.3, a private address" in hosted["reason"]
     assert web.requested == []
@@ -390,8 +380,8 @@ async def test_a_signed_assertion_as_bare_json_is_not_taken_as_verified(ob2_clie
 
 
 def _png_with_openbadges_itxt(text: str) -> bytes:
-    """The validator's baked heart, re-baked by Pillow with an `openbadges` iTXt chunk (OB 2.0)."""
-    image = Image.open(OB2_DIR / "baked_heart.png")
+    """A PNG re-encoded by Pillow with an `openbadges` iTXt chunk (OB 2.0), where Pillow puts it."""
+    image = Image.open(io.BytesIO(spec_documents.png_baked_ob2("{}")))
     info = PngInfo()
     info.add_itxt("openbadges", text)
     out = io.BytesIO()
@@ -399,11 +389,15 @@ def _png_with_openbadges_itxt(text: str) -> bytes:
     return out.getvalue()
 
 
-def test_the_validators_baked_png_yields_its_ob2_assertion():
-    """The image as 1EdTech's validator baked it, untouched: extraction only (its ids are example.org)."""
-    presented = baked_images.presented_from_image((OB2_DIR / "baked_heart.png").read_bytes(), 1_048_576)
+def test_a_png_baked_as_ob2_bakers_write_it_yields_its_assertion():
+    """Pretty-printed JSON in an uncompressed iTXt chunk right after IHDR, as OB 2.0 bakers write it:
+    extraction only."""
+    assertion, _, _ = spec_documents.ob2_badge("https://badges.example")
+    baked = spec_documents.png_baked_ob2(spec_documents.pretty(assertion))
+    presented = baked_images.presented_from_image(baked, 1_048_576)
+    assert presented == assertion
     assert presented["@context"] == "https://w3id.org/openbadges/v2"
-    assert presented["id"] == "https://example.org/beths-robotics-badge.json"
+    assert presented["id"] == "https://badges.example/awarded/robotics-17.json"
 
 
 async def test_a_baked_png_with_the_openbadges_keyword_verifies(ob2_client, web):
@@ -422,14 +416,6 @@ async def test_a_baked_png_with_the_openbadges_keyword_verifies(ob2_client, web)
     assert result["format"] == "ob2-signed" and result["extracted"] == {"jwt": token}
 
 
-def _svg_with_assertion(element: str) -> bytes:
-    """The Mozilla bakery's baked SVG with its openbadges:assertion element replaced."""
-    svg = (OB2_DIR / "baked.svg").read_text(encoding="utf-8")
-    start = svg.index("<openbadges:assertion")
-    end = svg.index("</openbadges:assertion>") + len("</openbadges:assertion>")
-    return (svg[:start] + element + svg[end:]).encode()
-
-
 async def test_a_baked_svg_with_an_openbadges_assertion_verifies(ob2_client, web):
     badge = Badge(web)
     badge.publish()
@@ -437,13 +423,13 @@ async def test_a_baked_svg_with_an_openbadges_assertion_verifies(ob2_client, web
         f'<openbadges:assertion verify="{badge.assertion["id"]}"><![CDATA[{json.dumps(badge.assertion)}]]>'
         "</openbadges:assertion>"
     )
-    result = await _verify_image(ob2_client, _svg_with_assertion(element), "b.svg", "image/svg+xml")
+    result = await _verify_image(ob2_client, spec_documents.svg_baked_ob2(element), "b.svg", "image/svg+xml")
     assert result["verified"] is True, result["failures"]
     assert result["format"] == "ob2-hosted"
     signed = SignedBadge(web)
     signed.publish()
     element = f'<openbadges:assertion verify="{signed.jws()}"></openbadges:assertion>'
-    result = await _verify_image(ob2_client, _svg_with_assertion(element), "s.svg", "image/svg+xml")
+    result = await _verify_image(ob2_client, spec_documents.svg_baked_ob2(element), "s.svg", "image/svg+xml")
     assert result["verified"] is True, result["failures"]
     assert result["format"] == "ob2-signed"
 
@@ -456,6 +442,24 @@ async def test_ob2_baked_images_keep_the_bomb_and_entity_guards(ob2_client):
     )
     response = await ob2_client.post("/v1/verify", files={"file": ("bomb.svg", bomb, "image/svg+xml")})
     assert response.status_code == 422 and "Refused before decoding" in response.json()["detail"]
-    unbaked = _svg_with_assertion("")
+    unbaked = spec_documents.svg_baked_ob2("")
     response = await ob2_client.post("/v1/verify", files={"file": ("plain.svg", unbaked, "image/svg+xml")})
     assert response.status_code == 422 and "openbadges:assertion" in response.json()["detail"]
+
+
+async def test_the_verify_page_gives_ob2_badges_the_same_verdicts(ob2_client, web):
+    """A person dropping an OB 2.0 baked badge on the page reads the verdict the API's checks give."""
+    from services.badge_issuer.domain.verdicts import verdict_of
+    from shared.schemas.issuer import VerificationOut
+
+    badge = Badge(web)
+    badge.publish()
+    image = _png_with_openbadges_itxt(json.dumps(badge.assertion))
+    files = {"file": ("b.png", image, "image/png")}
+    page = await ob2_client.post("/verify", files=files, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and 'data-verdict="valid"' in page.text
+    assert "Open Badges 2.0" in page.text
+    badge.publish({**badge.assertion, "revoked": True, "revocationReason": "Awarded in error"})
+    page = await ob2_client.post("/verify", data={"credential": json.dumps(badge.assertion)})
+    api = VerificationOut.model_validate(await _verify(ob2_client, badge.assertion))
+    assert verdict_of(api).kind == "revoked" and 'data-verdict="revoked"' in page.text

@@ -369,3 +369,48 @@ async def test_one_verification_fetches_a_bounded_number_of_documents(client, re
     assert "fetches at most 6 documents" in checks_of(result["credentials"][5])["signature"]["reason"]
     assert checks["credentials"]["outcome"] == "failed" and checks["credentials"]["code"] == "credential_not_verified"
     assert len(remote_web.requests) == 6
+
+
+REVOCATION_LIST_URL = f"https://{HOST}/revocations/1"
+
+
+async def test_a_1edtech_revocation_list_is_fetched_and_read(client, remote_web, sample_credential):
+    remote = RemoteIssuer(remote_web)
+    remote.publish()
+    credential = _credential(sample_credential, DID)
+    credential["credentialStatus"] = {"id": REVOCATION_LIST_URL, "type": "1EdTechRevocationList"}
+    signed = remote.sign(credential)
+
+    def serve(*revoked: dict[str, Any], issuer: str = DID) -> None:
+        body = {"id": REVOCATION_LIST_URL, "issuer": issuer, "revokedCredentials": list(revoked)}
+        remote_web.serve(REVOCATION_LIST_URL, body)
+
+    serve({"id": "urn:uuid:someone-else"})
+    result = await verify_json(client, signed)
+    assert result["verified"] is True, result["failures"]
+    assert checks_of(result)["status"]["code"] == "not_revoked"
+    serve({"id": credential["id"], "revocationReason": "assessment voided"})
+    status = checks_of(await verify_json(client, signed))["status"]
+    assert status["code"] == "revoked" and "assessment voided" in status["reason"]
+    # Another issuer's list says nothing about this credential, either way.
+    serve({"id": credential["id"]}, issuer="did:web:someone.else.example")
+    status = checks_of(await verify_json(client, signed))["status"]
+    assert status["code"] == "status_unavailable" and "not the credential issuer's" in status["reason"]
+    remote_web.serve(REVOCATION_LIST_URL, {"issuer": DID, "revokedCredentials": [{"reason": "no id"}]})
+    assert checks_of(await verify_json(client, signed))["status"]["code"] == "malformed_status"
+    remote_web.serve(REVOCATION_LIST_URL, b"", status=404)
+    status = checks_of(await verify_json(client, signed))["status"]
+    assert status["code"] == "status_unavailable" and "HTTP 404" in status["reason"]
+
+
+async def test_a_status_list_credential_itself_verifies(client, remote_web):
+    """What a relying party that keeps copies of lists (the gap engine) asks: is this list the issuer's?"""
+    remote = RemoteIssuer(remote_web)
+    remote.publish()
+    result = await verify_json(client, remote.status_list(3))
+    assert result["verified"] is True and result["issuer_bound"] is True, result["failures"]
+    assert result["issuer"] == DID and checks_of(result)["schema"]["code"] == "status_list_shape"
+    stranger = RemoteIssuer(remote_web, "did:web:stranger.example")
+    stranger.publish()
+    forged = remote.status_list(3, issuer=stranger.did)  # signed by remote, claiming to be stranger's
+    assert (await verify_json(client, forged))["verified"] is False

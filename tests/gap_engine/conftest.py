@@ -14,11 +14,14 @@ from services.badge_issuer.settings import IssuerSettings
 from services.gap_engine.app import create_app as create_gap_app
 from services.gap_engine.settings import GapSettings
 from tests.conftest import asgi_client
+from tests.shared.remote_web import RemoteWeb
+
+ISSUER_HOST = "issuer.credstack.test"
 
 
-def build_issuer_app(service_settings, taxonomy_app, **overrides: Any):
+def build_issuer_app(service_settings, taxonomy_app, remote_web: RemoteWeb | None = None, **overrides: Any):
     """The real badge issuer (its public verifier is what the gap engine asks), on the same taxonomy
-    app; `overrides` are issuer settings (e.g. hosts it may fetch from)."""
+    app; its verifier's remote documents come from `remote_web`; `overrides` are issuer settings."""
     settings = service_settings(
         IssuerSettings,
         "badge_issuer",
@@ -27,7 +30,14 @@ def build_issuer_app(service_settings, taxonomy_app, **overrides: Any):
         public_base_url="https://issuer.credstack.test",
         **overrides,
     )
-    return create_issuer_app(settings, taxonomy_transport=httpx.ASGITransport(app=taxonomy_app))
+    if remote_web is None:
+        return create_issuer_app(settings, taxonomy_transport=httpx.ASGITransport(app=taxonomy_app))
+    return create_issuer_app(
+        settings,
+        taxonomy_transport=httpx.ASGITransport(app=taxonomy_app),
+        fetch_transport=remote_web.transport,
+        fetch_resolver=remote_web.resolve,
+    )
 
 
 async def close_issuer_app(app) -> None:
@@ -37,25 +47,60 @@ async def close_issuer_app(app) -> None:
 
 
 @pytest.fixture
-async def issuer_app(service_settings, taxonomy_app):
-    app = build_issuer_app(service_settings, taxonomy_app)
+def remote_web() -> RemoteWeb:
+    """Other issuers' hosts (their status lists, DID documents), served in process; the outbound
+    policies of both the issuer's verifier and the gap engine's sweep still vet every URL."""
+    return RemoteWeb()
+
+
+class StatusListRoutes(httpx.AsyncBaseTransport):
+    """Where the gap engine's status-list fetches go: our issuer's host to the issuer app, any other
+    to `remote_web`. Every exchange is kept in `exchanges` (URL, If-None-Match sent, status answered)."""
+
+    def __init__(self, issuer_app, remote_web: RemoteWeb) -> None:
+        self.issuer = httpx.ASGITransport(app=issuer_app)
+        self.web = remote_web
+        self.exchanges: list[tuple[str, str | None, int]] = []
+        self.etags: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        own = request.headers["host"] == ISSUER_HOST
+        target = self.issuer if own else self.web.transport
+        response = await target.handle_async_request(request)
+        self.exchanges.append((str(request.url), request.headers.get("if-none-match"), response.status_code))
+        self.etags.append(response.headers.get("etag"))
+        return response
+
+
+@pytest.fixture
+async def issuer_app(service_settings, taxonomy_app, remote_web):
+    app = build_issuer_app(service_settings, taxonomy_app, remote_web)
     yield app
     await close_issuer_app(app)
 
 
 @pytest.fixture
-async def gap_app(service_settings, taxonomy_app, issuer_app):
+async def gap_app(service_settings, taxonomy_app, issuer_app, remote_web):
     """The gap engine, reaching the real taxonomy and issuer apps in process (no mock of what it reads)."""
+    routes = StatusListRoutes(issuer_app, remote_web)
     app = create_gap_app(
         service_settings(
-            GapSettings, "gap_engine", taxonomy_url="http://taxonomy.test", issuer_url="https://issuer.credstack.test"
+            GapSettings,
+            "gap_engine",
+            taxonomy_url="http://taxonomy.test",
+            issuer_url=f"https://{ISSUER_HOST}",
+            fetch_allowed_hosts=[ISSUER_HOST],
         ),
         taxonomy_transport=httpx.ASGITransport(app=taxonomy_app),
         issuer_transport=httpx.ASGITransport(app=issuer_app),
+        fetch_transport=routes,
+        fetch_resolver=remote_web.resolve,
     )
+    app.state.status_list_routes = routes
     yield app
     await app.state.taxonomy.http.aclose()
     await app.state.verifier.http.aclose()
+    await app.state.status_fetcher.aclose()
     await taxonomy_app.state.database.dispose()
 
 

@@ -31,9 +31,14 @@ class PartnerAcademy:
         self.did = keys.did_key_for(self.key.public_key())
 
     def credential(
-        self, alignments: list[dict[str, Any]], name: str = "Partner badge", subject_did: str | None = None
+        self,
+        alignments: list[dict[str, Any]],
+        name: str = "Partner badge",
+        subject_did: str | None = None,
+        status: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Issued to ada@example.com, or (`subject_did`) to a holder named only by their DID."""
+        """Issued to ada@example.com, or (`subject_did`) to a holder named only by their DID; with
+        `status` as its credentialStatus."""
         unsigned = {
             "@context": list(CREDENTIAL_CONTEXTS),
             "id": f"urn:uuid:{uuid.uuid4()}",
@@ -61,6 +66,8 @@ class PartnerAcademy:
                 },
             },
         }
+        if status is not None:
+            unsigned["credentialStatus"] = status
         if subject_did is not None:
             subject = unsigned["credentialSubject"]
             del subject["identifier"]

@@ -1,5 +1,5 @@
 """An Open Badges 2.0 badge people already hold counts like an OB 3.0 one: the issuer's verifier reads
-the hosted assertion (1EdTech's validator example, served on loopback), its BadgeClass alignment maps
+the hosted assertion (written in the OB 2.0 shapes, served on loopback), its BadgeClass alignment maps
 to our skills, and its recipient (a salted sha256 of the email) binds it to the right employee only.
 
 Demo: Project Manager needs Active listening 2 (must).
@@ -7,12 +7,13 @@ Demo: Project Manager needs Active listening 2 (must).
 
 import pytest
 
+from tests.badge_issuer import spec_documents
 from tests.badge_issuer.test_verify_ob2 import ESCO_SKILL, LOOPBACK, Badge, web  # noqa: F401 - `web` is a fixture
 from tests.gap_engine.conftest import build_issuer_app, close_issuer_app
 from tests.gap_engine.test_credentials import _listening, _post, _trust
 
-# The validator example's recipient: sha256("nobody@example.org" + "deadsea").
-BETH = "nobody@example.org"
+# The assertion's recipient: "sha256$" + sha256(email + salt), per OB 2.0 §IdentityObject.
+BETH = spec_documents.OB2_RECIPIENT
 
 
 @pytest.fixture

@@ -8,75 +8,25 @@ has no other test's pending deliveries to send.
 """
 
 import asyncio
-import base64
-import os
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from services.badge_issuer.app import create_app as create_issuer_app
-from services.badge_issuer.settings import IssuerSettings
-from services.gap_engine.app import create_app as create_gap_app
-from services.gap_engine.settings import GapSettings
-from services.taxonomy_api.app import create_app as create_taxonomy_app
 from services.taxonomy_api.domain import organisations
 from services.taxonomy_api.provisioning import seed_demo_taxonomy
-from services.taxonomy_api.settings import TaxonomySettings
-from shared.migrations import upgrade
-from tests.conftest import POSTGRES_URL, SERVICES, _create_postgres_databases, _drop_postgres_databases
+from tests.live_platform import build_platform, migrated_databases, serving_platform
 
-STARTUP_SECONDS = 15.0
 DELIVERY_SECONDS = 10.0
 
 
 @pytest.fixture
 def own_databases(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Fresh migrated databases for the three services (SQLite files, or PostgreSQL when configured)."""
-    if POSTGRES_URL:
-        run = uuid.uuid4().hex[:8]
-        names = {service: f"credstack_it_{service}_{run}" for service in SERVICES}
-        _create_postgres_databases(list(names.values()))
-        base = POSTGRES_URL.rsplit("/", 1)[0]
-        urls = {service: f"{base}/{name}" for service, name in names.items()}
-    else:
-        urls = {service: f"sqlite+aiosqlite:///{tmp_path / service}.db" for service in SERVICES}
-    for service, url in urls.items():
-        upgrade(service, url)
-    yield urls
-    if POSTGRES_URL:
-        _drop_postgres_databases(list(names.values()))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def _serving(app, port: int) -> Iterator[str]:  # noqa: ANN001
-    """The app on a real port in a background thread (its own event loop and lifespan), stopped after."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, f"the app on port {port} did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(STARTUP_SECONDS)
-        assert not thread.is_alive(), f"the app on port {port} did not stop"
+    with migrated_databases(tmp_path, "it") as urls:
+        yield urls
 
 
 async def _seed_organisation(app) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:  # noqa: ANN001
@@ -98,38 +48,12 @@ def _ok(response: httpx.Response, status: int) -> dict:
 async def test_an_assessment_at_the_issuer_reaches_the_gap_report_through_the_webhook(
     own_databases, auth_key_file, bearer
 ):
-    ports = {service: _free_port() for service in SERVICES}
-    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
-    common = {"auth_private_key_file": auth_key_file, "environment": "dev", "access_log": False}
-    taxonomy_app = create_taxonomy_app(
-        TaxonomySettings(database_url=own_databases["taxonomy_api"], public_base_url=urls["taxonomy_api"], **common)
-    )
-    issuer_app = create_issuer_app(
-        IssuerSettings(
-            database_url=own_databases["badge_issuer"],
-            master_key=base64.b64encode(os.urandom(32)).decode(),
-            taxonomy_url=urls["taxonomy_api"],
-            public_base_url=urls["badge_issuer"],
-            **common,
-        )
-    )
-    gap_app = create_gap_app(
-        GapSettings(
-            database_url=own_databases["gap_engine"],
-            taxonomy_url=urls["taxonomy_api"],
-            issuer_url=urls["badge_issuer"],
-            public_base_url=urls["gap_engine"],
-            **common,
-        )
-    )
-    org, demo = await _seed_organisation(taxonomy_app)
+    platform = build_platform(own_databases, auth_key_file)
+    org, demo = await _seed_organisation(platform.taxonomy)
     headers = bearer(org)
 
-    with (
-        _serving(taxonomy_app, ports["taxonomy_api"]) as taxonomy_url,
-        _serving(issuer_app, ports["badge_issuer"]) as issuer_url,
-        _serving(gap_app, ports["gap_engine"]) as gap_url,
-    ):
+    with serving_platform(platform):
+        taxonomy_url, issuer_url, gap_url = (platform.urls[s] for s in ("taxonomy_api", "badge_issuer", "gap_engine"))
         async with httpx.AsyncClient(headers=headers, timeout=10.0) as http:
             roles = _ok(await http.get(f"{taxonomy_url}/v1/roles"), 200)["items"]
             role_id = next(role["id"] for role in roles if role["name"] == "Project Manager")

@@ -1,38 +1,14 @@
 """Health, readiness, metrics, request ids and error shapes, the same on all three services."""
 
-import pytest
 from sqlalchemy import select
 
-from services.badge_issuer.app import create_app as create_issuer
-from services.badge_issuer.settings import IssuerSettings
-from services.gap_engine.app import create_app as create_gap_engine
-from services.gap_engine.settings import GapSettings
 from services.taxonomy_api.app import create_app as create_taxonomy
 from services.taxonomy_api.db.tables import Organisation
 from services.taxonomy_api.provisioning import DEMO_ORGANISATION, bootstrap_organisation, seed_demo_organisation
 from services.taxonomy_api.settings import TaxonomySettings
 from shared.rate_limit import FixedWindowLimiter
 from tests.conftest import asgi_client
-from tests.tenancy import authenticated_routes
-
-SERVICES = [
-    (create_taxonomy, TaxonomySettings, "taxonomy_api"),
-    (create_issuer, IssuerSettings, "badge_issuer"),
-    (create_gap_engine, GapSettings, "gap_engine"),
-]
-
-
-@pytest.fixture
-def each_service(service_settings):
-    """Run a check on all three services in turn (apps built fresh, engines disposed after)."""
-
-    async def run(check) -> None:
-        for create, settings_class, name in SERVICES:
-            app = create(service_settings(settings_class, name))
-            async for client in asgi_client(app):
-                await check(app, client, name)
-
-    return run
+from tests.tenancy import authenticated_routes, page_routes_without_an_auth_rule
 
 
 async def test_health_readiness_and_metrics(each_service):
@@ -122,3 +98,10 @@ def test_public_rate_limit_counts_per_client_per_minute():
     assert not limiter.allow("a", now=2)
     assert limiter.allow("b", now=2)
     assert limiter.allow("a", now=61)
+
+
+async def test_every_page_route_states_who_may_see_it(each_service):
+    async def check(app, client, name):
+        assert page_routes_without_an_auth_rule(app) == [], name
+
+    await each_service(check)

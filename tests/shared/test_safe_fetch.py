@@ -243,3 +243,41 @@ async def test_the_real_transport_connects_to_the_vetted_address_under_the_name(
         await server.wait_closed()
     assert document.json() == {"ok": True}
     assert f"host: pinned.example:{port}".encode() in seen[0].lower()
+
+
+async def test_a_conditional_get_answers_not_modified_without_a_body(fetcher, web):
+    fetcher, url = fetcher(), "https://lists.example/status/1"
+    web.serve(url, {"list": 1}, headers={"etag": '"v1"'})
+    first = await fetcher.fetch(url, if_none_match='"v0"')
+    assert first.status_code == 200 and first.etag == '"v1"' and first.json() == {"list": 1}
+    web.serve(url, b"", status=304, headers={"etag": '"v1"'})
+    again = await fetcher.fetch(url, if_none_match='"v1"')
+    assert again.not_modified and again.content == b"" and again.etag == '"v1"'
+    assert [request.headers.get("if-none-match") for request in web.requests] == ['"v0"', '"v1"']
+    # Without a kept ETag a 304 is no answer at all.
+    with pytest.raises(FetchError, match="HTTP 304"):
+        await fetcher.fetch(url, use_cache=False)
+
+
+async def test_a_form_post_is_vetted_reads_its_json_answer_capped_and_follows_no_redirect(fetcher, web):
+    web.serve("https://idp.example/token", {"error": "invalid_grant"}, status=400)
+    web.serve("https://idp.example/moved", b"", status=307, headers={"location": "https://10.0.0.5/token"})
+    web.serve("https://idp.example/huge", {"padding": "x" * 8192})
+    web.serve("https://idp.example/page", "<html></html>", content_type="text/html")
+    safe = fetcher()
+    answer = await safe.post_form("https://idp.example/token", {"grant_type": "authorization_code", "code": "a b"})
+    assert answer.status_code == 400 and answer.json() == {"error": "invalid_grant"}
+    sent = web.requests[-1]
+    assert sent.method == "POST" and sent.content == b"grant_type=authorization_code&code=a+b"
+    assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert (await safe.post_form("https://idp.example/moved", {})).status_code == 307  # the answer, not followed
+    with pytest.raises(FetchError) as huge:
+        await safe.post_form("https://idp.example/huge", {})
+    assert huge.value.code == "too_large"
+    with pytest.raises(FetchError) as html:
+        await safe.post_form("https://idp.example/page", {})
+    assert html.value.code == "content_type"
+    with pytest.raises(URLRefused) as refused:
+        await safe.post_form("https://10.0.0.5/token", {})
+    assert "private" in refused.value.reason
+    assert [request.url.path for request in web.requests] == ["/token", "/moved", "/huge", "/page"]

@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -7,6 +7,8 @@ import pytest
 from services.taxonomy_api.domain import organisations
 from services.taxonomy_api.provisioning import seed_demo_taxonomy
 from tests.conftest import asgi_client
+from tests.live_platform import free_port, serving
+from tests.taxonomy_api.oidc_provider import StubOpenIDProvider, provider_app
 
 
 @pytest.fixture
@@ -40,3 +42,20 @@ async def demo(taxonomy_app, org) -> dict[str, uuid.UUID]:
         ids = await seed_demo_taxonomy(session, org)
         await session.commit()
     return ids
+
+
+@pytest.fixture(scope="session")
+def served_provider() -> Iterator[StubOpenIDProvider]:
+    """The test OpenID provider on a loopback port for the whole run (a real HTTP peer)."""
+    provider = StubOpenIDProvider()
+    port = free_port()
+    provider.issuer = f"http://127.0.0.1:{port}"
+    with serving(provider_app(provider), port):
+        yield provider
+
+
+@pytest.fixture
+def identity_provider(served_provider: StubOpenIDProvider) -> Iterator[StubOpenIDProvider]:
+    served_provider.reset()
+    yield served_provider
+    served_provider.reset()

@@ -6,7 +6,7 @@ from tests.tenancy import TenantWalk, authenticated_routes, walk_every_authentic
 
 
 async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
-    client, taxonomy_app, demo, org, new_org, bearer
+    client, taxonomy_app, demo, org, new_org, bearer, identity_provider
 ):
     intruder_org = await new_org("intruder")
     async with taxonomy_app.state.database.sessions() as session:
@@ -14,6 +14,13 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
         owner_user = await add_user(session, org, email="owner.person@example.com", name="Owner Person", role="analyst")
         await session.commit()
     owner = bearer(org)
+    identity_provider.clients.update({"owner-sso-client": "owner sso secret", "intruder-sso-client": "x"})
+    owner_sso = {
+        "issuer": identity_provider.issuer,
+        "client_id": "owner-sso-client",
+        "client_secret": "owner sso secret",
+    }
+    assert (await client.put("/v1/identity-provider", json=owner_sso, headers=owner)).status_code == 200
     listing = (await client.get("/v1/scales", headers=owner)).json()["items"]
     scale_id = listing[0]["id"]
     capability_id = (await client.get("/v1/capabilities", headers=owner)).json()["items"][0]["id"]
@@ -57,8 +64,10 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     bodies[("POST", "/v1/clients")] = {"name": "Intruder client", "scopes": ["admin"]}
     bodies[("POST", "/v1/users")] = {"email": "intruder.person@example.com", "name": "Intruder", "role": "admin"}
     bodies[("PATCH", "/v1/users/{item_id}")] = {"role": "admin"}
+    # The intruder may set up its own organisation's provider; it must never see or touch the owner's.
+    bodies[("PUT", "/v1/identity-provider")] = {**owner_sso, "client_id": "intruder-sso-client", "client_secret": "x"}
     markers = {str(org), skill_id, badge_id, scale_id, capability_id, role_id, pathway_id, owner_client.client_id}
-    markers |= {str(owner_user.id), owner_user.email}
+    markers |= {str(owner_user.id), owner_user.email, "owner-sso-client", "owner sso secret"}
     markers |= {str(value) for value in demo.values()}
 
     walked = await walk_every_authenticated_route(
@@ -74,7 +83,8 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 template.replace("{item_id}", value)
                 for template, value in item.items()
                 if template.startswith("/v1/") and "clients" not in template and "users" not in template
-            ],
+            ]
+            + ["/v1/identity-provider"],
         ),
     )
     assert walked == len(authenticated_routes(taxonomy_app)) >= 30

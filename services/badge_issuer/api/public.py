@@ -7,10 +7,11 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.badge_issuer.api import pages
 from services.badge_issuer.api.deps import base_url, key_vault
 from services.badge_issuer.baking import MEDIA_TYPES
 from services.badge_issuer.db.tables import Credential
-from services.badge_issuer.domain import baked_images, credential_page, issuers, status_lists
+from services.badge_issuer.domain import baked_images, issuers, status_lists
 from shared.db import get_session
 from shared.errors import NotFound
 from shared.etag import bytes_with_etag, json_with_etag
@@ -23,12 +24,30 @@ PREFIX = "/v1/public"
 NOT_FOUND = {404: {"description": "No such object"}, 429: {"description": "Rate limited"}}
 
 
-@router.get(PREFIX + "/issuers/{issuer_id}", summary="An issuer's Open Badges 3.0 Profile", responses=NOT_FOUND)
+FormatQuery = Query(None, description="Overrides the Accept header, e.g. for a plain link to the JSON from the page.")
+
+
+def _wants_html(request: Request, format: str | None) -> bool:  # noqa: A002 - the query parameter's public name
+    return format == "html" or (format is None and prefers_html(request.headers.get("accept")))
+
+
+@router.get(
+    PREFIX + "/issuers/{issuer_id}",
+    summary="An issuer's Open Badges 3.0 Profile (JSON), or its page (HTML)",
+    responses={**NOT_FOUND, 200: {"content": {"application/ld+json": {}, "text/html": {}}}},
+)
 async def public_issuer_profile(
-    request: Request, issuer_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+    request: Request,
+    issuer_id: uuid.UUID,
+    format: Literal["json", "html"] | None = FormatQuery,  # noqa: A002 - the query parameter's public name
+    session: AsyncSession = Depends(get_session),
 ) -> Response:
-    """Public. Name, contact and DID of the issuer; `otherIdentifier` lists the DIDs of its retired keys."""
+    """Public. Name, contact and DID of the issuer; `otherIdentifier` lists the DIDs of its retired keys.
+    A browser (Accept ranking text/html above JSON) gets the issuer's page: its identifiers, its keys
+    and the achievements it has awarded."""
     issuer = await issuers.public_issuer(session, issuer_id)
+    if _wants_html(request, format):
+        return await pages.issuer_page(request, session, issuer)
     profile = issuers.ob3_profile(issuer, await issuers.issuer_keys(session, issuer))
     return json_with_etag(request, profile, media_type="application/ld+json")
 
@@ -88,29 +107,27 @@ async def did_web_document(
 async def public_credential(
     request: Request,
     credential_id: uuid.UUID,
-    format: Literal["json", "html"] | None = Query(  # noqa: A002 - the query parameter's public name
-        None, description="Overrides the Accept header, e.g. for a plain link to the JSON from the page."
+    format: Literal["json", "jwt", "html"] | None = Query(  # noqa: A002 - the query parameter's public name
+        None,
+        description="Overrides the Accept header: `json` the credential document (for a VC-JWT, its payload's "
+        "credential), `jwt` the compact token (VC-JWT credentials only), `html` the page.",
     ),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     """Public: the shareable link of a credential. Data Integrity credentials are the JSON document;
     VC-JWT credentials are the compact token (`application/vc+jwt`). A browser (Accept ranking
-    text/html above JSON) gets a readable page instead; JSON stays the default so verifiers that
-    follow the link get the credential. Revoked credentials are still served and shown revoked."""
+    text/html above JSON) gets a readable page instead, with the credential verified as it is shown;
+    JSON stays the default so verifiers that follow the link get the credential. Revoked credentials
+    are still served and shown revoked."""
     credential = await session.get(Credential, credential_id)
     if credential is None:
         raise NotFound(f"No credential {credential_id}.")
-    wants_html = format == "html" or (format is None and prefers_html(request.headers.get("accept")))
-    if wants_html:
-        path = f"/v1/public/credentials/{credential_id}"
-        page = credential_page.render_credential_page(
-            credential.document,
-            revoked_at=credential.revoked_at,
-            json_url=f"{path}?format=json",
-            png_url=f"{path}/baked.png",
-            svg_url=f"{path}/baked.svg",
-        )
-        response = bytes_with_etag(request, page.encode(), media_type="text/html; charset=utf-8")
+    if format == "jwt" and not credential.compact_jwt:
+        raise NotFound(f"Credential {credential_id} was not issued as a VC-JWT; its JSON is ?format=json.")
+    if _wants_html(request, format):
+        return await pages.credential_page(request, session, credential)
+    if format == "json":
+        response = json_with_etag(request, credential.document, media_type="application/ld+json")
     elif credential.compact_jwt:
         response = bytes_with_etag(request, credential.compact_jwt.encode(), media_type="application/vc+jwt")
     else:

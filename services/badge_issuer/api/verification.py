@@ -2,14 +2,13 @@
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.api.deps import base_url, key_vault
-from services.badge_issuer.domain import baked_images, verification
+from services.badge_issuer.domain import presented as presented_input
+from services.badge_issuer.domain import verification
 from shared.db import get_session
-from shared.errors import Unprocessable
 from shared.rate_limit import public_rate_limit
 from shared.schemas.issuer import VerificationOut
 from shared.uploads import is_multipart, read_upload
@@ -49,14 +48,8 @@ async def _presented(request: Request) -> dict[str, Any]:
     """What was shown: a JSON body, or the credential extracted from an uploaded baked image."""
     if is_multipart(request):
         upload = await read_upload(request, "file", "Send the baked PNG or SVG in the multipart field `file`.")
-        return baked_images.presented_from_image(upload.data, request.app.state.settings.max_body_bytes)
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as error:
-        raise Unprocessable(f"The body is not JSON: {error}") from error
-    if not isinstance(body, dict):
-        raise Unprocessable("The body must be a JSON object.")
-    return body
+        return presented_input.from_image(upload.data, request.app.state.settings.max_body_bytes)
+    return presented_input.from_json_body(await request.body())
 
 
 @router.post(

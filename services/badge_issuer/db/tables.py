@@ -215,3 +215,25 @@ class WebhookDelivery(IdMixin, TenantMixin, Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WalletLink(IdMixin, TenantMixin, Base):
+    """A signed link to one learner's wallet, read-only and without sign-in, until it expires or is
+    revoked. Only the SHA-256 of its random token is kept: the link is shown once, to its creator."""
+
+    __tablename__ = "wallet_links"
+    __table_args__ = (
+        CheckConstraint(
+            "learner_hris_id IS NOT NULL OR learner_email IS NOT NULL", name="ck_wallet_links_names_a_learner"
+        ),
+    )
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    learner_hris_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    learner_email: Mapped[str | None] = mapped_column(String(320))
+    # Shown on the shared page instead of any identifier (an HRIS id means nothing to an employer).
+    holder_name: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,6 +1,7 @@
 """Issued credentials: issuing from an assessment result, reading, revoking."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -175,19 +176,23 @@ async def credential_page(
     learner: str | None,
     *,
     issued_since: datetime | None = None,
+    learner_keys: Sequence[str] | None = None,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Credential], str | None]:
     """The organisation's credentials (one learner's when `learner` is given), oldest first, revoked
     ones included (marked so).
 
-    `learner` is an HRIS id, or an email address (case-insensitive). Keyset pagination over
-    (issued_at, id), with its own cursor because the shared helper cannot rebuild a datetime."""
+    `learner` is an HRIS id, or an email address (case-insensitive); `learner_keys` names a learner
+    by their stored keys instead (a wallet's owner, by HRIS id and email at once). Keyset pagination
+    over (issued_at, id), with its own cursor because the shared helper cannot rebuild a datetime."""
     statement = repository(session, org_id).select()
     if learner is not None:
         learner = learner.strip()
         keys = [f"hris:{learner}"] + ([f"email:{learner.lower()}"] if "@" in learner else [])
         statement = statement.where(Credential.learner_key.in_(keys))
+    if learner_keys is not None:
+        statement = statement.where(Credential.learner_key.in_(list(learner_keys)))
     if issued_since is not None:
         if issued_since.tzinfo is None:
             raise Unprocessable("issued_since must carry a timezone (e.g. 2026-01-15T09:30:00Z).", field="issued_since")

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.badge_issuer.db.tables import Issuer, IssuerKey
+from services.badge_issuer.db.tables import Credential, Issuer, IssuerKey
 from services.badge_issuer.domain import audit
 from services.badge_issuer.domain.key_vault import ENCRYPTION_SCHEME, KeyVault
 from services.badge_issuer.proofs import keys
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
+from shared.links import safe_url
 from shared.repository import TenantRepository
 from shared.schemas.issuer import IssuerIn, IssuerKeyOut, IssuerOut
 
@@ -361,3 +362,46 @@ def published_key(issuer: Issuer, key_rows: list[IssuerKey], key_id: uuid.UUID) 
                 raise NotFound(f"Key {key_id} of issuer {issuer.id} was revoked as compromised.")
             return row.public_jwk
     raise NotFound(f"Issuer {issuer.id} has no key {key_id}.")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAchievement:
+    """An achievement an issuer has issued, as its latest credential names it (public: every
+    credential page shows as much)."""
+
+    achievement_id: uuid.UUID
+    name: str
+    url: str | None  # only an http(s) URL: a page may link it
+    tier: str | None
+    latest: datetime
+
+
+MAX_ISSUED_ACHIEVEMENTS = 50
+
+
+async def issued_achievements(session: AsyncSession, issuer: Issuer) -> list[IssuedAchievement]:
+    """What the issuer awards, newest first, at most MAX_ISSUED_ACHIEVEMENTS; one small read each."""
+    latest = await session.execute(
+        select(Credential.achievement_id, func.max(Credential.issued_at).label("latest"))
+        .where(Credential.issuer_id == issuer.id, Credential.org_id == issuer.org_id)
+        .group_by(Credential.achievement_id)
+        .order_by(func.max(Credential.issued_at).desc(), Credential.achievement_id)
+        .limit(MAX_ISSUED_ACHIEVEMENTS)
+    )
+    found = []
+    for achievement_id, issued_at in latest.all():
+        row = (
+            await session.execute(
+                select(Credential.document, Credential.achievement_tier)
+                .where(Credential.issuer_id == issuer.id, Credential.achievement_id == achievement_id)
+                .order_by(Credential.issued_at.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None:
+            continue
+        achievement = (row.document.get("credentialSubject") or {}).get("achievement") or {}
+        name = achievement.get("name") if isinstance(achievement.get("name"), str) else "Achievement"
+        url = safe_url(achievement.get("id"))
+        found.append(IssuedAchievement(achievement_id, name, url, row.achievement_tier, issued_at))
+    return found

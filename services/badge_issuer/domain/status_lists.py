@@ -64,12 +64,16 @@ async def _claim_range(session: AsyncSession, status_list_id: uuid.UUID, count: 
 
     The mark moves by compare-and-set (UPDATE ... WHERE next_index = the value read), so two replicas
     reserving at once can never both get a range starting at the same mark, whatever the database's
-    locking; on PostgreSQL the read also locks the row (FOR UPDATE), so the second simply waits for
-    the first's commit and the set never misses."""
+    locking; on PostgreSQL the read also locks the row, so the second simply waits for the first's
+    commit and the set never misses. The lock is FOR NO KEY UPDATE, not FOR UPDATE: the issuance that
+    asked for this block may already hold a KEY SHARE lock on the row (the foreign key of a credential
+    it inserted, e.g. before its capstone), which FOR UPDATE would wait on for ever."""
     for _ in range(_MAX_CLAIM_ATTEMPTS):
         row = (
             await session.execute(
-                select(StatusList.next_index, StatusList.size).where(StatusList.id == status_list_id).with_for_update()
+                select(StatusList.next_index, StatusList.size)
+                .where(StatusList.id == status_list_id)
+                .with_for_update(key_share=True)
             )
         ).first()
         if row is None or row.next_index >= row.size:

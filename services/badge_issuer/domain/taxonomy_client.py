@@ -106,11 +106,21 @@ class TaxonomyClient:
         return index
 
     async def pathway_progress(
-        self, pathway_id: uuid.UUID, held: list[uuid.UUID], authorization: str
+        self, pathway_id: uuid.UUID, held: list[uuid.UUID], authorization: str | None
     ) -> dict[str, Any]:
-        """taxonomy_api's judgement of the pathway for a learner holding `held` (it owns the rules)."""
+        """taxonomy_api's judgement of the pathway for a learner holding `held` (it owns the rules);
+        with no authorization, through its public route (a wallet page has no API token)."""
         query = "&".join(f"held={achievement}" for achievement in sorted(map(str, held)))
-        return await self._get_json(f"/v1/pathways/{pathway_id}/progress?{query}", authorization)
+        prefix = "/v1/pathways" if authorization else "/v1/public/pathways"
+        return await self._get_json(f"{prefix}/{pathway_id}/progress?{query}", authorization)
+
+    async def public_pathways_with_step(self, achievement_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The pathways `achievement_id` is a step of (public, like the achievement itself)."""
+        return (await self._get_json(f"/v1/public/achievements/{achievement_id}/pathways", None))["items"]
+
+    async def public_achievement(self, achievement_id: uuid.UUID) -> dict[str, Any]:
+        """The achievement's public Open Badges 3.0 JSON (its name, for a capstone not held yet)."""
+        return await self._get_json(f"/v1/public/achievements/{achievement_id}", None)
 
     def forget(self) -> None:
         """Drop every cached body and index (the next reads go to taxonomy_api)."""

@@ -49,7 +49,13 @@ from services.badge_issuer.ob3.schema_validation import (
     validate_endorsement_credential_jsonld,
 )
 from services.badge_issuer.proofs import data_integrity, keys, vc_jwt
-from services.badge_issuer.status_list import StatusListError, check_credential_status
+from services.badge_issuer.status_list import (
+    LIST_CREDENTIAL_TYPE,
+    LIST_SUBJECT_TYPE,
+    StatusListError,
+    check_credential_status,
+)
+from shared import revocation_list
 from shared.errors import NotFound
 from shared.safe_fetch import JSON_TYPES, FetchError, SafeFetcher
 from shared.schemas.issuer import VerificationCheck, VerificationOut
@@ -125,6 +131,20 @@ class ResolvedKey:
 
 class KeyUnreachableError(KeyResolutionError):
     """The document that would vouch for the key was not read (not fetched, or the fetch failed)."""
+
+
+class KeyCompromisedError(KeyResolutionError):
+    """The key is one of this service's, revoked by its issuer as compromised."""
+
+
+def key_failure_code(error: KeyResolutionError, default: str) -> str:
+    """The signature check's code when its key was not established: `key_unreachable` (try again
+    later: nothing was judged), `key_compromised` (nothing it signed counts), else `default`."""
+    if isinstance(error, KeyUnreachableError):
+        return "key_unreachable"
+    if isinstance(error, KeyCompromisedError):
+        return "key_compromised"
+    return default
 
 
 def _key_from_method(method: Mapping[str, Any]) -> keys.PublicKey:
@@ -253,7 +273,7 @@ class KeyResolver:
         if row.status == "compromised":
             since = getattr(row, "compromised_since", None)
             when = f" (distrusted since {since.isoformat()})" if since else ""
-            raise KeyResolutionError(
+            raise KeyCompromisedError(
                 f"key {row.kid} was revoked by its issuer as compromised{when}: nothing it signed is trusted"
             )
         siblings = await self.session.scalars(select(IssuerKey.did).where(IssuerKey.issuer_id == row.issuer_id))
@@ -457,7 +477,7 @@ async def _signature(read: _Presented, resolver: KeyResolver) -> tuple[Verificat
     except ProofFailure as error:
         return _failed("signature", f"{error.code}: {error}", error.code), None
     except KeyResolutionError as error:
-        code = "unresolvable_verification_method"
+        code = key_failure_code(error, "unresolvable_verification_method")
         return _failed("signature", f"{code}: {error}", code), None
     reason = f"{signed.signer} ({signed.key.source})"
     if signed.warnings:
@@ -490,7 +510,11 @@ async def _data_integrity_proof(credential: Mapping[str, Any], resolver: KeyReso
 
     result = data_integrity.verify(credential, resolve)
     if not result.valid:
-        raise ProofFailure(result.code, result.reason or "")
+        unresolved = found.get(result.verification_method or "")
+        code = result.code
+        if code == "unresolvable_verification_method" and isinstance(unresolved, KeyResolutionError):
+            code = key_failure_code(unresolved, code)
+        raise ProofFailure(code, result.reason or "")
     method = result.verification_method or ""
     resolved = found[method]
     assert isinstance(resolved, ResolvedKey)
@@ -512,10 +536,10 @@ async def _jwt_proof(token: str, resolver: KeyResolver) -> _Signed:
             key = await resolver.resolve(kid)
         except KeyUnreachableError as error:
             if not isinstance(embedded, Mapping):
-                raise ProofFailure("unresolvable_key", f"kid {kid}: {error}") from error
+                raise ProofFailure(key_failure_code(error, "unresolvable_key"), f"kid {kid}: {error}") from error
             kid_problem = f"kid {kid}: {error}"
         except KeyResolutionError as error:
-            raise ProofFailure("unresolvable_key", f"kid {kid}: {error}") from error
+            raise ProofFailure(key_failure_code(error, "unresolvable_key"), f"kid {kid}: {error}") from error
     if key is None:
         if not isinstance(embedded, Mapping):
             raise ProofFailure("unresolvable_key", "the JOSE header names no key: no kid to look it up by, and no jwk")
@@ -589,6 +613,8 @@ def _schema(credential: Mapping[str, Any], *, nested: bool) -> VerificationCheck
     credential that fails the strict schema but matches 1EdTech's JSON-LD adaptation (single values
     where arrays are expected: how Digital Bazaar's and DCC's issuers write `proof`) is a warning."""
     types = _types(credential)
+    if LIST_CREDENTIAL_TYPE in types and not nested:
+        return _status_list_shape(credential)
     known = [name for name in SCHEMAS if name in types]
     if not known or (nested and known[0] == "ClrCredential"):
         expected = "AchievementCredential / OpenBadgeCredential" if nested else ", ".join(SCHEMAS)
@@ -607,6 +633,18 @@ def _schema(credential: Mapping[str, Any], *, nested: bool) -> VerificationCheck
         )
         return _check("schema", "warning", reason, "schema_jsonld_adaptation", details)
     return _failed("schema", f"does not match the {title} JSON schema: {first}", "schema_mismatch", details)
+
+
+def _status_list_shape(credential: Mapping[str, Any]) -> VerificationCheck:
+    """A status list credential (what a relying party that caches lists asks us to check: the gap
+    engine's sweep): W3C publishes no JSON schema for it, so its subject's shape is what is checked."""
+    subject = credential.get("credentialSubject")
+    if not isinstance(subject, Mapping) or subject.get("type") != LIST_SUBJECT_TYPE:
+        reason = f"a {LIST_CREDENTIAL_TYPE} needs a credentialSubject of type {LIST_SUBJECT_TYPE}"
+        return _failed("schema", reason, "schema_mismatch")
+    if not isinstance(subject.get("encodedList"), str) or not isinstance(subject.get("statusPurpose"), str):
+        return _failed("schema", "the status list has no encodedList or statusPurpose", "schema_mismatch")
+    return _passed("schema", f"W3C Bitstring Status List v1.0 {LIST_CREDENTIAL_TYPE}", "status_list_shape")
 
 
 async def _nested_credentials(
@@ -676,12 +714,18 @@ async def _status(
         return _failed("status", reason, "too_many_status_entries")
     checked = []
     for entry in listed:
+        if isinstance(entry, Mapping) and entry.get("type") == revocation_list.ENTRY_TYPE:
+            failed = await _revocation_list_status(entry, credential, resolver)
+            if failed is not None:
+                return failed
+            checked.append(str(entry.get("id")))
+            continue
         list_url = entry.get("statusListCredential") if isinstance(entry, Mapping) else None
         if not isinstance(list_url, str):
             kind = entry.get("type") if isinstance(entry, Mapping) else None
             reason = (
                 f"credentialStatus of type {kind!r} names no statusListCredential: only Bitstring Status List "
-                "entries can be checked, so whether it was revoked is unknown"
+                f"and {revocation_list.ENTRY_TYPE} entries can be checked, so whether it was revoked is unknown"
             )
             return _failed("status", reason, "unsupported_status")
         try:
@@ -698,6 +742,41 @@ async def _status(
             return _failed("status", reason, state if purpose in ("revocation", "suspension") else purpose)
         checked.append(list_url)
     return _passed("status", "not revoked (" + ", ".join(checked) + ")", "not_revoked")
+
+
+async def _revocation_list_status(
+    entry: Mapping[str, Any], credential: Mapping[str, Any], resolver: KeyResolver
+) -> VerificationCheck | None:
+    """A 1EdTechRevocationList entry: the list its id names, fetched, believed only when it is the
+    credential issuer's; the failed check when the credential is revoked or the list unusable."""
+    try:
+        url = revocation_list.entry_url(entry)
+    except revocation_list.RevocationListError as error:
+        return _failed("status", f"credentialStatus: {error}", "malformed_status")
+    try:
+        fetcher = resolver.fetcher_for(f"the revocation list {url}")
+        document = await fetcher.fetch(url, accept=JSON_TYPES)
+        listed = revocation_list.read_revocation_list(document.json(), url)
+    except KeyResolutionError as error:
+        return _failed("status", str(error), "status_unavailable")
+    except FetchError as error:
+        return _failed(
+            "status", f"revocation list {url} could not be fetched: {error.reason} ({error.code})", "status_unavailable"
+        )
+    except revocation_list.RevocationListError as error:
+        return _failed("status", f"revocation list {url}: {error}", "malformed_status")
+    try:
+        revocation_list.check_issuer(listed, _issuer_id(credential))
+    except revocation_list.RevocationListError as error:
+        return _failed("status", str(error), "status_unavailable")
+    credential_id = credential.get("id") if isinstance(credential.get("id"), str) else None
+    reason = listed.reason_for(credential_id)
+    if reason is None:
+        return None
+    because = f" ({reason})" if reason else ""
+    return _failed(
+        "status", f"revocation: the credential has been revoked by its issuer{because}, per {url}", "revoked"
+    )
 
 
 async def _status_list_credential(

@@ -48,9 +48,13 @@ class _Report:
     def __init__(self) -> None:
         self.checks: list[VerificationCheck] = []
 
-    def add(self, check: str, outcome: Outcome, reason: str, details: list[str] | None = None) -> bool:
+    def add(
+        self, check: str, outcome: Outcome, reason: str, details: list[str] | None = None, code: str | None = None
+    ) -> bool:
+        """`code`: the same stable codes as the OB 3.0 verifier's where the meaning is the same
+        (revoked, expired, status_unavailable, key_unreachable, invalid_signature)."""
         self.checks.append(
-            VerificationCheck(check=check, outcome=outcome, reason=reason, details=details or [])  # type: ignore[arg-type]
+            VerificationCheck(check=check, outcome=outcome, reason=reason, code=code, details=details or [])  # type: ignore[arg-type]
         )
         return outcome != "failed"
 
@@ -136,9 +140,10 @@ class _Verification:
         except DocumentUnavailable as error:
             if error.gone:
                 self.report.add("hosted", "skipped", f"{url} answers 410 Gone: its issuer has revoked it")
-                self.report.add("status", "failed", "revoked by its issuer: the hosted assertion answers 410 Gone")
+                reason = "revoked by its issuer: the hosted assertion answers 410 Gone"
+                self.report.add("status", "failed", reason, code="revoked")
             else:
-                self.report.add("hosted", "failed", str(error))
+                self.report.add("hosted", "failed", str(error), code="hosted_unavailable")
             self.report.skip_rest(self.names, "not checked: the hosted assertion could not be confirmed")
             return
         revoked = self._hosted_revocation(hosted)
@@ -148,17 +153,19 @@ class _Verification:
             if hosted.get(key) != self.assertion.get(key)
         )
         if hosted.get("id") != url:
-            self.report.add("hosted", "failed", f"the document at {url} is assertion {hosted.get('id')!r}, not {url}")
+            reason = f"the document at {url} is assertion {hosted.get('id')!r}, not {url}"
+            self.report.add("hosted", "failed", reason, code="hosted_mismatch")
         elif differs:
             self.report.add(
                 "hosted",
                 "failed",
                 f"the assertion hosted at {url} is not the one presented: they differ in {', '.join(differs[:10])}",
+                code="hosted_mismatch",
             )
         else:
             self.report.add("hosted", "passed", f"the assertion hosted at {url} is the one presented")
         if revoked:  # reported at once: whatever else fails below, a person should see this first
-            self.report.add("status", "failed", revoked)
+            self.report.add("status", "failed", revoked, code="revoked")
         if differs or hosted.get("id") != url:
             self.report.skip_rest(self.names, "not checked: the hosted assertion is not the one presented")
             return
@@ -190,7 +197,8 @@ class _Verification:
         try:
             verified, how = await self._signature()
         except (SignatureFailure, DocumentUnavailable) as error:
-            self.report.add("signature", "failed", str(error))
+            code = "key_unreachable" if isinstance(error, DocumentUnavailable) else "invalid_signature"
+            self.report.add("signature", "failed", str(error), code=code)
             self.report.skip_rest(self.names, "not checked: the signature failed, so the content cannot be trusted")
             return
         self.assertion = verified
@@ -258,7 +266,7 @@ class _Verification:
         try:
             listing = await self.docs.json_object(url, "the issuer's revocationList")
         except DocumentUnavailable as error:
-            self.report.add("status", "failed", f"revocation could not be checked: {error}")
+            self.report.add("status", "failed", f"revocation could not be checked: {error}", code="status_unavailable")
             return
         problem = self._revocation_list_problem(listing, url)
         if problem:
@@ -270,7 +278,8 @@ class _Verification:
             return
         reason = entry.get("revocationReason") if isinstance(entry, Mapping) else None
         why = f": {reason}" if isinstance(reason, str) and reason else ""
-        self.report.add("status", "failed", f"revoked by its issuer (listed in its revocationList {url}){why}")
+        reason = f"revoked by its issuer (listed in its revocationList {url}){why}"
+        self.report.add("status", "failed", reason, code="revoked")
 
     def _revocation_list_problem(self, listing: Mapping[str, Any], url: str) -> str | None:
         assert self.profile is not None
@@ -373,7 +382,7 @@ class _Verification:
         elif "expires" in self.assertion and expires is None:
             self.report.add("validity_window", "failed", "expires is not a date-time")
         elif expires is not None and expires + CLOCK_SKEW < self.now:
-            self.report.add("validity_window", "failed", f"expired at {self.assertion['expires']}")
+            self.report.add("validity_window", "failed", f"expired at {self.assertion['expires']}", code="expired")
         else:
             until = f", expires {self.assertion['expires']}" if expires else ", no expiry"
             self.report.add("validity_window", "passed", f"issued on {self.assertion['issuedOn']}{until}")

@@ -20,7 +20,7 @@ error rather than an unsigned hole in the credential. Anything it does not cover
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -58,15 +58,18 @@ class _UnsupportedFeature(Exception):
     """The fast expander does not implement this JSON-LD feature; use pyld instead."""
 
 
-def canonicalize(document: Mapping[str, Any]) -> str:
-    """Canonical N-Quads of ``document`` (RDFC-1.0), the bytes Data Integrity hashes."""
+def canonicalize(document: Mapping[str, Any], hash_algorithm: str = "sha256") -> str:
+    """Canonical N-Quads of ``document`` (RDFC-1.0), the bytes Data Integrity hashes. ``hash_algorithm``
+    is RDFC-1.0's own (``sha384`` for ecdsa-rdfc-2019 on P-384); pyld's fallback knows only SHA-256."""
     try:
         expanded = _EXPANDER.expand(document)
     except _UnsupportedFeature:
-        return canonicalize_with_pyld(document)
+        if hash_algorithm == "sha256":
+            return canonicalize_with_pyld(document)
+        expanded = _expand_with_pyld(document)
     except jsonld.JsonLdError as error:
         raise _explain_jsonld_failure(error) from error
-    return canonical_nquads_from_expanded(expanded)
+    return "".join(_canonical_lines(rdf_quads(orjson.dumps(expanded)), hash_algorithm=hash_algorithm))
 
 
 def canonicalize_with_pyld(document: Mapping[str, Any]) -> str:
@@ -87,7 +90,14 @@ def expand(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     try:
         return _EXPANDER.expand(document)
     except _UnsupportedFeature:
+        return _expand_with_pyld(document)
+
+
+def _expand_with_pyld(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    try:
         return jsonld.expand(dict(document), {"documentLoader": pyld_document_loader})
+    except jsonld.JsonLdError as error:
+        raise _explain_jsonld_failure(error) from error
 
 
 def _explain_jsonld_failure(error: BaseException) -> CanonicalizationError:
@@ -107,6 +117,21 @@ def canonical_nquads_from_expanded(expanded: list[dict[str, Any]]) -> str:
 
 def _canonical_nquads(json_ld: bytes) -> str:
     """pyoxigraph does JSON-LD toRdf and writes canonical terms; rdfc.py relabels."""
+    return "".join(_canonical_lines(rdf_quads(json_ld)))
+
+
+def relabelled_nquads(document: Mapping[str, Any], relabel: Callable[[str], str]) -> list[str]:
+    """RDFC-1.0 lines of ``document`` with each canonical blank node label passed through ``relabel``
+    (``c14n0`` -> another label) and sorted again, as ecdsa-sd-2023 hashes and signs them."""
+    try:
+        expanded = expand(document)
+    except jsonld.JsonLdError as error:
+        raise _explain_jsonld_failure(error) from error
+    return _canonical_lines(rdf_quads(orjson.dumps(expanded)), relabel)
+
+
+def rdf_quads(json_ld: bytes) -> list[rdfc.Quad]:
+    """The distinct quads of an (expanded) JSON-LD document, terms written as N-Quads."""
     try:
         parsed = pyoxigraph.parse(json_ld, pyoxigraph.RdfFormat.JSON_LD)
         quads = {
@@ -120,8 +145,14 @@ def _canonical_nquads(json_ld: bytes) -> str:
         }
     except (SyntaxError, ValueError) as error:
         raise CanonicalizationError(f"JSON-LD to RDF failed: {error}") from error
+    return list(quads)
+
+
+def _canonical_lines(
+    quads: list[rdfc.Quad], relabel: Callable[[str], str] | None = None, hash_algorithm: str = "sha256"
+) -> list[str]:
     try:
-        return rdfc.canonical_nquads(quads)
+        return rdfc.canonical_nquad_lines(quads, relabel=relabel, hash_algorithm=hash_algorithm)
     except rdfc.PoisonedDatasetError as error:
         raise CanonicalizationError(str(error)) from error
 

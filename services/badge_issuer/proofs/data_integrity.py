@@ -10,8 +10,10 @@ Verified suites (:data:`SUITES`), all RDFC-1.0 with the same hash layout:
 ``DataIntegrityProof`` + ``eddsa-rdfc-2022``; + ``eddsa-2022`` (the pre-standard name of the same
 algorithm, reported with a warning); ``Ed25519Signature2020`` (no cryptosuite; Digital Credentials
 Consortium wallets and issuers, vc-di-eddsa "legacy" section); ``DataIntegrityProof`` +
-``ecdsa-rdfc-2019`` with a P-256 key (vc-di-ecdsa §3.2: a 64-byte IEEE P1363 r||s signature).
-The suite fixes the key type: a proof never picks its algorithm from the key it names.
+``ecdsa-rdfc-2019`` with a P-256 or P-384 key (vc-di-ecdsa §3.2: IEEE P1363 r||s signatures, SHA-384
+hashes on P-384). ``ecdsa-sd-2023`` (selective disclosure, base and derived proofs) hashes differently
+and is verified in :mod:`ecdsa_sd`. The suite fixes the key types: a proof never picks its algorithm from
+the key it names.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from . import keys
+from . import ecdsa_sd, keys
 from .canonicalization import CanonicalizationError, canonicalize
 
 PROOF_TYPE = "DataIntegrityProof"
@@ -44,26 +46,29 @@ PublicKeyResolver = Callable[[str], "keys.PublicKey"]
 """Turns a verificationMethod id into the key it names (raise if it cannot); the suite checks its type."""
 
 
+ECDSA_SD = ecdsa_sd.CRYPTOSUITE
+SIGNATURE_LENGTHS: Mapping[keys.KeyType, int] = {"Ed25519": ED25519_SIGNATURE_LENGTH, "P-256": 64, "P-384": 96}
+
+
 @dataclass(frozen=True, slots=True)
 class Suite:
-    """How one proof form is verified: which key type it needs, and what to warn about."""
+    """How one proof form is verified: which key types it takes, and what to warn about."""
 
     name: str
-    key_type: keys.KeyType
-    signature_length: int
+    key_types: tuple[keys.KeyType, ...]
     warning: str | None = None
 
 
 SUITES: Mapping[tuple[str, str | None], Suite] = {
-    (PROOF_TYPE, CRYPTOSUITE): Suite(CRYPTOSUITE, "Ed25519", ED25519_SIGNATURE_LENGTH),
+    (PROOF_TYPE, CRYPTOSUITE): Suite(CRYPTOSUITE, ("Ed25519",)),
     (PROOF_TYPE, LEGACY_EDDSA): Suite(
         LEGACY_EDDSA,
-        "Ed25519",
-        ED25519_SIGNATURE_LENGTH,
+        ("Ed25519",),
         "eddsa-2022 is the draft name of eddsa-rdfc-2022 (legacy: the issuer should re-sign with eddsa-rdfc-2022)",
     ),
-    (ED25519_SIGNATURE_2020, None): Suite(ED25519_SIGNATURE_2020, "Ed25519", ED25519_SIGNATURE_LENGTH),
-    (PROOF_TYPE, ECDSA_RDFC): Suite(ECDSA_RDFC, "P-256", 64),
+    (ED25519_SIGNATURE_2020, None): Suite(ED25519_SIGNATURE_2020, ("Ed25519",)),
+    (PROOF_TYPE, ECDSA_RDFC): Suite(ECDSA_RDFC, ("P-256", "P-384")),
+    (PROOF_TYPE, ECDSA_SD): Suite(ECDSA_SD, ("P-256",)),
 }
 
 
@@ -165,27 +170,30 @@ def _verify_proof(
     assert isinstance(method, str)
     suite = SUITES[(proof["type"], proof.get("cryptosuite"))]
     try:
-        signature = keys.decode_multibase_base58btc(proof["proofValue"])
-    except keys.KeyFormatError as error:
-        return VerificationResult(False, "malformed_proof_value", f"proofValue: {error}", method, suite.name)
-    if len(signature) != suite.signature_length:
-        reason = f"proofValue is not a {suite.signature_length}-byte {suite.name} signature"
-        return VerificationResult(False, "malformed_proof_value", reason, method, suite.name)
+        signature = _proof_value(suite, proof["proofValue"])
+    except (keys.KeyFormatError, ecdsa_sd.SelectiveProofError) as error:
+        code = error.code if isinstance(error, ecdsa_sd.SelectiveProofError) else "malformed_proof_value"
+        return VerificationResult(False, code, f"proofValue: {error}", method, suite.name)
     try:
         public_key = resolve_public_key(method)
     except Exception as error:  # noqa: BLE001 - any resolver failure is a verification failure
         return VerificationResult(False, "unresolvable_verification_method", f"{method}: {error}", method, suite.name)
     held = keys.key_type_of(public_key)
-    if held != suite.key_type:
-        reason = f"{suite.name} needs a {suite.key_type} key; {method} is a {held} key"
+    if held not in suite.key_types:
+        reason = f"{suite.name} needs a {' or '.join(suite.key_types)} key; {method} is a {held} key"
         return VerificationResult(False, "wrong_key_type", reason, method, suite.name)
+    if isinstance(signature, bytes) and len(signature) != SIGNATURE_LENGTHS[held]:
+        reason = f"proofValue is not a {SIGNATURE_LENGTHS[held]}-byte {suite.name} signature by a {held} key"
+        return VerificationResult(False, "malformed_proof_value", reason, method, suite.name)
     proof_options = {key: value for key, value in proof.items() if key != "proofValue"}
     context = proof_options.pop("@context", None) or unsecured.get("@context")
     if suite.name == ED25519_SIGNATURE_2020 and ED25519_2020_CONTEXT not in _context_urls(context):
         reason = f"an Ed25519Signature2020 proof needs the {ED25519_2020_CONTEXT} context in the credential"
         return VerificationResult(False, "missing_suite_context", reason, method, suite.name)
+    if not isinstance(signature, bytes):
+        return _verify_selective(unsecured, proof_options, context, public_key, signature, method)
     try:
-        hash_data = _hash_data(unsecured, proof_options, context)
+        hash_data = _hash_data(unsecured, proof_options, context, _hash_for(held))
     except CanonicalizationError as error:
         return VerificationResult(False, "canonicalization_failed", str(error), method, suite.name)
     matches = _signature_matches(public_key, signature, hash_data)
@@ -201,6 +209,36 @@ def _verify_proof(
         )
     warnings = (suite.warning,) if suite.warning else ()
     return VerificationResult(True, "ok", None, method, suite.name, warnings)
+
+
+def _proof_value(suite: Suite, proof_value: str) -> bytes | ecdsa_sd.BaseProof | ecdsa_sd.DerivedProof:
+    """The signature bytes (multibase base58btc), or an ecdsa-sd-2023 proof's parts (base64url CBOR)."""
+    if suite.name == ECDSA_SD:
+        return ecdsa_sd.parse_proof_value(proof_value)
+    return keys.decode_multibase_base58btc(proof_value)
+
+
+def _verify_selective(
+    unsecured: Mapping[str, Any],
+    proof_options: Mapping[str, Any],
+    context: Any,
+    public_key: keys.PublicKey,
+    parts: ecdsa_sd.BaseProof | ecdsa_sd.DerivedProof,
+    method: str,
+) -> VerificationResult:
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    try:
+        verified = ecdsa_sd.verify(unsecured, _proof_hash(proof_options, context), public_key, parts)
+    except CanonicalizationError as error:
+        return VerificationResult(False, "canonicalization_failed", str(error), method, ECDSA_SD)
+    except ecdsa_sd.SelectiveProofError as error:
+        return VerificationResult(False, error.code, str(error), method, ECDSA_SD)
+    return VerificationResult(True, "ok", None, method, f"{ECDSA_SD} ({verified})")
+
+
+def _hash_for(key_type: keys.KeyType) -> str:
+    """vc-di-ecdsa §2.3 / §3.2.4: SHA-384 with a P-384 key (RDFC-1.0's hash too); SHA-256 otherwise."""
+    return "sha384" if key_type == "P-384" else "sha256"
 
 
 def _matches_as_first_hashed(
@@ -229,7 +267,8 @@ def _signature_matches(public_key: keys.PublicKey, signature: bytes, hash_data: 
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
             half = len(signature) // 2
             der = encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
-            public_key.verify(der, hash_data, ec.ECDSA(hashes.SHA256()))
+            digest = hashes.SHA384() if isinstance(public_key.curve, ec.SECP384R1) else hashes.SHA256()
+            public_key.verify(der, hash_data, ec.ECDSA(digest))
         else:
             return False
     except InvalidSignature:
@@ -257,9 +296,15 @@ def _proof_shape_problem(proof: Mapping[str, Any], expected_proof_purpose: str) 
     return None
 
 
-def _hash_data(document: Mapping[str, Any], proof_options: Mapping[str, Any], context: Any) -> bytes:
+def _hash_data(
+    document: Mapping[str, Any], proof_options: Mapping[str, Any], context: Any, algorithm: str = "sha256"
+) -> bytes:
     """vc-di-eddsa §3.3.4-3.3.5: proof config hash first, then the document hash."""
-    proof_config = {"@context": context, **proof_options}
-    proof_hash = hashlib.sha256(canonicalize(proof_config).encode("utf-8")).digest()
-    document_hash = hashlib.sha256(canonicalize(document).encode("utf-8")).digest()
-    return proof_hash + document_hash
+    document_hash = hashlib.new(algorithm, canonicalize(document, algorithm).encode("utf-8")).digest()
+    return _proof_hash(proof_options, context, algorithm) + document_hash
+
+
+def _proof_hash(proof_options: Mapping[str, Any], context: Any, algorithm: str = "sha256") -> bytes:
+    """Hash of the canonical proof configuration: the proof without its value, in the document's context."""
+    canonical = canonicalize({"@context": context, **proof_options}, algorithm)
+    return hashlib.new(algorithm, canonical.encode("utf-8")).digest()

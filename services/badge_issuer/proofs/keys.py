@@ -2,7 +2,8 @@
 
 Ed25519 is the default because did:key (offline, no hosting) and eddsa-rdfc-2022
 need it; P-256 and RSA-2048 exist for VC-JWT (RS256 is required for OB 3.0
-conformance). The service encrypts the serialised private keys; that is not done here.
+conformance). P-384 is read, never generated: credentials signed elsewhere with ecdsa-rdfc-2019
+on P-384 must verify. The service encrypts the serialised private keys; that is not done here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import base58
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-KeyType = Literal["Ed25519", "P-256", "RSA"]
+KeyType = Literal["Ed25519", "P-256", "P-384", "RSA"]
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
@@ -30,7 +31,7 @@ DID_WEB_PREFIX = "did:web:"
 DID_CONTEXT = "https://www.w3.org/ns/did/v1"
 MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
 JWK_CONTEXT = "https://w3id.org/security/jwk/v1"
-KEY_TYPES: tuple[KeyType, ...] = ("Ed25519", "P-256", "RSA")
+KEY_TYPES: tuple[KeyType, ...] = ("Ed25519", "P-256", "RSA")  # what an issuer may sign with
 RSA_KEY_BITS = 2048
 
 
@@ -56,6 +57,8 @@ def key_type_of(key: PrivateKey | PublicKey) -> KeyType:
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         if isinstance(key.curve, ec.SECP256R1):
             return "P-256"
+        if isinstance(key.curve, ec.SECP384R1):
+            return "P-384"
         raise KeyFormatError(f"unsupported curve {key.curve.name}")
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         if key.key_size < RSA_KEY_BITS:
@@ -144,21 +147,33 @@ def public_key_from_did_key(did_or_method: str) -> ed25519.Ed25519PublicKey:
 
 
 P256_PUBLIC_MULTICODEC = b"\x80\x24"  # varint of 0x1200 (p256-pub); a compressed point follows
+P384_PUBLIC_MULTICODEC = b"\x81\x24"  # varint of 0x1201 (p384-pub)
+_EC_MULTICODECS: tuple[tuple[bytes, ec.EllipticCurve, int], ...] = (
+    (P256_PUBLIC_MULTICODEC, ec.SECP256R1(), 33),
+    (P384_PUBLIC_MULTICODEC, ec.SECP384R1(), 49),
+)
 DID_JWK_PREFIX = "did:jwk:"
 
 
 def public_key_from_multikey(multibase: str) -> PublicKey:
-    """An Ed25519 or P-256 Multikey (``z6Mk…`` / ``zDna…``), as verifiers meet them in did:key and
-    verification methods; any other multicodec is refused by name."""
+    """An Ed25519, P-256 or P-384 Multikey (``z6Mk…`` / ``zDna…`` / ``z82L…``), as verifiers meet them
+    in did:key and verification methods; any other multicodec is refused by name."""
     data = decode_multibase_base58btc(multibase)
     if data.startswith(ED25519_PUBLIC_MULTICODEC):
         return ed25519_public_key_from_multikey(multibase)
-    if data.startswith(P256_PUBLIC_MULTICODEC) and len(data) == 35:
-        try:
-            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data[2:])
-        except ValueError as error:
-            raise KeyFormatError(f"not a P-256 point: {error}") from error
-    raise KeyFormatError("the multikey is neither an Ed25519 nor a P-256 public key")
+    return ec_public_key_from_multicodec(data)
+
+
+def ec_public_key_from_multicodec(data: bytes) -> ec.EllipticCurvePublicKey:
+    """A P-256 / P-384 public key from multicodec bytes (header + compressed point); ecdsa-sd-2023
+    carries its per-credential key in this form inside the proof value."""
+    for header, curve, point_length in _EC_MULTICODECS:
+        if data.startswith(header) and len(data) == len(header) + point_length:
+            try:
+                return ec.EllipticCurvePublicKey.from_encoded_point(curve, data[len(header) :])
+            except ValueError as error:
+                raise KeyFormatError(f"not a {curve.name} point: {error}") from error
+    raise KeyFormatError("the multikey is neither an Ed25519, a P-256 nor a P-384 public key")
 
 
 def verification_key_from_did_key(did_or_method: str) -> PublicKey:
@@ -248,7 +263,7 @@ def _int_bytes(value: int, length: int | None = None) -> bytes:
 
 def jws_algorithm_for(key: PrivateKey | PublicKey) -> str:
     """The one JWS algorithm each key type is used with (RFC 7518 / RFC 8037)."""
-    return {"Ed25519": "EdDSA", "P-256": "ES256", "RSA": "RS256"}[key_type_of(key)]
+    return {"Ed25519": "EdDSA", "P-256": "ES256", "P-384": "ES384", "RSA": "RS256"}[key_type_of(key)]
 
 
 def _public_jwk_members(public_key: PublicKey) -> dict[str, str]:
@@ -256,11 +271,11 @@ def _public_jwk_members(public_key: PublicKey) -> dict[str, str]:
     if key_type == "Ed25519":
         assert isinstance(public_key, ed25519.Ed25519PublicKey)
         return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(_raw_ed25519_public(public_key))}
-    if key_type == "P-256":
+    if key_type in ("P-256", "P-384"):
         assert isinstance(public_key, ec.EllipticCurvePublicKey)
-        numbers = public_key.public_numbers()
-        x, y = _b64url(_int_bytes(numbers.x, 32)), _b64url(_int_bytes(numbers.y, 32))
-        return {"kty": "EC", "crv": "P-256", "x": x, "y": y}
+        numbers, size = public_key.public_numbers(), (public_key.curve.key_size + 7) // 8
+        x, y = _b64url(_int_bytes(numbers.x, size)), _b64url(_int_bytes(numbers.y, size))
+        return {"kty": "EC", "crv": key_type, "x": x, "y": y}
     assert isinstance(public_key, rsa.RSAPublicKey)
     numbers = public_key.public_numbers()
     return {"kty": "RSA", "n": _b64url(_int_bytes(numbers.n)), "e": _b64url(_int_bytes(numbers.e))}
@@ -284,7 +299,7 @@ def public_jwk(public_key: PublicKey, kid: str | None = None) -> dict[str, str]:
 
 
 def public_key_from_jwk(jwk: dict[str, Any]) -> PublicKey:
-    """Load a public JWK (OKP Ed25519, EC P-256 or RSA); private members are ignored."""
+    """Load a public JWK (OKP Ed25519, EC P-256 / P-384 or RSA); private members are ignored."""
 
     def member(name: str) -> bytes:
         value = jwk.get(name)
@@ -295,9 +310,10 @@ def public_key_from_jwk(jwk: dict[str, Any]) -> PublicKey:
     kty, crv = jwk.get("kty"), jwk.get("crv")
     if kty == "OKP" and crv == "Ed25519":
         return ed25519.Ed25519PublicKey.from_public_bytes(member("x"))
-    if kty == "EC" and crv == "P-256":
+    if kty == "EC" and crv in ("P-256", "P-384"):
         x, y = (int.from_bytes(member(name), "big") for name in ("x", "y"))
-        return ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+        curve = ec.SECP256R1() if crv == "P-256" else ec.SECP384R1()
+        return ec.EllipticCurvePublicNumbers(x, y, curve).public_key()
     if kty == "RSA":
         n, e = (int.from_bytes(member(name), "big") for name in ("n", "e"))
         return rsa.RSAPublicNumbers(e, n).public_key()

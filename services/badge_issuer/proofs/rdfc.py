@@ -9,18 +9,24 @@ N-Quads (``\\b``, ``\\f``, ``\\u0001``), which changes hashes and bytes for stri
 holding control characters. Terms arrive already serialized as canonical N-Quads
 terms (pyoxigraph writes them exactly that way), so this module only relabels.
 
-Section numbers in comments refer to https://www.w3.org/TR/rdf-canon/.
+Section numbers in comments refer to https://www.w3.org/TR/rdf-canon/. The hash algorithm is the
+spec's implementation-specific parameter: SHA-256 by default, SHA-384 where a suite asks for it
+(vc-di-ecdsa with P-384 keys).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 Quad = tuple[str, str, str, str]
 """(subject, predicate, object, graph) as N-Quads terms; graph '' is the default graph.
 Blank nodes are written ``_:label``."""
+
+
+HASH_ALGORITHMS: Mapping[str, Callable[[bytes], Any]] = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}
 
 
 class PoisonedDatasetError(ValueError):
@@ -30,22 +36,41 @@ class PoisonedDatasetError(ValueError):
     """
 
 
-def canonical_nquads(quads: Iterable[Quad], work_factor: int = 1) -> str:
+def canonical_nquads(quads: Iterable[Quad], work_factor: int = 1, hash_algorithm: str = "sha256") -> str:
     """Canonical N-Quads document: relabelled quads, code-point sorted (§4.4 step 7).
 
     ``work_factor`` bounds Hash N-Degree Quads calls to (shared blank nodes) ** factor,
     as rdf-canonize's ``maxWorkFactor`` does (default 1 there too).
     """
+    return "".join(canonical_nquad_lines(quads, work_factor, hash_algorithm=hash_algorithm))
+
+
+def canonical_nquad_lines(
+    quads: Iterable[Quad],
+    work_factor: int = 1,
+    relabel: Callable[[str], str] | None = None,
+    hash_algorithm: str = "sha256",
+) -> list[str]:
+    """The sorted lines of :func:`canonical_nquads`. ``relabel`` turns a canonical label (``c14n0``)
+    into another one before sorting: selective disclosure (vc-di-ecdsa ecdsa-sd-2023) signs quads
+    under HMAC-derived labels so a disclosure does not reveal how many blank nodes it left out."""
     quad_list = list(quads)
-    labels = canonical_labels(quad_list, work_factor)
-    lines = [_serialize(quad, labels) for quad in quad_list]
-    lines.sort()
-    return "".join(lines)
+    labels = canonical_labels(quad_list, work_factor, hash_algorithm)
+    if relabel is not None:
+        labels = {blank_node: "_:" + relabel(label[2:]) for blank_node, label in labels.items()}
+    return relabelled_lines(quad_list, labels)
 
 
-def canonical_labels(quads: Sequence[Quad], work_factor: int = 1) -> dict[str, str]:
+def relabelled_lines(quads: Iterable[Quad], labels: dict[str, str]) -> list[str]:
+    """N-Quads lines with blank nodes renamed by ``labels`` (``_:x`` -> ``_:y``), code-point sorted."""
+    return sorted(_serialize(quad, labels) for quad in quads)
+
+
+def canonical_labels(quads: Sequence[Quad], work_factor: int = 1, hash_algorithm: str = "sha256") -> dict[str, str]:
     """Map each blank node (``_:x``) to its canonical label (``_:c14n0``...)."""
-    state = _CanonicalizationState(quads, work_factor)
+    if hash_algorithm not in HASH_ALGORITHMS:
+        raise ValueError(f"RDFC-1.0 hash algorithm {hash_algorithm!r} is not one of {', '.join(HASH_ALGORITHMS)}")
+    state = _CanonicalizationState(quads, work_factor, HASH_ALGORITHMS[hash_algorithm])
     return state.run()
 
 
@@ -79,8 +104,9 @@ class _IdentifierIssuer:
 
 
 class _CanonicalizationState:
-    def __init__(self, quads: Sequence[Quad], work_factor: int) -> None:
+    def __init__(self, quads: Sequence[Quad], work_factor: int, hash_function: Callable[[bytes], Any]) -> None:
         self.work_factor = work_factor
+        self.hash = hash_function
         self.quads_by_blank_node: dict[str, list[Quad]] = {}
         for quad in quads:
             for term in (quad[0], quad[2], quad[3]):
@@ -143,7 +169,7 @@ class _CanonicalizationState:
                 )
             )
         lines.sort()
-        digest = hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+        digest = self.hash("".join(lines).encode("utf-8")).hexdigest()
         self.first_degree[blank_node] = digest
         return digest
 
@@ -153,7 +179,7 @@ class _CanonicalizationState:
             self.canonical.issued.get(related) or issuer.issued.get(related) or self._hash_first_degree(related)
         )
         text = position + (predicate if position != "g" else "") + identifier
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return self.hash(text.encode("utf-8")).hexdigest()
 
     def _hash_n_degree(self, blank_node: str, issuer: _IdentifierIssuer) -> tuple[str, _IdentifierIssuer]:
         """§4.8 Hash N-Degree Quads."""
@@ -172,7 +198,7 @@ class _CanonicalizationState:
             chosen_path, chosen_issuer = self._choose_path(related_by_hash[related_hash], issuer)
             data_to_hash.append(chosen_path)
             issuer = chosen_issuer
-        digest = hashlib.sha256("".join(data_to_hash).encode("utf-8")).hexdigest()
+        digest = self.hash("".join(data_to_hash).encode("utf-8")).hexdigest()
         return digest, issuer
 
     def _choose_path(self, related: list[str], issuer: _IdentifierIssuer) -> tuple[str, _IdentifierIssuer]:

@@ -1,6 +1,7 @@
-"""W3C Bitstring Status List v1.0 for revocation and suspension (pure; no database, no HTTP)."""
+"""W3C Bitstring Status List v1.0 for revocation and suspension (pure; no database, no HTTP). The
+code lives in shared/bitstring_status_list.py: the gap engine reads the same lists when it sweeps."""
 
-from services.badge_issuer.status_list.bitstring import (
+from shared.bitstring_status_list import (
     DEFAULT_MAX_DECODED_BYTES,
     ENTRY_TYPE,
     LIST_CREDENTIAL_TYPE,

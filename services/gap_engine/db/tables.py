@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -198,6 +199,51 @@ class ReceivedCredential(IdMixin, TenantMixin, Base):
     # verifier could not be asked (counts until the grace period ends).
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     check_outcome: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # How the sweep re-checks it: None until it has read the credential's credentialStatus, "lists"
+    # (its entries are in received_status_entries, decided from kept list copies) or "verifier"
+    # (no status list the sweep reads itself: asked of the issuer's verifier one by one).
+    status_path: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class ReceivedStatusEntry(IdMixin, TenantMixin, Base):
+    """One credentialStatus entry of a received credential, as the sweep reads it: which list, and
+    for a Bitstring list which bit for which purpose. The sweep goes list by list, not credential by
+    credential, so it must find a list's credentials without reading every credential's JSON."""
+
+    __tablename__ = "received_status_entries"
+    __table_args__ = (Index("ix_received_status_entries_list_url", "list_url"),)
+
+    received_credential_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("received_credentials.id", ondelete="CASCADE"), index=True
+    )
+    list_url: Mapped[str] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(16))  # "bitstring" | "1edtech"
+    purpose: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    list_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class StatusListCopy(Base):
+    """The gap engine's copy of one status list (a public document, shared by every organisation
+    whose credentials point at it): what it last said, under which ETag, and whether it is believed.
+    `checked_at` is the last attempt, `validated_at` the last answer (200 or 304)."""
+
+    __tablename__ = "status_list_copies"
+
+    url: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    etag: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The list's issuer as its proof established (Bitstring) or as it names itself (1EdTech):
+    # believed only for credentials of that issuer.
+    issuer_id: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    believed: Mapped[bool] = mapped_column(Boolean, default=False)
+    status_purpose: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    encoded_list: Mapped[str | None] = mapped_column(Text, nullable=True)
+    revoked: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(500), nullable=True)
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 

@@ -166,6 +166,14 @@ def parse_employee_csv(text: str) -> EmployeeBulkIn:
     """A header row naming some of CSV_COLUMNS (hris_id and name required), then one row per person;
     an empty cell is a missing value. Errors name the line, as an HRIS operator needs."""
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _employees_from_rows(reader)
+    except csv.Error as exc:  # a malformed quote, a cell over the csv module's field limit
+        line = reader.line_num + 1  # the reader counts the lines it finished; the bad one is next
+        raise Unprocessable(f"CSV line {line}: {exc}.", line=line) from exc
+
+
+def _employees_from_rows(reader: csv.DictReader) -> EmployeeBulkIn:
     header = [name.strip() for name in reader.fieldnames or []]
     unknown = sorted(set(header) - set(CSV_COLUMNS))
     if unknown or not {"hris_id", "name"} <= set(header):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.tables import OAuthClient
 from services.taxonomy_api.domain import organisations, people
-from shared.auth import PAGE_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, TokenAuthority, requires
+from shared.auth import PAGE_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, TOKEN_PATH, TokenAuthority, requires
 from shared.db import get_session
 from shared.errors import Forbidden, Unauthorized, Unprocessable
 from shared.pagination import Page
@@ -19,7 +19,10 @@ from shared.schemas.taxonomy import ClientCreated, ClientIn, ClientOut, TokenRes
 from shared.web.session import ROLE_SCOPES, page_audience
 
 router = APIRouter(tags=["auth"])
+# What a page token is exchanged for: the catalogue a page reads from another service, nothing more.
+EXCHANGED_SCOPES = frozenset({"taxonomy:read"})
 Admin = requires("admin")
+SCOPE_EXAMPLE = "taxonomy:read gaps:read"
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -34,7 +37,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 
 
 @router.post(
-    "/oauth/token",
+    TOKEN_PATH,
     tags=["public"],
     response_model=TokenResponse,
     summary="Get an access token (client credentials, or a signed-in person's page token exchanged)",
@@ -46,10 +49,19 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 )
 async def issue_token(
     request: Request,
-    grant_type: Annotated[str, Form(max_length=64)],
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=256)] = None,
-    scope: Annotated[str | None, Form(max_length=1024)] = None,
+    grant_type: Annotated[str, Form(max_length=64, examples=["client_credentials"])],
+    client_id: Annotated[
+        str | None, Form(max_length=64, description="Or HTTP Basic; the demo's is in var/demo-credentials.json")
+    ] = None,
+    client_secret: Annotated[str | None, Form(max_length=256, description="Or HTTP Basic")] = None,
+    scope: Annotated[
+        str | None,
+        Form(
+            max_length=1024,
+            description="Space-separated subset of the client's scopes; all of them when absent",
+            examples=[SCOPE_EXAMPLE],
+        ),
+    ] = None,
     subject_token: Annotated[str | None, Form(max_length=8192)] = None,
     subject_token_type: Annotated[str | None, Form(max_length=128)] = None,
     session: AsyncSession = Depends(get_session),
@@ -79,8 +91,9 @@ async def issue_token(
 async def _exchange_page_token(
     request: Request, session: AsyncSession, subject_token: str | None, subject_token_type: str | None
 ) -> TokenResponse:
-    """Only while the person's session is live, and with the scopes of their role now (not the token's):
-    the API token then lives no longer than an API client's (access_token_ttl_seconds)."""
+    """Only while the person's session is live, for a role that reads anything, and only for the
+    taxonomy catalogue the pages read across services: a manager's pages are narrowed to their teams,
+    an API token with gaps:read would not be. The API token lives no longer than an API client's."""
     if subject_token_type != PAGE_TOKEN_TYPE or not subject_token:
         raise Unprocessable(f"Exchange a page token (subject_token_type {PAGE_TOKEN_TYPE}).", error="invalid_request")
     claims = request.app.state.token_verifier.claims(subject_token, audience=page_audience(request.app.state.settings))
@@ -92,9 +105,9 @@ async def _exchange_page_token(
     user = await people.user_of_live_session(session, session_id, user_id)
     if user is None:
         raise Unauthorized("The page token's session has ended; sign in again.", error="invalid_grant")
-    scopes = ROLE_SCOPES[user.role]
-    if not scopes:
+    if not ROLE_SCOPES[user.role]:
         raise Forbidden(f"A signed-in {user.role} reads no API.")
+    scopes = EXCHANGED_SCOPES
     authority: TokenAuthority = request.app.state.token_authority
     token = authority.issue(org_id=user.org_id, client_id=f"user:{user.id}", scopes=scopes)
     return TokenResponse(access_token=token, expires_in=authority.ttl_seconds, scope=" ".join(sorted(scopes)))

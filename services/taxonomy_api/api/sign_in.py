@@ -14,87 +14,29 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.taxonomy_api.api.page_forms import (
+    check_form,
+    form_page,
+    landing_for,
+    next_or_landing,
+    pages,
+    signed_in_response,
+)
 from services.taxonomy_api.db.tables import User
 from services.taxonomy_api.domain import people
-from shared.auth import TokenAuthority, requires
+from shared.auth import requires
 from shared.db import get_session
 from shared.errors import Forbidden, ProblemError, Unprocessable
 from shared.mail import Mailer
 from shared.pagination import Page
-from shared.web.pages import Pages
-from shared.web.session import (
-    PAGE_COOKIE,
-    SESSION_COOKIE,
-    check_form_origin,
-    cookie_options,
-    issue_page_token,
-    read_page_user,
-)
+from shared.web.session import PAGE_COOKIE, SESSION_COOKIE, check_form_origin, read_page_user
 
-router = APIRouter(tags=["pages"])
+router = APIRouter(tags=["pages", "public"])
 api = APIRouter(prefix="/v1", tags=["people"])
 Admin = requires("admin")
-FORM_COOKIE = "credstack_form"
 EmailField = Annotated[str, Form(max_length=320)]
 PasswordField = Annotated[str, Form(max_length=people.PASSWORD_MAX)]
 TokenField = Annotated[str, Form(max_length=128)]
-
-
-def _pages(request: Request) -> Pages:
-    return request.app.state.pages
-
-
-def _form_token(request: Request) -> str:
-    return request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(24)
-
-
-def _form(request: Request, template: str, *, status: int = 200, **context: object) -> Response:
-    """A public form page, with its double-submit token set in a cookie and echoed in the form."""
-    token = _form_token(request)
-    response = _pages(request).render(request, template, status=status, form_token=token, **context)
-    response.set_cookie(FORM_COOKIE, token, max_age=3600, **cookie_options(request.app.state.settings))
-    return response
-
-
-def _check_form(request: Request, token: str) -> None:
-    check_form_origin(request)
-    cookie = request.cookies.get(FORM_COOKIE)
-    if not cookie or not secrets.compare_digest(cookie, token):
-        raise Forbidden("The form has expired; reload the page and try again.")
-
-
-def _landing_for(request: Request, user: User) -> str:
-    site = _pages(request).site
-    return f"{site.issuer}/wallet" if user.role == "employee" else f"{site.gap_engine}/dashboard"
-
-
-def _next_or_landing(request: Request, user: User, next_url: str | None) -> str:
-    site = _pages(request).site
-    return next_url if next_url and site.is_own(next_url) else _landing_for(request, user)
-
-
-def _signed_in_response(request: Request, user: User, session_row, session_token: str | None, to: str) -> Response:  # noqa: ANN001
-    """Sets the page token (and, at sign-in, the session cookie) and sends the person on."""
-    settings = request.app.state.settings
-    authority: TokenAuthority = request.app.state.token_authority
-    page_token = issue_page_token(
-        authority,
-        settings,
-        org_id=user.org_id,
-        user_id=user.id,
-        session_id=session_row.id,
-        email=user.email,
-        name=user.name,
-        role=user.role,
-        hris_id=user.hris_id,
-        csrf=session_row.csrf_token,
-    )
-    response = RedirectResponse(to, status_code=303)
-    options = cookie_options(settings)
-    response.set_cookie(PAGE_COOKIE, page_token, max_age=authority.ttl_seconds, **options)
-    if session_token is not None:
-        response.set_cookie(SESSION_COOKIE, session_token, max_age=settings.session_hours * 3600, **options)
-    return response
 
 
 @router.get("/sign-in", include_in_schema=False)
@@ -104,9 +46,9 @@ async def sign_in_page(
     """Public. Signed in already (the session cookie is live): renews the page token and goes on."""
     open_session = await people.open_session(session, request.cookies.get(SESSION_COOKIE))
     if open_session is not None:
-        to = _next_or_landing(request, open_session.user, next)
-        return _signed_in_response(request, open_session.user, open_session.row, None, to)
-    return _form(request, "sign_in.html", next=next or "", error=None, email="")
+        to = next_or_landing(request, open_session.user, next)
+        return signed_in_response(request, open_session.user, open_session.row, None, to)
+    return form_page(request, "sign_in.html", next=next or "", error=None, email="")
 
 
 @router.post("/sign-in", include_in_schema=False)
@@ -119,15 +61,18 @@ async def sign_in(
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     """Public, throttled per email and per address."""
-    _check_form(request, form_token)
+    check_form(request, form_token)
     address = request.client.host if request.client else "unknown"
     try:
         user = await people.authenticate(session, email, password, address)
     except ProblemError as error:
-        return _form(request, "sign_in.html", status=error.status, next=next, error=error.detail, email=email)
+        retry = {"Retry-After": str(error.extensions["retry_after"])} if "retry_after" in error.extensions else None
+        return form_page(
+            request, "sign_in.html", status=error.status, headers=retry, next=next, error=error.detail, email=email
+        )
     row, token = await people.start_session(session, user, timedelta(hours=request.app.state.settings.session_hours))
     await session.commit()
-    return _signed_in_response(request, user, row, token, _next_or_landing(request, user, next))
+    return signed_in_response(request, user, row, token, next_or_landing(request, user, next))
 
 
 @router.post("/sign-out", include_in_schema=False)
@@ -139,7 +84,7 @@ async def sign_out(request: Request, csrf_token: TokenField, session: AsyncSessi
         raise Forbidden("The form has expired; reload the page and try again.")
     await people.end_session(session, request.cookies.get(SESSION_COOKIE))
     await session.commit()
-    response = RedirectResponse(_pages(request).site.sign_in_url(), status_code=303)
+    response = RedirectResponse(pages(request).site.sign_in_url(), status_code=303)
     for cookie in (SESSION_COOKIE, PAGE_COOKIE):
         response.delete_cookie(cookie, path="/")
     return response
@@ -147,7 +92,7 @@ async def sign_out(request: Request, csrf_token: TokenField, session: AsyncSessi
 
 @router.get("/password-reset", include_in_schema=False)
 async def reset_request_page(request: Request) -> Response:
-    return _form(request, "reset_request.html", sent=False)
+    return form_page(request, "reset_request.html", sent=False)
 
 
 @router.post("/password-reset", include_in_schema=False)
@@ -155,26 +100,26 @@ async def reset_request(
     request: Request, email: EmailField, form_token: TokenField, session: AsyncSession = Depends(get_session)
 ) -> Response:
     """Public. Answers the same whether or not the address has an account (no one learns who does)."""
-    _check_form(request, form_token)
+    check_form(request, form_token)
     found = await people.request_reset(session, email)
     await session.commit()
     if found is not None:
         user, token = found
-        link = f"{_pages(request).site.taxonomy}/password-reset/{token}"
+        link = f"{pages(request).site.taxonomy}/password-reset/{token}"
         await _mailer(request).send(
             user.email,
             "Reset your CredStack password",
             f"Someone asked to reset the password of {user.email}.\n\nSet a new one here (valid one hour):\n{link}\n\n"
             "If it was not you, ignore this mail: your password stays as it is.",
         )
-    return _form(request, "reset_request.html", sent=True)
+    return form_page(request, "reset_request.html", sent=True)
 
 
 def _link_routes(path: str, purpose: str, heading: str) -> None:
     @router.get(f"/{path}/{{token}}", include_in_schema=False, name=f"{purpose}_page")
     async def link_page(request: Request, token: str, session: AsyncSession = Depends(get_session)) -> Response:
         _, user = await people.user_of_link(session, token[:128], purpose)
-        return _form(
+        return form_page(
             request, "set_password.html", heading=heading, email=user.email, error=None, action=request.url.path
         )
 
@@ -187,7 +132,7 @@ def _link_routes(path: str, purpose: str, heading: str) -> None:
         form_token: TokenField,
         session: AsyncSession = Depends(get_session),
     ) -> Response:
-        _check_form(request, form_token)
+        check_form(request, form_token)
         _, user = await people.user_of_link(session, token[:128], purpose)
         error = None if password == password_again else "The two passwords differ."
         if error is None:
@@ -196,7 +141,7 @@ def _link_routes(path: str, purpose: str, heading: str) -> None:
             except ProblemError as problem:
                 error = problem.detail
         if error is not None:
-            return _form(
+            return form_page(
                 request,
                 "set_password.html",
                 status=422,
@@ -210,7 +155,7 @@ def _link_routes(path: str, purpose: str, heading: str) -> None:
             session, user, timedelta(hours=request.app.state.settings.session_hours)
         )
         await session.commit()
-        return _signed_in_response(request, user, row, session_token, _landing_for(request, user))
+        return signed_in_response(request, user, row, session_token, landing_for(request, user))
 
 
 _link_routes("invitations", people.INVITATION, "Welcome to CredStack: choose your password")
@@ -256,7 +201,7 @@ async def invite_user(
     )
     token = await people.issue_link(session, user, people.INVITATION)
     await session.commit()
-    link = f"{_pages(request).site.taxonomy}/invitations/{token}"
+    link = f"{pages(request).site.taxonomy}/invitations/{token}"
     await _mailer(request).send(
         user.email,
         "You are invited to CredStack",

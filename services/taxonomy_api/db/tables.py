@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.db import IdMixin, JSONType, TenantMixin, TimestampMixin, UTCDateTime, utcnow
@@ -234,3 +234,30 @@ class SignInFailure(IdMixin, Base):
     email: Mapped[str] = mapped_column(String(320))
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdentityProvider(IdMixin, TenantMixin, TimestampMixin, Base):
+    """An organisation's OpenID Connect provider (one at most): its people may sign in through it.
+    The client secret is sealed with the service's master key, bound to this organisation."""
+
+    __tablename__ = "identity_providers"
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), unique=True)
+    issuer: Mapped[str] = mapped_column(String(2048))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # When not empty, the ID token's email must be at one of these domains (lower case).
+    allowed_email_domains: Mapped[list[str]] = mapped_column(JSONType, default=list)
+
+
+class SingleSignOnAttempt(IdMixin, Base):
+    """One trip to an identity provider and back: its state (only a SHA-256 kept; the browser holds the
+    value in a cookie), nonce and PKCE verifier, used once and only within minutes."""
+
+    __tablename__ = "single_sign_on_attempts"
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("identity_providers.id", ondelete="CASCADE"), index=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_url: Mapped[str] = mapped_column(String(2048), default="")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

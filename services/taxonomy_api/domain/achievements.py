@@ -14,6 +14,7 @@ from shared.schemas.taxonomy import (
     AchievementIn,
     AchievementOut,
     CertifiedSkillOut,
+    KpiAnchor,
     ResultDescriptionIn,
 )
 
@@ -189,3 +190,22 @@ def search_statement(
             Achievement.id.in_(select(AchievementSkill.achievement_id).where(AchievementSkill.skill_id == skill_id))
         )
     return statement
+
+
+def kpi_anchor_text(anchor: KpiAnchor) -> str:
+    """An anchor's expected change as people read it: "−10 % to −15 %" for a decrease of 10 to 15."""
+    sign = "−" if anchor.direction == "decrease" else "+"
+    unit = f" {anchor.unit}" if anchor.unit else ""
+    bounds = [value for value in (anchor.expected_uplift_low, anchor.expected_uplift_high) if value is not None]
+    if not bounds:
+        return "an increase" if anchor.direction == "increase" else "a decrease"
+    shown = [f"{sign}{abs(value):g}{unit}" for value in bounds]
+    return shown[0] if len(shown) == 1 or shown[0] == shown[1] else f"{shown[0]} to {shown[1]}"
+
+
+def result_requirement_text(result: ResultDescriptionIn) -> str:
+    """What the assessment must show, in words (the same rule issuance applies)."""
+    if result.kind == "score":
+        return f"A score of at least {result.pass_mark:g} out of {result.max_score:g}."
+    names = {level.id: level.name for level in result.rubric_levels}
+    return f"Rubric level {names.get(result.required_level or '', result.required_level)} or higher."
