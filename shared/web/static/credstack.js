@@ -13,6 +13,15 @@ document.addEventListener("DOMContentLoaded", () => {
       if (event.dataTransfer.files.length) input.files = event.dataTransfer.files;
     });
   }
+  // A table wider than the screen scrolls inside its box: keyboard users must be able to reach it.
+  for (const wrap of document.querySelectorAll(".table-wrap")) {
+    if (wrap.scrollWidth > wrap.clientWidth && !wrap.hasAttribute("tabindex")) {
+      wrap.setAttribute("tabindex", "0");
+      wrap.setAttribute("role", "region");
+      const caption = wrap.querySelector("caption");
+      wrap.setAttribute("aria-label", caption ? caption.textContent.trim() : "Scrollable table");
+    }
+  }
   // Copy-to-clipboard buttons for share links.
   for (const button of document.querySelectorAll("[data-copy]")) {
     button.addEventListener("click", async () => {
