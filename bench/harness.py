@@ -203,7 +203,7 @@ function init(args)
   unexpected = 0
   headers = {}
   for name, value in pairs(wrk.headers) do headers[name] = value end
-  headers["Content-Type"] = "application/json"
+  headers["Content-Type"] = headers["Content-Type"] or "application/json"
 end
 
 function request()
@@ -241,8 +241,9 @@ def wrk_post_load(
     connections: int = 32,
     seconds: int = 8,
 ) -> PostLoadResult:
-    """POST `body` (JSON) to `url` with `connections` keep-alive clients for `seconds` through a wrk Lua
-    script; `unique_header` (e.g. Idempotency-Key) gets a value unique to every request of the run."""
+    """POST `body` (JSON unless `headers` names another Content-Type) to `url` with `connections`
+    keep-alive clients for `seconds` through a wrk Lua script;
+    `unique_header` (e.g. Idempotency-Key) gets a value unique to every request of the run."""
     folder = Path(tempfile.mkdtemp(prefix="credstack-bench-wrk."))
     script, body_file = folder / "post.lua", folder / "body.json"
     script.write_text(_POST_SCRIPT)

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -266,6 +267,7 @@ def main() -> None:
     measured: list[Measured] = []
     skipped: list[str] = []
     bare_runs: list[PostLoadResult] = []
+    page_runs: list[PostLoadResult] = []
     started_run = time.perf_counter()
     try:
         with (
@@ -298,8 +300,20 @@ def main() -> None:
                 assert answer.verified == result.verified, (proof_type.name, answer.failures, result.failures)
                 measured.append(Measured(proof_type, body, outcome_of(result), [], []))
             bare_body = next(m.body for m in measured if m.proof_type.name == "eddsa-rdfc-2022")
+            page_form = urlencode({"credential": bare_body})
             for number in range(rounds):
                 bare_runs.append(load(f"{bare}/issue", bare_body, 201, seconds))
+                # The verify page's POST (issue 14): the same credential pasted into the form, HTML back.
+                page_runs.append(
+                    wrk_post_load(
+                        f"{stack.issuer}/verify",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"},
+                        body=page_form,
+                        expected_status=200,
+                        connections=CONNECTIONS,
+                        seconds=seconds,
+                    )
+                )
                 for entry in measured:
                     entry.http.append(load(f"{stack.issuer}/v1/verify", entry.body, 200, seconds))
                     rate, _ = runner.run(in_process_rate(app, json.loads(entry.body), seconds))
@@ -314,7 +328,24 @@ def main() -> None:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     report(measured, bare_runs, skipped, seconds, "PostgreSQL 15" if args.postgres else "SQLite")
+    report_page(measured, page_runs)
     print(f"(whole run {time.perf_counter() - started_run:.0f} s)")
+
+
+def report_page(measured: list[Measured], page_runs: list[PostLoadResult]) -> None:
+    """The verify page's POST beside POST /v1/verify of the same credential, same rounds."""
+    median = statistics.median
+    api = next(m for m in measured if m.proof_type.name == "eddsa-rdfc-2022")
+    ratio = median(
+        page.requests_per_second / run.requests_per_second for page, run in zip(page_runs, api.http, strict=True)
+    )
+    rate, p50, p99 = (
+        median(getattr(r, field) for r in page_runs) for field in ("requests_per_second", "p50_ms", "p99_ms")
+    )
+    print(
+        f"verify page POST (HTML, eddsa-rdfc-2022): {rate:.0f}/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms; "
+        f"x POST /v1/verify of the same credential {ratio:.2f}"
+    )
 
 
 def httpx_verify(issuer: str, body: str) -> bytes:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from services.badge_issuer.baking.png import bake_credential
 from tests.browser.conftest import serious_accessibility_violations
 
 
@@ -133,3 +134,28 @@ def test_the_verify_page_works_on_a_phone(browser, live, issued):
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("held", ["kept", "revoked", "tampered"])
+def test_each_verdict_also_comes_from_a_dropped_image(page, live, issued, tmp_path, held):
+    """The employer may only have the badge image: the verdict is the same as for the pasted credential."""
+    source = issued["revoked" if held == "revoked" else "kept"]
+    png = httpx.get(f"{source['public_url']}/baked.png", timeout=10).content
+    if held == "tampered":  # someone re-bakes the image with a better achievement name
+        tampered = json.loads(json.dumps(source["credential"]))
+        tampered["credentialSubject"]["achievement"]["name"] = "Chief Everything Officer"
+        png = bake_credential(png, tampered)
+    image = tmp_path / f"{held}.png"
+    image.write_bytes(png)
+    page.goto(f"{live.issuer}/verify")
+    page.get_by_label("Badge image with the credential baked in (PNG or SVG)").set_input_files(str(image))
+    page.get_by_role("button", name="Verify the image").click()
+    expected = {"kept": "valid", "revoked": "revoked", "tampered": "tampered"}[held]
+    expect(page.get_by_test_id("verdict")).to_have_attribute("data-verdict", expected)
+
+
+def test_a_revoked_badge_is_revoked_by_its_link_too(page, live, issued):
+    page.goto(f"{live.issuer}/verify")
+    page.get_by_label("Address of the credential (https)").fill(issued["revoked"]["public_url"])
+    page.get_by_role("button", name="Verify the link").click()
+    expect(page.get_by_test_id("verdict")).to_have_attribute("data-verdict", "revoked")
