@@ -12,9 +12,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -148,6 +150,29 @@ def serious_accessibility_violations(page: Page) -> list[dict]:
             .filter(v => v.impact === 'serious' || v.impact === 'critical')
             .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))"""
     )
+
+
+def create_issuer(http: httpx.Client, live: LiveSite, name: str) -> dict:
+    body = {"name": name, "url": "https://academy.credstack.example", "email": "academy@example.com"}
+    response = http.post(f"{live.issuer}/v1/issuers", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def issue(http: httpx.Client, live: LiveSite, issuer: dict, achievement_id: str, learner: dict) -> dict:
+    """A credential issued by the live issuer from a passing assessment result; its CredentialOut."""
+    result = {
+        "learner": learner,
+        "achievement_id": achievement_id,
+        "issuer_id": issuer["id"],
+        "score": 95,
+        "completed_at": datetime.now(UTC).isoformat(),
+    }
+    response = http.post(
+        f"{live.issuer}/v1/assessment-results", json=result, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["credential"]
 
 
 def sign_in(page: Page, live: LiveSite, role: str, next_url: str | None = None) -> None:

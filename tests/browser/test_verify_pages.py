@@ -4,24 +4,20 @@ whose name carries a script shows the script as text."""
 
 import json
 import uuid
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
 from services.badge_issuer.baking.png import bake_credential
-from tests.browser.conftest import serious_accessibility_violations
+from tests.browser.conftest import create_issuer, issue, serious_accessibility_violations
 
 
 @pytest.fixture(scope="module")
 def issued(live) -> dict:
     """Three credentials of the live issuer: one to keep, one to revoke, one whose badge name is a script."""
     with httpx.Client(headers=live.api_headers, timeout=20.0) as http:
-        issuer = http.post(
-            f"{live.issuer}/v1/issuers",
-            json={"name": "CredStack Academy", "url": "https://academy.credstack.example", "email": "a@x.example"},
-        ).json()
+        issuer = create_issuer(http, live, "CredStack Academy")
         hostile = http.post(
             f"{live.taxonomy}/v1/achievements",
             json={
@@ -34,22 +30,11 @@ def issued(live) -> dict:
         )
         assert hostile.status_code == 201, hostile.text
 
-        def issue(achievement_id: str) -> dict:
-            result = {
-                "learner": {"hris_id": f"E-{uuid.uuid4().hex[:6]}", "email": "ana@example.com"},
-                "achievement_id": achievement_id,
-                "issuer_id": issuer["id"],
-                "score": 90,
-                "completed_at": datetime.now(UTC).isoformat(),
-            }
-            response = http.post(
-                f"{live.issuer}/v1/assessment-results", json=result, headers={"Idempotency-Key": uuid.uuid4().hex}
-            )
-            assert response.status_code == 201, response.text
-            return response.json()["credential"]
-
         badge = str(live.demo["badge:Active listening"])
-        kept, revoked, scripted = issue(badge), issue(badge), issue(hostile.json()["id"])
+        kept, revoked, scripted = (
+            issue(http, live, issuer, achievement, {"hris_id": f"E-{uuid.uuid4().hex[:6]}", "email": "ana@example.com"})
+            for achievement in (badge, badge, hostile.json()["id"])
+        )
         answer = http.post(f"{live.issuer}/v1/credentials/{revoked['id']}/revoke", json={"reason": "issued in error"})
         assert answer.status_code == 200, answer.text
     return {"kept": kept, "revoked": revoked, "scripted": scripted}

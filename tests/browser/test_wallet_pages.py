@@ -2,14 +2,12 @@
 wallet by a link a recruiter opens without an account, and downloads everything."""
 
 import json
-import uuid
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import serious_accessibility_violations, sign_in
+from tests.browser.conftest import create_issuer, issue, serious_accessibility_violations, sign_in
 
 EMPLOYEE = "E-100"  # the browser conftest's employee user
 
@@ -18,30 +16,13 @@ EMPLOYEE = "E-100"  # the browser conftest's employee user
 def holdings(live) -> dict:
     """The employee holds the first step of the Communication pathway; a colleague holds another badge."""
     with httpx.Client(headers=live.api_headers, timeout=20.0) as http:
-        issuer = http.post(
-            f"{live.issuer}/v1/issuers",
-            json={"name": "Wallet Academy", "url": "https://wallet.credstack.example", "email": "w@x.example"},
-        ).json()
+        issuer = create_issuer(http, live, "Wallet Academy")
         pathways = http.get(f"{live.taxonomy}/v1/pathways").json()["items"]
         pathway = next(p for p in pathways if p["steps"])
         first_step = pathway["steps"][0]["achievement_id"]
 
-        def issue(hris_id: str, achievement_id: str) -> dict:
-            result = {
-                "learner": {"hris_id": hris_id},
-                "achievement_id": achievement_id,
-                "issuer_id": issuer["id"],
-                "score": 95,
-                "completed_at": datetime.now(UTC).isoformat(),
-            }
-            response = http.post(
-                f"{live.issuer}/v1/assessment-results", json=result, headers={"Idempotency-Key": uuid.uuid4().hex}
-            )
-            assert response.status_code == 201, response.text
-            return response.json()["credential"]
-
-        own = issue(EMPLOYEE, first_step)
-        colleague = issue("E-200", str(live.demo["badge:Active listening"]))
+        own = issue(http, live, issuer, first_step, {"hris_id": EMPLOYEE})
+        colleague = issue(http, live, issuer, str(live.demo["badge:Active listening"]), {"hris_id": "E-200"})
         held = http.get(f"{live.taxonomy}/v1/pathways/{pathway['id']}/progress", params={"held": first_step}).json()
     return {"own": own, "colleague": colleague, "pathway": pathway, "progress": held}
 
