@@ -90,10 +90,16 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def asyncpg_connect_args(url: str) -> dict[str, Any]:
+# How long a statement may wait for a row or table lock before PostgreSQL gives up on it (the request
+# then answers 503 with Retry-After): no wait on the database is unbounded, so a request that would
+# wait on a lock held by a stuck or self-blocking transaction ends and releases its own locks.
+DEFAULT_LOCK_TIMEOUT_MS = 10_000
+
+
+def asyncpg_connect_args(url: str, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS) -> dict[str, Any]:
     """What the engine passes on each connect (a setting in the URL's query wins)."""
     query = make_url(url).query
-    args: dict[str, Any] = {}
+    args: dict[str, Any] = {"server_settings": {"lock_timeout": str(lock_timeout_ms)}}
     if "prepared_statement_cache_size" not in query:
         args["prepared_statement_cache_size"] = STATEMENT_CACHE_SIZE
     if is_loopback_url(url):
@@ -101,7 +107,13 @@ def asyncpg_connect_args(url: str) -> dict[str, Any]:
     return args
 
 
-def create_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int | None = None) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int | None = None,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+) -> AsyncEngine:
     """One engine per service process; SQLite gets foreign keys, WAL and a busy timeout.
 
     JSON columns go through orjson (several times faster than the stdlib on credential documents)."""
@@ -119,7 +131,7 @@ def create_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, max_overflow:
         pool_size=pool_size,
         max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_recycle=1800,
-        connect_args=asyncpg_connect_args(url),
+        connect_args=asyncpg_connect_args(url, lock_timeout_ms=lock_timeout_ms),
         **json_args,
     )
 
@@ -135,13 +147,18 @@ class Database:
         max_overflow: int = DEFAULT_MAX_OVERFLOW,
         session_class: type[Session] = Session,
         session_info: dict[str, Any] | None = None,
+        lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
     ) -> None:
         self.url = url
-        self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self.engine = create_engine(
+            url, pool_size=pool_size, max_overflow=max_overflow, lock_timeout_ms=lock_timeout_ms
+        )
         # A small pool of its own for short side transactions taken while a request's transaction is
         # open (claiming a counter): from the request pool they could wait, deadlocked, behind the very
         # requests that need them. SQLite has one writer, so it has none.
-        self.side_engine = None if is_sqlite(url) else create_engine(url, pool_size=2, max_overflow=2)
+        self.side_engine = (
+            None if is_sqlite(url) else create_engine(url, pool_size=2, max_overflow=2, lock_timeout_ms=lock_timeout_ms)
+        )
         self.sessions = async_sessionmaker(
             self.engine,
             expire_on_commit=False,

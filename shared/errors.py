@@ -93,8 +93,9 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 # SQLSTATEs that mean "the database cannot serve now", not "the request is wrong": connection
 # exceptions (class 08), operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03
-# cannot connect now: starting up or shutting down), too many connections (53300).
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+# cannot connect now: starting up or shutting down), too many connections (53300), a lock not had
+# within lock_timeout (55P03: the transaction is given up, the client may retry).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "55P03")
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

@@ -99,6 +99,7 @@ def build_service_app(
         max_overflow=settings.db_max_overflow,
         session_class=session_class,
         session_info=session_info,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
     )
 
     @asynccontextmanager

@@ -58,6 +58,9 @@ class ServiceSettings(BaseSettings):
     # plus 20 on demand covers 32 concurrent requests; 10 + 10 made a third of them queue for one, and
     # every connection opened beyond the kept ones costs a connect and a server process.
     db_pool_size: int = Field(20, ge=1, le=200)
+    # PostgreSQL's lock_timeout on every connection (CREDSTACK_<SERVICE>_DB_LOCK_TIMEOUT_MS): the longest a
+    # statement waits for a lock; then the request is a 503 with Retry-After and its transaction ends.
+    db_lock_timeout_ms: int = Field(10_000, ge=100, le=600_000)
     db_max_overflow: int = Field(20, ge=0, le=200)
 
     def sqlite_default(self, name: str) -> str:

@@ -54,11 +54,34 @@ def test_only_loopback_urls_that_say_nothing_about_tls_skip_it(url, loopback):
 
 async def test_the_engine_asks_asyncpg_for_no_tls_only_on_loopback():
     assert asyncpg_connect_args("postgresql+asyncpg://u@127.0.0.1:1/db")["ssl"] is False
-    assert asyncpg_connect_args("postgresql+asyncpg://u@db.internal:1/db") == {"prepared_statement_cache_size": 500}
-    assert asyncpg_connect_args("postgresql+asyncpg://u@db.internal/db?prepared_statement_cache_size=0") == {}
+    bounded = {"server_settings": {"lock_timeout": "10000"}}
+    assert asyncpg_connect_args("postgresql+asyncpg://u@db.internal:1/db") == {
+        **bounded,
+        "prepared_statement_cache_size": 500,
+    }
+    assert asyncpg_connect_args("postgresql+asyncpg://u@db.internal/db?prepared_statement_cache_size=0") == bounded
     local = Database("postgresql+asyncpg://u@127.0.0.1:1/db", pool_size=3, max_overflow=1)
     remote = Database("postgresql+asyncpg://u@db.internal:1/db")
     assert (local.engine.pool.size(), local.engine.pool._max_overflow) == (3, 1)
     assert (remote.engine.pool.size(), remote.engine.pool._max_overflow) == (20, 20)
     await local.dispose()
     await remote.dispose()
+
+
+async def test_every_connection_waits_for_a_lock_no_longer_than_the_setting(service_settings):
+    """On PostgreSQL the service's connections carry lock_timeout (issue 15: a request waiting on a
+    lock its own transaction held hung for ever); SQLite has its busy timeout instead."""
+    from sqlalchemy import text
+
+    from services.taxonomy_api.app import create_app
+    from services.taxonomy_api.settings import TaxonomySettings
+
+    app = create_app(service_settings(TaxonomySettings, "taxonomy_api", db_lock_timeout_ms=1500))
+    try:
+        async with app.state.database.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                assert (await connection.execute(text("SHOW lock_timeout"))).scalar() == "1500ms"
+            else:
+                assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() > 0
+    finally:
+        await app.state.database.dispose()

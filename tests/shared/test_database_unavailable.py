@@ -42,8 +42,9 @@ async def _get(app: FastAPI) -> httpx.Response:
         pg.CannotConnectNowError("the database system is shutting down"),
         pg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
         pg.TooManyConnectionsError("sorry, too many clients already"),
+        pg.LockNotAvailableError("canceling statement due to lock timeout"),
     ],
-    ids=["starting-up", "admin-shutdown", "shutting-down", "closed-mid-operation", "too-many-clients"],
+    ids=["starting-up", "admin-shutdown", "shutting-down", "closed-mid-operation", "too-many-clients", "lock-timeout"],
 )
 async def test_a_database_that_cannot_serve_now_is_a_503_with_retry_after(orig):
     response = await _get(_app_raising(_wrapped(orig)))
