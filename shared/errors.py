@@ -83,7 +83,7 @@ def problem_response(
     )
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def _validation_errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
     errors = []
     for error in exc.errors():
         location = [str(part) for part in error.get("loc", ())]
@@ -159,7 +159,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         return _answer(request, exc.status, exc.title, exc.detail, exc.type_slug, headers, **exc.extensions)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    # A model validated inside a handler (a path value turned into a schema object) is bad input too.
+    @app.exception_handler(ValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError | ValidationError) -> Response:
         errors = _validation_errors(exc)
         fields = ", ".join(error["field"] for error in errors[:5])
         return _answer(request, 422, "Invalid request", f"Invalid value for: {fields}", "validation", errors=errors)
@@ -175,16 +177,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _too_deep(request: Request, exc: RecursionError) -> Response:
         # Untrusted JSON inside a field (a JWT header, a baked image's payload) parsed by a recursive parser.
         return _answer(request, 422, "Invalid request", "A document in the request is nested too deeply.", "validation")
-
-    @app.exception_handler(ValidationError)
-    async def _invalid_inside(request: Request, exc: ValidationError) -> Response:
-        # A model validated inside a handler (a path value turned into a schema object) is bad input too.
-        errors = [
-            {"field": ".".join(str(part) for part in error.get("loc", ())), "message": error.get("msg", "invalid")}
-            for error in exc.errors()
-        ]
-        fields = ", ".join(error["field"] for error in errors[:5])
-        return _answer(request, 422, "Invalid request", f"Invalid value for: {fields}", "validation", errors=errors)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
