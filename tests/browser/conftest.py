@@ -11,6 +11,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,12 +87,21 @@ def _off_the_browser_thread(work: Callable[[], T]) -> T:
         return worker.submit(work).result()
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, auth_key_file: Path) -> Iterator[LiveSite]:
-    databases_cm = migrated_databases(tmp_path_factory.mktemp("browser"), "browser")
+@contextmanager
+def platform_with_own_databases(folder: Path, auth_key_file: Path) -> Iterator[Platform]:
+    """The three apps on fresh migrated databases of their own (set up off the browser's thread),
+    not yet serving; the databases are dropped afterwards."""
+    databases_cm = migrated_databases(folder, folder.name)
     databases = _off_the_browser_thread(databases_cm.__enter__)
     try:
-        platform = build_platform(databases, auth_key_file)
+        yield build_platform(databases, auth_key_file)
+    finally:
+        _off_the_browser_thread(lambda: databases_cm.__exit__(None, None, None))
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, auth_key_file: Path) -> Iterator[LiveSite]:
+    with platform_with_own_databases(tmp_path_factory.mktemp("browser"), auth_key_file) as platform:
         org_id, demo, emails = _off_the_browser_thread(lambda: asyncio.run(_seed(platform)))
         authority = TokenAuthority(
             load_or_create_private_key(auth_key_file, create=False),
@@ -108,8 +118,6 @@ def live(tmp_path_factory: pytest.TempPathFactory, auth_key_file: Path) -> Itera
                 emails=emails,
                 api_headers={"Authorization": f"Bearer {token}"},
             )
-    finally:
-        _off_the_browser_thread(lambda: databases_cm.__exit__(None, None, None))
 
 
 @pytest.fixture(scope="package")

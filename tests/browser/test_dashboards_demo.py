@@ -16,8 +16,12 @@ from playwright.sync_api import Page, expect
 
 from services import demo_data
 from services.taxonomy_api.provisioning import seed_demo_organisation
-from tests.browser.conftest import _off_the_browser_thread, serious_accessibility_violations
-from tests.live_platform import build_platform, migrated_databases, serving_platform
+from tests.browser.conftest import (
+    _off_the_browser_thread,
+    platform_with_own_databases,
+    serious_accessibility_violations,
+)
+from tests.live_platform import serving_platform
 
 PAGE_BUDGET_BYTES = 300 * 1024
 PLAN = demo_data.build_plan()
@@ -51,15 +55,12 @@ async def _seed(platform) -> tuple[dict[str, str], dict[str, str]]:  # noqa: ANN
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, auth_key_file: Path) -> Iterator[Demo]:
-    databases_cm = migrated_databases(tmp_path_factory.mktemp("demo"), "demo")
-    databases = _off_the_browser_thread(databases_cm.__enter__)
-    try:
-        platform = build_platform(databases, auth_key_file)
-        with serving_platform(platform):
-            logins, api = _off_the_browser_thread(lambda: asyncio.run(_seed(platform)))
-            yield Demo(urls=platform.urls, logins=logins, api=api)
-    finally:
-        _off_the_browser_thread(lambda: databases_cm.__exit__(None, None, None))
+    with (
+        platform_with_own_databases(tmp_path_factory.mktemp("demo"), auth_key_file) as platform,
+        serving_platform(platform),
+    ):
+        logins, api = _off_the_browser_thread(lambda: asyncio.run(_seed(platform)))
+        yield Demo(urls=platform.urls, logins=logins, api=api)
 
 
 def _sign_in(page: Page, demo: Demo, role: str) -> None:
