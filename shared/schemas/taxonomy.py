@@ -1,8 +1,8 @@
 """Wire schemas of the taxonomy service; the issuer and the gap engine read the same shapes."""
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,23 @@ Tier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+class ReviewCycleIn(Schema):
+    """Who answers for an object at the review council, and when it is next due for review."""
+
+    owner: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    review_by: date | None = Field(None, description="Listed as overdue by GET /v1/reviews/overdue after this day.")
+
+
+class FrameworkOriginOut(BaseModel):
+    """Where an imported object came from; null for objects made here."""
+
+    external_id: str | None = Field(
+        None, description="The framework's id: ESCO concept URI, O*NET code, CASE CFItem identifier."
+    )
+    framework_id: uuid.UUID | None = None
+    source: dict[str, Any] | None = Field(None, description="The framework's record as imported, verbatim.")
 
 
 # --- proficiency scales ------------------------------------------------------------------------
@@ -60,12 +77,13 @@ class ScaleOut(ScaleIn):
 # --- capabilities and skills -------------------------------------------------------------------
 
 
-class CapabilityIn(Schema):
+class CapabilityIn(ReviewCycleIn):
     name: Name
     description: Text = ""
+    parent_id: uuid.UUID | None = Field(None, description="A broader capability this one sits under.")
 
 
-class CapabilityOut(CapabilityIn):
+class CapabilityOut(CapabilityIn, FrameworkOriginOut):
     id: uuid.UUID
     created_at: datetime
     updated_at: datetime
@@ -80,9 +98,18 @@ class SkillAlignmentIn(Schema):
     target_name: Name | None = None
 
 
-class SkillIn(Schema):
+class SkillIn(ReviewCycleIn):
     name: Name
     description: Text = ""
+    alternative_labels: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
+        default_factory=list, max_length=200
+    )
+    skill_type: Annotated[str, StringConstraints(max_length=64)] = Field(
+        "", description='ESCO\'s "skill/competence" or "knowledge"; free text otherwise.'
+    )
+    reuse_level: Annotated[str, StringConstraints(max_length=64)] = Field(
+        "", description="ESCO's transversal, cross-sector, sector-specific or occupation-specific."
+    )
     capability_id: uuid.UUID | None = None
     scale_id: uuid.UUID
     behaviours: list[Annotated[str, StringConstraints(max_length=500)]] = Field(default_factory=list, max_length=50)
@@ -90,7 +117,7 @@ class SkillIn(Schema):
     alignments: list[SkillAlignmentIn] = Field(default_factory=list, max_length=50)
 
 
-class SkillOut(SkillIn):
+class SkillOut(SkillIn, FrameworkOriginOut):
     id: uuid.UUID
     created_at: datetime
     updated_at: datetime
@@ -106,7 +133,7 @@ class RequirementIn(Schema):
     criticality: Literal["must", "should"] = "must"
 
 
-class RoleIn(Schema):
+class RoleIn(ReviewCycleIn):
     name: Name
     job_family: Annotated[str, StringConstraints(max_length=200)] = ""
     grade: Annotated[str, StringConstraints(max_length=64)] = ""
@@ -129,13 +156,16 @@ class RequirementOut(RequirementIn):
     level_name: str
 
 
-class RoleOut(Schema):
+class RoleOut(FrameworkOriginOut):
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
     id: uuid.UUID
     name: str
     job_family: str
     grade: str
     description: str
     requirements: list[RequirementOut]
+    owner: str = ""
+    review_by: date | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -225,7 +255,7 @@ OB3_ACHIEVEMENT_TYPES = (
 )
 
 
-class AchievementIn(Schema):
+class AchievementIn(ReviewCycleIn):
     name: Name
     description: Text = ""
     achievement_type: Literal[OB3_ACHIEVEMENT_TYPES] = "Badge"  # type: ignore[valid-type]
@@ -268,6 +298,9 @@ class AchievementOut(Schema):
     evidence_required: list[str]
     kpi_anchors: list[KpiAnchor]
     tags: list[str]
+    owner: str = ""
+    review_by: date | None = None
+    external_id: str | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -13,6 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 import shared.db
 
+JSON_VALUE = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+
 revision: str = "97c8123973f6"
 down_revision: str | None = "2b365e63fde1"
 branch_labels: str | Sequence[str] | None = None
@@ -28,12 +30,8 @@ def upgrade() -> None:
         sa.Column("uri", sa.String(length=2048), nullable=True),
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("release", sa.String(length=64), nullable=False),
-        sa.Column(
-            "document", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
-        sa.Column(
-            "definitions", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("document", JSON_VALUE, nullable=False),
+        sa.Column("definitions", JSON_VALUE, nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("created_at", shared.db.UTCDateTime(timezone=True), nullable=False),
@@ -51,7 +49,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("subject", sa.String(length=512), nullable=False),
-        sa.Column("detail", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False),
+        sa.Column("detail", JSON_VALUE, nullable=False),
         sa.Column("previous_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -66,17 +64,13 @@ def upgrade() -> None:
         "import_jobs",
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column(
-            "options", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
-        sa.Column("inputs", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False),
+        sa.Column("options", JSON_VALUE, nullable=False),
+        sa.Column("inputs", JSON_VALUE, nullable=False),
         sa.Column("stage", sa.String(length=64), nullable=False),
         sa.Column("progress_done", sa.Integer(), nullable=False),
         sa.Column("progress_total", sa.Integer(), nullable=False),
-        sa.Column("counts", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False),
-        sa.Column(
-            "problems", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("counts", JSON_VALUE, nullable=False),
+        sa.Column("problems", JSON_VALUE, nullable=False),
         sa.Column("error", sa.Text(), nullable=False),
         sa.Column("framework_id", sa.Uuid(), nullable=True),
         sa.Column("created_by", sa.String(length=200), nullable=False),
@@ -100,9 +94,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("notes", sa.Text(), nullable=False),
-        sa.Column(
-            "authors", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("authors", JSON_VALUE, nullable=False),
         sa.Column("created_at", shared.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("submitted_by", sa.String(length=200), nullable=True),
         sa.Column("submitted_at", shared.db.UTCDateTime(timezone=True), nullable=True),
@@ -126,7 +118,7 @@ def upgrade() -> None:
         sa.Column("association_type", sa.String(length=64), nullable=False),
         sa.Column("origin", sa.String(length=512), nullable=False),
         sa.Column("destination", sa.String(length=512), nullable=False),
-        sa.Column("source", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True),
+        sa.Column("source", JSON_VALUE, nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(["framework_id"], ["frameworks.id"], ondelete="CASCADE"),
@@ -152,9 +144,7 @@ def upgrade() -> None:
     op.create_table(
         "review_policies",
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "criteria", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("criteria", JSON_VALUE, nullable=False),
         sa.Column("required_approvals", sa.Integer(), nullable=False),
         sa.Column("pass_score", sa.Float(), nullable=False),
         sa.Column("updated_at", shared.db.UTCDateTime(timezone=True), nullable=False),
@@ -168,7 +158,7 @@ def upgrade() -> None:
         sa.Column("entity_id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
-        sa.Column("body", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False),
+        sa.Column("body", JSON_VALUE, nullable=False),
         sa.ForeignKeyConstraint(["version_id"], ["taxonomy_versions.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("version_id", "kind", "entity_id"),
     )
@@ -177,7 +167,7 @@ def upgrade() -> None:
         sa.Column("version_id", sa.Uuid(), nullable=False),
         sa.Column("reviewer", sa.String(length=200), nullable=False),
         sa.Column("decision", sa.String(length=16), nullable=False),
-        sa.Column("scores", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False),
+        sa.Column("scores", JSON_VALUE, nullable=False),
         sa.Column("weighted_score", sa.Float(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=False),
         sa.Column("created_at", shared.db.UTCDateTime(timezone=True), nullable=False),
@@ -192,11 +182,7 @@ def upgrade() -> None:
     with op.batch_alter_table("achievements", schema=None) as batch_op:
         batch_op.add_column(sa.Column("external_id", sa.String(length=512), nullable=True))
         batch_op.add_column(sa.Column("framework_id", sa.Uuid(), nullable=True))
-        batch_op.add_column(
-            sa.Column(
-                "source", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
-            )
-        )
+        batch_op.add_column(sa.Column("source", JSON_VALUE, nullable=True))
         batch_op.add_column(sa.Column("owner", sa.String(length=200), server_default="", nullable=False))
         batch_op.add_column(sa.Column("review_by", sa.Date(), nullable=True))
         batch_op.create_index(batch_op.f("ix_achievements_framework_id"), ["framework_id"], unique=False)
@@ -209,11 +195,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("parent_id", sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column("external_id", sa.String(length=512), nullable=True))
         batch_op.add_column(sa.Column("framework_id", sa.Uuid(), nullable=True))
-        batch_op.add_column(
-            sa.Column(
-                "source", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
-            )
-        )
+        batch_op.add_column(sa.Column("source", JSON_VALUE, nullable=True))
         batch_op.add_column(sa.Column("owner", sa.String(length=200), server_default="", nullable=False))
         batch_op.add_column(sa.Column("review_by", sa.Date(), nullable=True))
         batch_op.create_index(batch_op.f("ix_capabilities_framework_id"), ["framework_id"], unique=False)
@@ -229,11 +211,7 @@ def upgrade() -> None:
     with op.batch_alter_table("roles", schema=None) as batch_op:
         batch_op.add_column(sa.Column("external_id", sa.String(length=512), nullable=True))
         batch_op.add_column(sa.Column("framework_id", sa.Uuid(), nullable=True))
-        batch_op.add_column(
-            sa.Column(
-                "source", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
-            )
-        )
+        batch_op.add_column(sa.Column("source", JSON_VALUE, nullable=True))
         batch_op.add_column(sa.Column("owner", sa.String(length=200), server_default="", nullable=False))
         batch_op.add_column(sa.Column("review_by", sa.Date(), nullable=True))
         batch_op.create_index(batch_op.f("ix_roles_framework_id"), ["framework_id"], unique=False)
@@ -244,7 +222,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column(
                 "alternative_labels",
-                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                JSON_VALUE,
                 server_default="[]",
                 nullable=False,
             )
@@ -253,11 +231,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("reuse_level", sa.String(length=64), server_default="", nullable=False))
         batch_op.add_column(sa.Column("external_id", sa.String(length=512), nullable=True))
         batch_op.add_column(sa.Column("framework_id", sa.Uuid(), nullable=True))
-        batch_op.add_column(
-            sa.Column(
-                "source", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
-            )
-        )
+        batch_op.add_column(sa.Column("source", JSON_VALUE, nullable=True))
         batch_op.add_column(sa.Column("owner", sa.String(length=200), server_default="", nullable=False))
         batch_op.add_column(sa.Column("review_by", sa.Date(), nullable=True))
         batch_op.create_index(batch_op.f("ix_skills_framework_id"), ["framework_id"], unique=False)

@@ -53,6 +53,7 @@ async def save_achievement(
     achievement.result_description = data.result_description.model_dump()
     achievement.evidence_required = list(data.evidence_required)
     achievement.kpi_anchors = [anchor.model_dump() for anchor in data.kpi_anchors]
+    achievement.owner, achievement.review_by = data.owner, data.review_by
     achievement.tags = [AchievementTag(tag=tag) for tag in sorted(set(data.tags))]
     achievement.skills = [
         AchievementSkill(skill_id=s.skill_id, level=s.level, position=position)
@@ -89,6 +90,9 @@ async def describe_achievement(session: AsyncSession, achievement: Achievement, 
         evidence_required=achievement.evidence_required,
         kpi_anchors=achievement.kpi_anchors,  # type: ignore[arg-type]
         tags=[tag.tag for tag in achievement.tags],
+        owner=achievement.owner,
+        review_by=achievement.review_by,
+        external_id=achievement.external_id,
         created_at=achievement.created_at,
         updated_at=achievement.updated_at,
     )

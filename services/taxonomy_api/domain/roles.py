@@ -27,6 +27,7 @@ async def save_role(session: AsyncSession, org_id: uuid.UUID, data: RoleIn, role
         data.grade,
         data.description,
     )
+    role.owner, role.review_by = data.owner, data.review_by
     if existing is not None and role.requirements:
         # The unit of work inserts before it deletes: drop the old rows first, or a requirement on a
         # skill the role keeps collides with itself on the (role, skill) unique constraint.
@@ -59,6 +60,11 @@ async def describe_role(session: AsyncSession, org_id: uuid.UUID, role: Role) ->
             )
             for r in role.requirements
         ],
+        owner=role.owner,
+        review_by=role.review_by,
+        external_id=role.external_id,
+        framework_id=role.framework_id,
+        source=role.source,
         created_at=role.created_at,
         updated_at=role.updated_at,
     )

@@ -30,6 +30,9 @@ async def save_skill(
     skill.capability_id = data.capability_id
     skill.scale_id = data.scale_id
     skill.behaviours = list(data.behaviours)
+    skill.alternative_labels = list(data.alternative_labels)
+    skill.skill_type, skill.reuse_level = data.skill_type, data.reuse_level
+    skill.owner, skill.review_by = data.owner, data.review_by
     skill.tags = [SkillTag(tag=tag) for tag in sorted(set(data.tags))]
     skill.alignments = [SkillAlignment(**alignment.model_dump()) for alignment in data.alignments]
     await session.flush()
