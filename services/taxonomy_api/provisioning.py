@@ -26,7 +26,6 @@ from shared.schemas.taxonomy import (
     CapabilityIn,
     PathwayIn,
     RoleIn,
-    ScaleIn,
     SkillIn,
 )
 
@@ -41,6 +40,7 @@ async def bootstrap_organisation(settings: TaxonomySettings, org_name: str, clie
         async with database.sessions() as session:
             organisation = await organisations.create_organisation(session, org_name)
             client, secret = await organisations.create_client(session, organisation.id, client_name, list(SCOPES))
+            await scales.ensure_default_scales(session, organisation.id)
             await session.commit()
             return {"org_id": str(organisation.id), "client_id": client.client_id, "client_secret": secret}
     finally:
@@ -76,26 +76,8 @@ async def seed_demo_organisation(settings: TaxonomySettings) -> dict[str, str] |
 async def seed_demo_taxonomy(session: AsyncSession, org_id: uuid.UUID) -> dict[str, uuid.UUID]:
     """The communication pathway (Active listening -> Conflict navigation -> Strategic storytelling) with
     the KPI anchors reported by the product's sources; figures are reported, not proven."""
-    kpm = await scales.save_scale(
-        session,
-        org_id,
-        ScaleIn(
-            name="Knowledge / Proficiency / Mastery",
-            levels=[
-                {"value": 1, "name": "Knowledge", "descriptor": "Knows the concepts and when they apply."},
-                {"value": 2, "name": "Proficiency", "descriptor": "Applies them unaided in normal work."},
-                {"value": 3, "name": "Mastery", "descriptor": "Applies them in hard cases and coaches others."},
-            ],
-        ),
-    )
-    await scales.save_scale(
-        session,
-        org_id,
-        ScaleIn(
-            name="0-5",
-            levels=[{"value": value, "name": str(value)} for value in range(6)],
-        ),
-    )
+    default_scales = await scales.ensure_default_scales(session, org_id)
+    kpm_id = default_scales["kpm"]
     communication = await capabilities.save_capability(
         session, org_id, CapabilityIn(name="Communication", description="Listening, resolving, persuading.")
     )
@@ -117,7 +99,7 @@ async def seed_demo_taxonomy(session: AsyncSession, org_id: uuid.UUID) -> dict[s
                 name=name,
                 description=description,
                 capability_id=communication.id,
-                scale_id=kpm.id,
+                scale_id=kpm_id,
                 tags=["communication", "soft-skill"],
                 alignments=alignments,
             ),

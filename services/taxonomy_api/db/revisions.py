@@ -5,6 +5,7 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from services.taxonomy_api.db.tables import (
@@ -38,6 +39,16 @@ def _bump_revision(session: Session, _context: Any, _instances: Any) -> None:
             .values(taxonomy_revision=Organisation.taxonomy_revision + 1)
         )
         session.info.setdefault("changed_orgs", set()).update(org_ids)
+
+
+async def bump_revision(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """For changes written with Core statements, which the flush hook above does not see."""
+    await session.execute(
+        update(Organisation)
+        .where(Organisation.id == org_id)
+        .values(taxonomy_revision=Organisation.taxonomy_revision + 1)
+    )
+    session.sync_session.info.setdefault("changed_orgs", set()).add(org_id)
 
 
 @event.listens_for(TaxonomySession, "after_commit")

@@ -9,7 +9,42 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.taxonomy_api.db.tables import AchievementSkill, ProficiencyScale, RoleRequirement, Skill
 from shared.errors import Conflict, Unprocessable
 from shared.repository import TenantRepository
-from shared.schemas.taxonomy import ScaleIn
+from shared.schemas.taxonomy import ScaleIn, ScaleLevel
+
+# Every organisation starts with these (DESIGN §8: 0-5 scores, and levels named Knowledge / Proficiency /
+# Mastery); imports put skills on them by key (frameworks/bundle.py ScaleKey).
+DEFAULT_SCALES: dict[str, ScaleIn] = {
+    "0-5": ScaleIn(
+        name="0-5",
+        description="Scored 0 (none) to 5 (expert).",
+        levels=[ScaleLevel(value=value, name=str(value)) for value in range(6)],
+    ),
+    "kpm": ScaleIn(
+        name="Knowledge / Proficiency / Mastery",
+        levels=[
+            ScaleLevel(value=1, name="Knowledge", descriptor="Knows the concepts and when they apply."),
+            ScaleLevel(value=2, name="Proficiency", descriptor="Applies them unaided in normal work."),
+            ScaleLevel(value=3, name="Mastery", descriptor="Applies them in hard cases and coaches others."),
+        ],
+    ),
+}
+
+
+async def ensure_default_scales(session: AsyncSession, org_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """The organisation's default scales by key, made where missing (found by name)."""
+    found = {
+        scale.name: scale.id
+        for scale in await session.scalars(
+            select(ProficiencyScale).where(
+                ProficiencyScale.org_id == org_id,
+                ProficiencyScale.name.in_([scale.name for scale in DEFAULT_SCALES.values()]),
+            )
+        )
+    }
+    ids = {}
+    for key, scale in DEFAULT_SCALES.items():
+        ids[key] = found.get(scale.name) or (await save_scale(session, org_id, scale)).id
+    return ids
 
 
 def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[ProficiencyScale]:
