@@ -5,9 +5,11 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from alembic import command
 
+from services.taxonomy_api.cli import STARTER_FRAMEWORKS, add_taxonomy_commands, run_taxonomy_command, starter_paths
 from shared.migrations import alembic_config, upgrade
 
 SERVICES = ("taxonomy_api", "badge_issuer", "gap_engine")
@@ -53,6 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     bootstrap = commands.add_parser("bootstrap", help="create an organisation and its first admin client")
     bootstrap.add_argument("--org", required=True, help="organisation name")
     bootstrap.add_argument("--client-name", default="admin")
+    bootstrap.add_argument(
+        "--framework",
+        choices=sorted(STARTER_FRAMEWORKS),
+        help="start from a framework: "
+        + "; ".join(f"{name}: {starter.about}" for name, starter in sorted(STARTER_FRAMEWORKS.items())),
+    )
+    bootstrap.add_argument("--data", type=Path, help="the folder holding the framework's files")
+    add_taxonomy_commands(commands)
     revision = commands.add_parser("revision", help="autogenerate a migration for a service")
     revision.add_argument("service", choices=SERVICES)
     revision.add_argument("message")
@@ -67,8 +77,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown service(s) {', '.join(sorted(unknown))}")
         migrate(args.services or SERVICES)
     elif args.command == "bootstrap":
+        starter = starter_paths(args.framework, args.data) if args.framework else None
         print(json.dumps(_bootstrap(args.org, args.client_name), indent=2))
         print("Store the client_secret now: only its hash is kept.", file=sys.stderr)
+        if starter is not None:
+            framework, paths = starter
+            return run_taxonomy_command(
+                argparse.Namespace(
+                    action="import",
+                    kind=framework.kind,
+                    paths=paths,
+                    org=args.org,
+                    option=[f"{key}={json.dumps(value)}" for key, value in framework.options.items()],
+                    retire_missing=False,
+                )
+            )
+    elif args.command == "taxonomy":
+        return run_taxonomy_command(args)
     elif args.command == "revision":
         _revision(args.service, args.message)
     elif args.command == "serve":

@@ -6,6 +6,7 @@ Pure ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path.
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,10 +38,24 @@ async def _send_problem(send: Send, status: int, title: str, detail: str, slug: 
     await send({"type": "http.response.body", "body": body})
 
 
+def _too_large(limit: int) -> str:
+    return f"The request body exceeds the limit of {limit} bytes."
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: ServiceMetrics, access_log: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        metrics: ServiceMetrics,
+        access_log: bool,
+        larger_bodies: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Paths that take a bigger body (file uploads for imports), each with its own bound.
+        self.larger_bodies = dict(larger_bodies or {})
         self.metrics = metrics
         self.access_log = access_log
 
@@ -52,10 +67,11 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder = [500]
+        limit = self.larger_bodies.get(scope.get("path", ""), self.max_body_bytes)
         try:
-            if _declared_length(scope) > self.max_body_bytes:
+            if _declared_length(scope) > limit:
                 status_holder[0] = 413
-                await _send_problem(send, 413, "Payload too large", self._too_large(), "payload-too-large", request_id)
+                await _send_problem(send, 413, "Payload too large", _too_large(limit), "payload-too-large", request_id)
                 return
             refused = input_guard.target_problem(scope.get("raw_path") or b"", scope.get("query_string", b""))
             if refused:
@@ -64,22 +80,22 @@ class RequestContextMiddleware:
                 return
             kind = input_guard.body_kind(_header(scope, b"content-type"))
             if kind is not None:
-                receive, refused = await self._screened_body(receive, kind)
+                receive, refused = await self._screened_body(receive, kind, limit)
                 if refused:
                     status_holder[0] = 422 if refused != _TOO_LARGE else 413
                     if refused == _TOO_LARGE:
                         await _send_problem(
-                            send, 413, "Payload too large", self._too_large(), "payload-too-large", request_id
+                            send, 413, "Payload too large", _too_large(limit), "payload-too-large", request_id
                         )
                     else:
                         await _send_problem(send, 422, "Invalid request", refused, "validation", request_id)
                     return
-            await self._call_bounded(scope, receive, send, request_id, status_holder)
+            await self._call_bounded(scope, receive, send, request_id, status_holder, limit)
         finally:
             self._record(scope, status_holder[0], time.perf_counter() - started)
             request_id_var.reset(token)
 
-    async def _screened_body(self, receive: Receive, kind: str) -> tuple[Receive, str | None]:
+    async def _screened_body(self, receive: Receive, kind: str, limit: int) -> tuple[Receive, str | None]:
         """Reads a text body whole (it is bounded), screens it (shared/input_guard.py), and hands the
         route a receive that replays it."""
         chunks, size = [], 0
@@ -89,7 +105,7 @@ class RequestContextMiddleware:
                 return _replay(b"".join(chunks), receive, message), None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 return receive, _TOO_LARGE
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -98,11 +114,8 @@ class RequestContextMiddleware:
         problem = input_guard.json_problem(body) if kind == "json" else input_guard.text_problem(body)
         return _replay(body, receive), problem
 
-    def _too_large(self) -> str:
-        return f"The request body exceeds the limit of {self.max_body_bytes} bytes."
-
     async def _call_bounded(
-        self, scope: Scope, receive: Receive, send: Send, request_id: str, status_holder: list[int]
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, status_holder: list[int], limit: int
     ) -> None:
         received = 0
         started_response = False
@@ -112,7 +125,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 
@@ -131,7 +144,7 @@ class RequestContextMiddleware:
             if started_response:
                 raise
             status_holder[0] = 413
-            await _send_problem(send, 413, "Payload too large", self._too_large(), "payload-too-large", request_id)
+            await _send_problem(send, 413, "Payload too large", _too_large(limit), "payload-too-large", request_id)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")

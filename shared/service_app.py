@@ -91,6 +91,7 @@ def build_service_app(
     session_info: dict[str, Any] | None = None,
     templates: Path | None = None,
     page_links: Sequence[PageLink] = (),
+    larger_bodies: dict[str, int] | None = None,
 ) -> FastAPI:
     configure_logging(settings.log_level)
     database = Database(
@@ -131,5 +132,6 @@ def build_service_app(
         max_body_bytes=settings.max_body_bytes,
         metrics=app.state.metrics,
         access_log=settings.access_log,
+        larger_bodies=larger_bodies,
     )
     return app

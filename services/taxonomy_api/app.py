@@ -1,13 +1,16 @@
 """The skills taxonomy service, and the token authority of the platform."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.taxonomy_api.api import auth, public, sign_in, single_sign_on, taxonomy
+from services.taxonomy_api.api import auth, imports, public, sign_in, single_sign_on, taxonomy
 from services.taxonomy_api.db.revisions import TaxonomySession
+from services.taxonomy_api.domain.import_jobs import run_import_worker
 from services.taxonomy_api.settings import TaxonomySettings
 from shared.api_docs import PathCORSMiddleware
 from shared.auth import TOKEN_PATH, TokenAuthority
@@ -34,6 +37,7 @@ def create_app(settings: TaxonomySettings | None = None) -> FastAPI:
             single_sign_on.api,
             taxonomy.router,
             public.router,
+            imports.router,
         ],
         templates=Path(__file__).parent / "templates",
         page_links=[
@@ -41,6 +45,7 @@ def create_app(settings: TaxonomySettings | None = None) -> FastAPI:
         ],
         session_class=TaxonomySession,
         session_info={"read_cache": read_cache},
+        larger_bodies={imports.UPLOADS_PATH: settings.max_upload_bytes},
     )
     app.state.token_authority = TokenAuthority.from_settings(settings)
     app.state.read_cache = read_cache
@@ -64,7 +69,21 @@ def create_app(settings: TaxonomySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with service_lifespan(application):
-            yield
+            stop = asyncio.Event()
+            worker = (
+                asyncio.create_task(run_import_worker(application.state.database, settings.import_roots, stop))
+                if settings.import_worker
+                else None
+            )
+            try:
+                yield
+            finally:
+                stop.set()
+                if worker is not None:
+                    # A job cut short here is leased, not lost: the next worker runs it again.
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
         await fetcher.aclose()
 
     app.router.lifespan_context = lifespan

@@ -34,6 +34,12 @@ class TaxonomySettings(OutboundSettings):
     # CREDSTACK_TAXONOMY_TOKEN_CORS_ORIGINS='["https://issuer.example.com"]'; "*" only in dev. Unset:
     # the embedded platform's loopback origins in dev, none in production.
     token_cors_origins: list[str] = Field(default_factory=list, max_length=100)
+    # Directories an admin may name files in for POST /v1/imports (server paths); empty: uploads only.
+    import_roots: list[str] = Field(default_factory=list, max_length=20)
+    # The bound on an import upload (POST /v1/imports/uploads); every other body keeps max_body_bytes.
+    max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    # Run queued import jobs in this process (every replica may: jobs are leased rows).
+    import_worker: bool = True
 
     @field_validator("token_cors_origins")
     @classmethod

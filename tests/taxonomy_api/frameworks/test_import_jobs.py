@@ -1,0 +1,147 @@
+"""Imports through the API: 202 and a job; every bad row reported with file and line, nothing landed;
+a job whose worker died runs again and lands once."""
+
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from services.taxonomy_api.db.tables import ImportJob, Skill
+from services.taxonomy_api.domain import import_jobs
+from shared.db import utcnow
+from tests.live_platform import free_port, serving
+
+pytestmark = pytest.mark.anyio
+
+SKILLS_CSV = (
+    "external_id,name,description,capability,scale,alternative_labels,tags\n"
+    "acme:py,Python,Writes Python,Engineering,0-5,py|python3,code\n"
+    'acme:talk,Presenting,"Explains things,\nclearly",Communication,kpm,,\n'
+)
+ROLES_CSV = (
+    "role_external_id,role,job_family,skill_external_id,level,weight,criticality\n"
+    "acme:dev,Developer,Engineering,acme:py,4,2,must\n"
+    "acme:dev,Developer,Engineering,acme:talk,2,1,should\n"
+)
+
+
+def _upload(client: httpx.AsyncClient, headers: dict, files: dict[str, str], kind: str = "csv", **extra):
+    parts = [("files", (name, content.encode(), "text/csv")) for name, content in files.items()]
+    return client.post("/v1/imports/uploads", data={"kind": kind, **extra}, files=parts, headers=headers)
+
+
+async def _run_queued(app) -> str:
+    job_id = await import_jobs.claim_next_job(app.state.database, "test-worker")
+    assert job_id is not None
+    return await import_jobs.run_job(app.state.database, job_id, "test-worker", [])
+
+
+async def _skill_count(app, org) -> int:
+    async with app.state.database.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(Skill).where(Skill.org_id == org))
+
+
+async def test_an_uploaded_csv_import_runs_as_a_job_and_lands(client, taxonomy_app, org, bearer) -> None:
+    headers = bearer(org, "admin")
+    answer = await _upload(client, headers, {"skills.csv": SKILLS_CSV, "roles.csv": ROLES_CSV})
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
+    assert job["status"] == "queued" and answer.headers["location"] == f"/v1/imports/{job['id']}"
+    assert await _run_queued(taxonomy_app) == "succeeded"
+    done = (await client.get(f"/v1/imports/{job['id']}", headers=headers)).json()
+    assert done["status"] == "succeeded" and done["problems"] == []
+    assert done["counts"]["applied"]["skills"]["created"] == 2
+    assert done["counts"]["applied"]["roles"]["created"] == 1
+    skills = (await client.get("/v1/skills", params={"name": "Presenting"}, headers=headers)).json()["items"]
+    assert skills[0]["description"] == "Explains things,\nclearly" and skills[0]["external_id"] == "acme:talk"
+    roles = (await client.get("/v1/roles", headers=headers)).json()["items"]
+    developer = next(role for role in roles if role["name"] == "Developer")
+    assert [(r["skill_name"], r["level"], r["criticality"]) for r in developer["requirements"]] == [
+        ("Python", 4, "must"),
+        ("Presenting", 2, "should"),
+    ]
+
+
+async def test_a_bad_file_is_reported_row_by_row_and_nothing_lands(client, taxonomy_app, org, bearer) -> None:
+    headers = bearer(org, "admin")
+    bad_roles = ROLES_CSV + "acme:dev,Developer,Engineering,acme:py,four,1,must\nacme:x,,,acme:py,1,1,maybe\n"
+    bad_skills = SKILLS_CSV + ",Nameless,,,,,\n"
+    answer = await _upload(client, headers, {"skills.csv": bad_skills, "roles.csv": bad_roles})
+    assert await _run_queued(taxonomy_app) == "failed"
+    job = (await client.get(f"/v1/imports/{answer.json()['id']}", headers=headers)).json()
+    # The quoted description spans lines 3-4 of skills.csv, so the nameless row is on line 5.
+    assert [(p["file"], p["line"]) for p in job["problems"]] == [
+        ("roles.csv", 4),
+        ("roles.csv", 5),
+        ("skills.csv", 5),
+    ]
+    assert "nothing was imported" in job["error"]
+    assert await _skill_count(taxonomy_app, org) == 0
+
+
+async def test_server_paths_only_under_the_import_roots(client, org, bearer, tmp_path) -> None:
+    headers = bearer(org, "admin")
+    body = {"kind": "csv", "paths": [str(tmp_path / "skills.csv")]}
+    refused = await client.post("/v1/imports", json=body, headers=headers)
+    assert refused.status_code == 403 and "IMPORT_ROOTS" in refused.json()["detail"]
+    not_admin = await client.post("/v1/imports", json=body, headers=bearer(org, "taxonomy:write"))
+    assert not_admin.status_code == 403
+
+
+async def test_a_job_whose_worker_died_runs_again_and_lands_once(client, taxonomy_app, org, bearer) -> None:
+    headers = bearer(org, "admin")
+    job_id = (await _upload(client, headers, {"skills.csv": SKILLS_CSV})).json()["id"]
+    database = taxonomy_app.state.database
+    first = await import_jobs.claim_next_job(database, "worker-that-dies")
+    assert str(first) == job_id
+    # Its lease is fresh: nobody else may take the job.
+    assert await import_jobs.claim_next_job(database, "second-worker") is None
+    async with database.sessions() as session:
+        await session.execute(update(ImportJob).values(lease_until=utcnow() - timedelta(seconds=1)))
+        await session.commit()
+    second = await import_jobs.claim_next_job(database, "second-worker")
+    assert str(second) == job_id
+    # The first worker wakes up and finishes: it no longer holds the job, so nothing of it lands.
+    assert await import_jobs.run_job(database, first, "worker-that-dies", []) == "lost"
+    assert await _skill_count(taxonomy_app, org) == 0
+    assert await import_jobs.run_job(database, second, "second-worker", []) == "succeeded"
+    assert await _skill_count(taxonomy_app, org) == 2
+    job = (await client.get(f"/v1/imports/{job_id}", headers=headers)).json()
+    assert job["status"] == "succeeded" and job["attempts"] == 2
+
+
+def test_the_service_runs_queued_jobs_by_itself(service_settings, bearer, tmp_path) -> None:
+    """The worker lives in the service: a job queued while it was down runs when it comes up."""
+    import asyncio
+
+    from services.taxonomy_api.app import create_app
+    from services.taxonomy_api.domain import organisations
+    from services.taxonomy_api.settings import TaxonomySettings
+
+    (tmp_path / "skills.csv").write_text(SKILLS_CSV)
+    settings = service_settings(TaxonomySettings, "taxonomy_api", import_roots=[str(tmp_path)])
+    app = create_app(settings)
+
+    async def new_org():
+        async with app.state.database.sessions() as session:
+            organisation = await organisations.create_organisation(session, f"jobs-{time.time_ns()}")
+            await session.commit()
+        await app.state.database.dispose()
+        return organisation.id
+
+    org = asyncio.run(new_org())
+    headers = bearer(org, "admin")
+    with serving(app, free_port()) as url:
+        queued = httpx.post(
+            f"{url}/v1/imports", json={"kind": "csv", "paths": [str(tmp_path / "skills.csv")]}, headers=headers
+        )
+        assert queued.status_code == 202, queued.text
+        deadline = time.monotonic() + 20
+        while (job := httpx.get(f"{url}/v1/imports/{queued.json()['id']}", headers=headers).json())[
+            "status"
+        ] != "succeeded":
+            assert job["status"] in ("queued", "running") and time.monotonic() < deadline, job
+            time.sleep(0.1)
+        assert job["counts"]["applied"]["skills"]["created"] == 2
