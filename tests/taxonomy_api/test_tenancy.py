@@ -1,5 +1,7 @@
 """Another organisation's token never reaches this organisation's taxonomy, on any route."""
 
+from services.taxonomy_api.db.tables import TaxonomyVersion
+from services.taxonomy_api.domain import import_jobs
 from services.taxonomy_api.domain.organisations import create_client
 from services.taxonomy_api.domain.people import add_user
 from tests.tenancy import TenantWalk, authenticated_routes, walk_every_authenticated_route
@@ -12,6 +14,11 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     async with taxonomy_app.state.database.sessions() as session:
         owner_client, _ = await create_client(session, org, "owner client", ["taxonomy:read"])
         owner_user = await add_user(session, org, email="owner.person@example.com", name="Owner Person", role="analyst")
+        owner_job = await import_jobs.create_job(
+            session, org, "csv", {}, actor="owner", uploads=[("owner-skills.csv", b"external_id,name\n")]
+        )
+        owner_version = TaxonomyVersion(org_id=org, number=1, status="in_review", title="owner version")
+        session.add(owner_version)
         await session.commit()
     owner = bearer(org)
     identity_provider.clients.update({"owner-sso-client": "owner sso secret", "intruder-sso-client": "x"})
@@ -66,7 +73,20 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     bodies[("PATCH", "/v1/users/{item_id}")] = {"role": "admin"}
     # The intruder may set up its own organisation's provider; it must never see or touch the owner's.
     bodies[("PUT", "/v1/identity-provider")] = {**owner_sso, "client_id": "intruder-sso-client", "client_secret": "x"}
-    markers = {str(org), skill_id, badge_id, scale_id, capability_id, role_id, pathway_id, owner_client.client_id}
+    bodies[("POST", "/v1/imports")] = {"kind": "csv", "paths": ["/etc/hostname"]}
+    bodies[("POST", "/v1/imports/uploads")] = {"kind": "csv"}
+    markers = {
+        str(org),
+        str(owner_job.id),
+        "owner-skills.csv",
+        skill_id,
+        badge_id,
+        scale_id,
+        capability_id,
+        role_id,
+        pathway_id,
+        owner_client.client_id,
+    }
     markers |= {str(owner_user.id), owner_user.email, "owner-sso-client", "owner sso secret"}
     markers |= {str(value) for value in demo.values()}
 
@@ -76,7 +96,9 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
         TenantWalk(
             owner_headers=owner,
             intruder_headers=bearer(intruder_org),
-            path_params={template: {"item_id": value} for template, value in item.items()},
+            path_params={template: {"item_id": value} for template, value in item.items()}
+            | {"/v1/imports/{job_id}": {"job_id": str(owner_job.id)}}
+            | {"/v1/versions/{version}/export": {"version": str(owner_version.id)}},
             bodies=bodies,
             owner_markers=markers,
             owner_objects=[
@@ -84,7 +106,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 for template, value in item.items()
                 if template.startswith("/v1/") and "clients" not in template and "users" not in template
             ]
-            + ["/v1/identity-provider"],
+            + ["/v1/identity-provider", f"/v1/imports/{owner_job.id}"],
         ),
     )
     assert walked == len(authenticated_routes(taxonomy_app)) >= 30

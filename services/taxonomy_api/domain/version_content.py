@@ -25,9 +25,12 @@ from services.taxonomy_api.db.tables import (
     Skill,
     SkillAlignment,
     SkillTag,
+    TaxonomyVersion,
+    VersionEntity,
 )
 from services.taxonomy_api.db.tables import Role as RoleRow
 from services.taxonomy_api.domain import achievements, pathways, scales
+from shared.errors import NotFound
 from shared.schemas.taxonomy import (
     CapabilityOut,
     RequirementOut,
@@ -204,3 +207,33 @@ async def _read_roles(
     for row in rows.mappings():
         role = RoleOut(**row, requirements=requirements.get(row["id"], []))
         into[str(row["id"])] = _json(role)
+
+
+async def read_frozen_version(session: AsyncSession, org_id: uuid.UUID, version: str) -> VersionContent:
+    """A frozen version's documents: `version` is a version id, or "published" for the current one."""
+    statement = select(TaxonomyVersion).where(TaxonomyVersion.org_id == org_id)
+    if version == "published":
+        statement = statement.where(TaxonomyVersion.status == "published")
+    else:
+        try:
+            statement = statement.where(TaxonomyVersion.id == uuid.UUID(version))
+        except ValueError as exc:
+            raise NotFound(f"No version {version!r}: use a version id, draft or published.") from exc
+    found = await session.scalar(statement.order_by(TaxonomyVersion.number.desc()).limit(1))
+    if found is None or found.status == "draft":
+        raise NotFound(f"No frozen version {version!r} in this organisation.")
+    content = VersionContent()
+    rows = await session.execute(
+        select(VersionEntity.kind, VersionEntity.entity_id, VersionEntity.body).where(
+            VersionEntity.version_id == found.id
+        )
+    )
+    for kind, entity_id, body in rows:
+        content.documents[kind][entity_id] = body
+    for kind in KINDS:
+        content.documents[kind] = dict(sorted(content.documents[kind].items(), key=lambda item: _sort_key(item[1])))
+    return content
+
+
+def _sort_key(body: dict[str, Any]) -> tuple[str, str]:
+    return (str(body.get("name") or body.get("identifier") or ""), str(body.get("id", "")))

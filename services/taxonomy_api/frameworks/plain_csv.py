@@ -11,6 +11,8 @@ import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from services.taxonomy_api.domain.scales import DEFAULT_SCALES
+from services.taxonomy_api.domain.version_content import VersionContent
 from services.taxonomy_api.frameworks.bundle import (
     Bundle,
     BundleCapability,
@@ -26,6 +28,7 @@ from services.taxonomy_api.frameworks.bundle import (
 SKILL_COLUMNS = {"external_id", "name"}
 ROLE_COLUMNS = {"role_external_id", "role", "skill_external_id", "level"}
 MAX_FIELD = 10_000
+DEFAULT_SCALE_NAMES = {key: scale.name for key, scale in DEFAULT_SCALES.items()}
 
 
 class UnreadableFile(Exception):
@@ -172,3 +175,83 @@ def _requirement_problem(row: dict[str, str]) -> str | None:
     if (row.get("criticality") or "must") not in ("must", "should"):
         return "criticality must be must or should"
     return None
+
+
+def write_skills_csv(content: VersionContent) -> str:
+    """The version's skills in the skills file format above, so an export imports again as it is.
+    Skills made here are named by `urn:uuid:<id>`; a skill on a scale other than the two defaults
+    keeps its scale's name, which an import reports as a bad row."""
+    scale_keys = {
+        body["id"]: key
+        for body in content.of("scale")
+        for key, default in DEFAULT_SCALE_NAMES.items()
+        if body["name"] == default
+    }
+    scale_names = {body["id"]: body["name"] for body in content.of("scale")}
+    capability_names = {body["id"]: body["name"] for body in content.of("capability")}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "external_id",
+            "name",
+            "description",
+            "capability",
+            "scale",
+            "alternative_labels",
+            "tags",
+            "skill_type",
+            "reuse_level",
+        ]
+    )
+    for skill in content.of("skill"):
+        writer.writerow(
+            [
+                skill["external_id"] or f"urn:uuid:{skill['id']}",
+                skill["name"],
+                skill["description"],
+                capability_names.get(skill["capability_id"], ""),
+                scale_keys.get(skill["scale_id"]) or scale_names.get(skill["scale_id"], ""),
+                "|".join(skill["alternative_labels"]),
+                "|".join(skill["tags"]),
+                skill["skill_type"],
+                skill["reuse_level"],
+            ]
+        )
+    return out.getvalue()
+
+
+def write_roles_csv(content: VersionContent) -> str:
+    """The version's roles in the roles file format above, one row per requirement."""
+    skill_ids = {body["id"]: body["external_id"] or f"urn:uuid:{body['id']}" for body in content.of("skill")}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "role_external_id",
+            "role",
+            "job_family",
+            "grade",
+            "role_description",
+            "skill_external_id",
+            "level",
+            "weight",
+            "criticality",
+        ]
+    )
+    for role in content.of("role"):
+        for requirement in role["requirements"]:
+            writer.writerow(
+                [
+                    role["external_id"] or f"urn:uuid:{role['id']}",
+                    role["name"],
+                    role["job_family"],
+                    role["grade"],
+                    role["description"],
+                    skill_ids[requirement["skill_id"]],
+                    requirement["level"],
+                    f"{requirement['weight']:g}",
+                    requirement["criticality"],
+                ]
+            )
+    return out.getvalue()

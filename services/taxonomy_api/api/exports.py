@@ -1,0 +1,61 @@
+"""Exports of a version (or of the draft): the whole taxonomy as JSON, skills and roles as the CSV the
+importer reads."""
+
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.taxonomy_api.api.resources import ERRORS, TaxonomyReader
+from services.taxonomy_api.domain.version_content import (
+    VersionContent,
+    read_frozen_version,
+    read_working_taxonomy,
+)
+from services.taxonomy_api.frameworks.plain_csv import write_roles_csv, write_skills_csv
+from shared.db import get_session
+
+router = APIRouter(prefix="/v1/versions", tags=["versions"])
+ExportFormat = Literal["json", "skills-csv", "roles-csv"]
+VersionName = Annotated[
+    str, Path(max_length=64, description="A version id, `published` (the current one) or `draft` (the working copy).")
+]
+
+
+async def version_content(request: Request, session: AsyncSession, org_id, version: str) -> VersionContent:  # noqa: ANN001
+    if version == "draft":
+        return await read_working_taxonomy(session, org_id, request.app.state.settings.public_base_url)
+    return await read_frozen_version(session, org_id, version)
+
+
+@router.get(
+    "/{version}/export",
+    summary="Export a version",
+    responses={
+        **ERRORS,
+        200: {
+            "content": {"application/json": {}, "text/csv": {}},
+            "description": "The version as JSON documents by kind, or its skills or roles as CSV",
+        },
+    },
+)
+async def export_version(
+    request: Request,
+    version: VersionName,
+    caller: TaxonomyReader,
+    format: Annotated[ExportFormat, Query(description="json, skills-csv or roles-csv")] = "json",
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    """Everything in the version (`json`: documents by kind, each as the API shows it), or its skills or
+    roles in the plain CSV format `POST /v1/imports` reads back (`skills-csv`, `roles-csv`)."""
+    content = await version_content(request, session, caller.org_id, version)
+    if format == "json":
+        return Response(orjson.dumps(content.documents), media_type="application/json")
+    text = write_skills_csv(content) if format == "skills-csv" else write_roles_csv(content)
+    filename = f"{'skills' if format == 'skills-csv' else 'roles'}-{version}.csv"
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
