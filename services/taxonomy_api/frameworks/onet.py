@@ -163,7 +163,7 @@ class _Reading:
         stage = f"onet: {key}"
         done = 0
         self.progress(stage, 0, 0)
-        for line, row in read_rows(source, columns, self.problems, delimiter="\t"):
+        for line, row in read_rows(source, columns, self.problems, delimiter="\t", fill_short_rows=False):
             yield source.name, line, row
             done += 1
             if done % PROGRESS_EVERY == 0:

@@ -76,12 +76,13 @@ def read_rows(
     problems: list[ImportProblem],
     *,
     delimiter: str = ",",
+    fill_short_rows: bool = True,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line, row) for every data row, `line` being the 1-based physical line the row starts on (the header
     is line 1; a quoted multi-line field makes a row span several lines). A file lacking any of
     `required_columns` gives one problem and no rows; a row with more fields than the header gives a
-    problem and is skipped, one with fewer has the rest empty (ESCO's skillsHierarchy_en.csv leaves
-    trailing empty fields out), and blank lines are skipped. Text that cannot be parsed or decoded ends
+    problem and is skipped, as does one with fewer unless `fill_short_rows` (ESCO's skillsHierarchy_en.csv
+    leaves trailing empty fields out); blank lines are skipped. Text that cannot be parsed or decoded ends
     the file there, with a problem."""
     # Tab-separated O*NET text never quotes; a stray quote there is data, not a delimiter.
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
@@ -103,7 +104,7 @@ def read_rows(
                 row_line, line = line, reader.line_num + 1
                 if not any(field.strip() for field in fields):
                     continue
-                if len(fields) > width:
+                if len(fields) > width or (len(fields) < width and not fill_short_rows):
                     problems.append(
                         ImportProblem(source.name, row_line, f"{len(fields)} fields; the header has {width}")
                     )
