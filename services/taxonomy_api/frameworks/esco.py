@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from services.taxonomy_api.frameworks.bundle import (
     Bundle,
@@ -153,17 +153,17 @@ def _labels(text: str) -> list[str]:
     return list(dict.fromkeys(label for label in (part.strip() for part in text.split("\n")) if label))
 
 
-def _kept(row: dict[str, str], *columns: str) -> dict[str, str]:
+def _kept(row: dict[str, str], *columns: str) -> dict[str, Any]:
     return {column: row[column].strip() for column in columns if row.get(column, "").strip()}
 
 
 def _required(reading: _Reading, file: str, line: int, row: dict[str, str], *columns: str) -> tuple[str, ...] | None:
-    values = tuple(row[column].strip() for column in columns)
+    values = tuple([row[column].strip() for column in columns])
+    if all(values):
+        return values
     missing = [column for column, value in zip(columns, values, strict=True) if not value]
-    if missing:
-        reading.problem(file, line, f"no {' or '.join(missing)}")
-        return None
-    return values
+    reading.problem(file, line, f"no {' or '.join(missing)}")
+    return None
 
 
 def _released(reading: _Reading, file: str, line: int, row: dict[str, str]) -> bool:
@@ -344,9 +344,11 @@ def _read_isco_labels(reading: _Reading) -> dict[str, str]:
     return labels
 
 
-def _read_occupations(reading: _Reading) -> dict[str, BundleRole]:
+def _read_occupations(reading: _Reading) -> tuple[dict[str, BundleRole], dict[str, str]]:
+    """The occupations, and each one's ISCO-08 unit group code."""
     isco_labels = _read_isco_labels(reading)
     roles: dict[str, BundleRole] = {}
+    isco_groups: dict[str, str] = {}
     columns = ("conceptUri", "preferredLabel", "iscoGroup")
     for file, line, row in reading.rows("occupations", "occupations", columns):
         values = _required(reading, file, line, row, "conceptUri", "preferredLabel")
@@ -356,7 +358,7 @@ def _read_occupations(reading: _Reading) -> dict[str, BundleRole]:
         if uri in roles:
             reading.problem(file, line, f"{uri} appears twice; the first row is kept")
             continue
-        isco_group = row["iscoGroup"].strip()
+        isco_group = isco_groups[uri] = row["iscoGroup"].strip()
         job_family = " ".join(part for part in ("ISCO", isco_group, isco_labels.get(isco_group, "")) if part)
         roles[uri] = BundleRole(
             external_id=uri,
@@ -365,7 +367,7 @@ def _read_occupations(reading: _Reading) -> dict[str, BundleRole]:
             job_family=job_family if isco_group else "",
             source=_kept(row, "conceptType", "code", "iscoGroup", "status", "modifiedDate"),
         )
-    return roles
+    return roles, isco_groups
 
 
 def _read_occupation_skills(
@@ -423,13 +425,11 @@ def read_esco(paths: Sequence[Path], *, options: EscoOptions, progress: Progress
     collections = _read_collections(reading, skills)
     associations = _read_broader_relations(reading, skills, groups, parents)
     associations += _read_skill_relations(reading, skills)
-    roles = _read_occupations(reading)
+    roles, isco_groups = _read_occupations(reading)
     requirements = _read_occupation_skills(reading, roles, skills)
 
     if options.isco_group is not None:
-        roles = {
-            uri: role for uri, role in roles.items() if role.source.get("iscoGroup", "").startswith(options.isco_group)
-        }
+        roles = {uri: role for uri, role in roles.items() if isco_groups[uri].startswith(options.isco_group)}
     elif options.collection is not None:
         roles = {}
     kept_skills = set(skills)

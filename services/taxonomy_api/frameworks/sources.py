@@ -102,15 +102,17 @@ def read_rows(
             line = reader.line_num + 1
             for fields in reader:
                 row_line, line = line, reader.line_num + 1
-                if not any(field.strip() for field in fields):
-                    continue
-                if len(fields) > width or (len(fields) < width and not fill_short_rows):
-                    problems.append(
-                        ImportProblem(source.name, row_line, f"{len(fields)} fields; the header has {width}")
-                    )
-                    continue
-                if len(fields) < width:
+                if len(fields) != width:
+                    if not any(field.strip() for field in fields):
+                        continue
+                    if len(fields) > width or not fill_short_rows:
+                        problems.append(
+                            ImportProblem(source.name, row_line, f"{len(fields)} fields; the header has {width}")
+                        )
+                        continue
                     fields += [""] * (width - len(fields))
+                elif not any(fields):
+                    continue
                 yield row_line, dict(zip(header, fields, strict=True))
         except (csv.Error, UnicodeDecodeError) as error:
             problems.append(ImportProblem(source.name, line, f"unreadable from here on: {error}"))
