@@ -425,13 +425,14 @@ def read_esco(paths: Sequence[Path], *, options: EscoOptions, progress: Progress
     collections = _read_collections(reading, skills)
     associations = _read_broader_relations(reading, skills, groups, parents)
     associations += _read_skill_relations(reading, skills)
-    roles, isco_groups = _read_occupations(reading)
-    requirements = _read_occupation_skills(reading, roles, skills)
-
+    roles: dict[str, BundleRole] = {}
+    requirements: dict[str, list[_Requirement]] = {}
+    # A collection alone brings no occupations, so their files are not read (nor their problems reported).
+    if options.collection is None or options.isco_group is not None:
+        roles, isco_groups = _read_occupations(reading)
+        requirements = _read_occupation_skills(reading, roles, skills)
     if options.isco_group is not None:
         roles = {uri: role for uri, role in roles.items() if isco_groups[uri].startswith(options.isco_group)}
-    elif options.collection is not None:
-        roles = {}
     kept_skills = set(skills)
     if options.collection is not None:
         kept_skills &= collections[options.collection]

@@ -6,11 +6,9 @@ from pathlib import Path
 
 from services.taxonomy_api.frameworks.bundle import ImportProblem
 from services.taxonomy_api.frameworks.crosswalk import read_esco_onet_crosswalk
-from services.taxonomy_api.frameworks.onet import OnetOptions, read_onet
 from tests.material import SHARED_DIR
 
 CROSSWALK = SHARED_DIR / "data" / "esco-onet-crosswalk-nesta" / "esco_onet_crosswalk_Nov2020.csv"
-ONET = SHARED_DIR / "data" / "onet-29.2" / "text-converted"
 SOFTWARE_DEVELOPER = "http://data.europa.eu/esco/occupation/f2b15a0e-e65a-438a-affb-29b9d50b77d1"
 MEMBER_OF_PARLIAMENT = "http://data.europa.eu/esco/occupation/5bca96fd-4203-400b-be58-9e9b50bc98da"
 
@@ -44,10 +42,10 @@ def test_known_pairs_keep_nesta_s_evidence():
     assert (member.association_type, member.destination) == ("closeMatch", "onet:11-1031.00")
 
 
-def test_destinations_meet_the_o_net_reader_s_roles_where_the_code_survived_the_2019_soc():
+def test_destinations_meet_the_o_net_reader_s_roles_where_the_code_survived_the_2019_soc(onet, onet_with_unrated):
     destinations = [a.destination for a in read_esco_onet_crosswalk(CROSSWALK)]
-    rated = {role.external_id for role in read_onet([ONET], options=OnetOptions()).roles}
-    every = {role.external_id for role in read_onet([ONET], options=OnetOptions(unrated_occupations=True)).roles}
+    rated = {role.external_id for role in onet.roles}
+    every = {role.external_id for role in onet_with_unrated.roles}
     # The figures the data's README gives for this join.
     assert sum(1 for destination in destinations if destination in every) == 1_355
     assert sum(1 for destination in destinations if destination in rated) == 1_315

@@ -7,21 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from services.taxonomy_api.frameworks.bundle import Bundle, BundleRequirement
+from services.taxonomy_api.frameworks.bundle import BundleRequirement
 from services.taxonomy_api.frameworks.onet import OnetOptions, read_onet, requirement_from
-from tests.material import SHARED_DIR
-
-ONET = SHARED_DIR / "data" / "onet-29.2" / "text-converted"
+from tests.taxonomy_api.frameworks.conftest import ONET
 
 
 def tab_rows(name: str) -> list[dict[str, str]]:
     with open(ONET / name, encoding="utf-8", newline="") as stream:
         return list(csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE))
-
-
-@pytest.fixture(scope="module")
-def onet() -> Bundle:
-    return read_onet([ONET], options=OnetOptions())
 
 
 def test_every_rated_occupation_is_a_role_and_every_element_a_skill(onet):
@@ -77,13 +70,12 @@ def test_computer_programmers_need_programming_weighted_by_its_importance(onet):
     assert programming.criticality == "must"
 
 
-def test_software_developers_have_no_ratings_in_29_2_so_are_a_role_only_when_asked_for(onet):
+def test_software_developers_have_no_ratings_in_29_2_so_are_a_role_only_when_asked_for(onet, onet_with_unrated):
     assert "onet:15-1252.00" not in {role.external_id for role in onet.roles}
-    with_unrated = read_onet([ONET], options=OnetOptions(unrated_occupations=True))
-    developers = next(role for role in with_unrated.roles if role.external_id == "onet:15-1252.00")
+    developers = next(role for role in onet_with_unrated.roles if role.external_id == "onet:15-1252.00")
     assert developers.name == "Software Developers"
     assert developers.requirements == []
-    assert len(with_unrated.roles) == len(tab_rows("Occupation Data.txt")) == 1_016
+    assert len(onet_with_unrated.roles) == len(tab_rows("Occupation Data.txt")) == 1_016
 
 
 def test_skills_hang_from_their_content_model_parent(onet):
