@@ -15,7 +15,8 @@ files are known by name, with or without the `_en` language suffix (the relation
 - `<name>SkillsCollection_en.csv` → the collection's name as a tag on its skills, and EscoOptions.collection.
 
 Only released concepts are taken: any other status says the concept has left the classification (ESCO v1.1.1
-publishes none), so such a row is reported and skipped, and a re-import sees it gone.
+publishes none), so such a row is reported and skipped, relations to it are left out, and a re-import sees
+it gone.
 
 A relation to a concept the input should define and does not is a problem; a broader concept outside the
 input is where a slice's hierarchy was cut, so that relation is counted in Bundle.left_out instead.
@@ -110,6 +111,8 @@ class _Reading:
     progress: Progress
     problems: list[ImportProblem]
     left_out: dict[str, int] = field(default_factory=dict)
+    # Concepts whose status says they have left ESCO: relations to them are left out, not problems.
+    withdrawn: set[str] = field(default_factory=set)
 
     def rows(self, key: str, stage: str, columns: Sequence[str]) -> Iterator[tuple[str, int, dict[str, str]]]:
         source = self.sources.get(key)
@@ -130,6 +133,14 @@ class _Reading:
 
     def leave_out(self, kind: str) -> None:
         self.left_out[kind] = self.left_out.get(kind, 0) + 1
+
+    def unknown(self, file: str, line: int, what: str, uris: Sequence[str], kind: str) -> None:
+        """A relation row naming concepts the input lacks (`what`: skill, occupation, concept)."""
+        missing = [uri for uri in uris if uri not in self.withdrawn]
+        if missing:
+            self.problem(file, line, f"unknown {what} {', '.join(missing)}")
+        else:
+            self.leave_out(kind)
 
 
 def _file_key(name: str) -> str | None:
@@ -166,10 +177,11 @@ def _required(reading: _Reading, file: str, line: int, row: dict[str, str], *col
     return None
 
 
-def _released(reading: _Reading, file: str, line: int, row: dict[str, str]) -> bool:
+def _released(reading: _Reading, file: str, line: int, uri: str, row: dict[str, str]) -> bool:
     status = row.get("status", RELEASED).strip() or RELEASED
     if status != RELEASED:
         reading.problem(file, line, f"status {status!r}: only released concepts are imported")
+        reading.withdrawn.add(uri)
     return status == RELEASED
 
 
@@ -177,7 +189,7 @@ def _read_skills(reading: _Reading) -> dict[str, BundleSkill]:
     skills: dict[str, BundleSkill] = {}
     for file, line, row in reading.rows("skills", "skills", ("conceptUri", "preferredLabel")):
         values = _required(reading, file, line, row, "conceptUri", "preferredLabel")
-        if values is None or not _released(reading, file, line, row):
+        if values is None or not _released(reading, file, line, values[0], row):
             continue
         uri, name = values
         if uri in skills:
@@ -205,7 +217,7 @@ def _read_skill_groups(reading: _Reading) -> tuple[dict[str, BundleCapability], 
     groups: dict[str, BundleCapability] = {}
     for file, line, row in reading.rows("skillgroups", "skill groups", ("conceptUri", "preferredLabel")):
         values = _required(reading, file, line, row, "conceptUri", "preferredLabel")
-        if values is None or not _released(reading, file, line, row):
+        if values is None or not _released(reading, file, line, values[0], row):
             continue
         uri, name = values
         if uri in groups:
@@ -258,7 +270,7 @@ def _read_collections(reading: _Reading, skills: dict[str, BundleSkill]) -> dict
                 continue
             (uri,) = values
             if uri not in skills:
-                reading.problem(file, line, f"unknown skill {uri}")
+                reading.unknown(file, line, "skill", [uri], "tags")
                 continue
             if uri not in found:
                 found.add(uri)
@@ -288,7 +300,7 @@ def _read_broader_relations(
             if row.get("conceptType", "").strip() == SKILL_GROUP and not groups_given:
                 reading.leave_out("associations")
             else:
-                reading.problem(file, line, f"unknown concept {concept}")
+                reading.unknown(file, line, "concept", [concept], "associations")
             continue
         if broader not in skills and broader not in groups:
             reading.leave_out("associations")
@@ -330,7 +342,7 @@ def _read_skill_relations(reading: _Reading, skills: dict[str, BundleSkill]) -> 
         if association_type is None:
             reading.problem(file, line, f"relationType {relation!r} is neither essential nor optional")
         elif unknown:
-            reading.problem(file, line, f"unknown skill {', '.join(unknown)}")
+            reading.unknown(file, line, "skill", unknown, "associations")
         else:
             identifier = f"{association_type}:{origin}->{destination}"
             associations.append(BundleAssociation(identifier, association_type, origin, destination))
@@ -352,7 +364,7 @@ def _read_occupations(reading: _Reading) -> tuple[dict[str, BundleRole], dict[st
     columns = ("conceptUri", "preferredLabel", "iscoGroup")
     for file, line, row in reading.rows("occupations", "occupations", columns):
         values = _required(reading, file, line, row, "conceptUri", "preferredLabel")
-        if values is None or not _released(reading, file, line, row):
+        if values is None or not _released(reading, file, line, values[0], row):
             continue
         uri, name = values
         if uri in roles:
@@ -382,9 +394,9 @@ def _read_occupation_skills(
             continue
         occupation, relation, skill = values
         if occupation not in roles:
-            reading.problem(file, line, f"unknown occupation {occupation}")
+            reading.unknown(file, line, "occupation", [occupation], "requirements")
         elif skill not in skills:
-            reading.problem(file, line, f"unknown skill {skill}")
+            reading.unknown(file, line, "skill", [skill], "requirements")
         elif relation not in SKILL_RELATION_TYPES:
             reading.problem(file, line, f"relationType {relation!r} is neither essential nor optional")
         elif (occupation, skill) in seen:

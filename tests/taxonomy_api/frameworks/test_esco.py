@@ -322,6 +322,7 @@ def test_bad_rows_are_problems_at_the_line_they_start_on(tmp_path):
         "http://x/occupation/1,optional,knowledge,http://x/skill/404",
         "http://x/occupation/1,useful,knowledge,http://x/skill/2",
         "http://x/occupation/9,essential,knowledge,http://x/skill/2",
+        "http://x/occupation/1,essential,knowledge,http://x/skill/5",
     )
     bundle = read_esco([tmp_path], options=EscoOptions())
 
@@ -339,6 +340,7 @@ def test_bad_rows_are_problems_at_the_line_they_start_on(tmp_path):
     assert [skill.external_id for skill in bundle.skills] == ["http://x/skill/1", "http://x/skill/2"]
     assert bundle.skills[1].alternative_labels == ["two", "second", "third"]
     assert [requirement.skill_external_id for requirement in bundle.roles[0].requirements] == ["http://x/skill/1"]
+    assert bundle.left_out == {"requirements": 1}, "the relation to the withdrawn skill is left out, not a problem"
     assert bundle.framework.release == ""
 
 
