@@ -242,6 +242,7 @@ def _read_skill_groups(reading: _Reading) -> tuple[dict[str, BundleCapability], 
                 name = row.get(f"Level {level} preferred term", "").strip()
                 if not name:
                     reading.problem(file, line, f"no Level {level} preferred term for {uri}")
+                    parent = None
                     break
                 code = row.get(f"Level {level} code", "").strip()
                 groups[uri] = BundleCapability(
@@ -252,6 +253,7 @@ def _read_skill_groups(reading: _Reading) -> tuple[dict[str, BundleCapability], 
             if parent is not None:
                 parents.setdefault(uri, parent)
             parent = uri
+        # A row's Description is its deepest level's.
         if parent is not None and not groups[parent].description:
             groups[parent].description = row.get("Description", "").strip()
     return groups, parents
