@@ -18,8 +18,12 @@ Only released concepts are taken: any other status says the concept has left the
 publishes none), so such a row is reported and skipped, relations to it are left out, and a re-import sees
 it gone.
 
-A relation to a concept the input should define and does not is a problem; a broader concept outside the
-input is where a slice's hierarchy was cut, so that relation is counted in Bundle.left_out instead.
+A relation row is about its first concept: the occupation in occupationSkillRelations.csv, the narrower
+concept in broaderRelationsSkillPillar.csv, the original skill in skillSkillRelations.csv. A row about a
+concept the input lacks is outside the import and counted in Bundle.left_out: ESCO's relations package is
+language-independent and covers concepts the English files do not (in v1.1.1 one occupation, 67 rows),
+and a slice carries the full relation files. A row about a concept the import has, naming a skill it
+lacks, is a problem; a broader concept it lacks is where a slice's hierarchy was cut, and is left out.
 Lines in problems are the line a row starts on.
 """
 
@@ -134,13 +138,12 @@ class _Reading:
     def leave_out(self, kind: str) -> None:
         self.left_out[kind] = self.left_out.get(kind, 0) + 1
 
-    def unknown(self, file: str, line: int, what: str, uris: Sequence[str], kind: str) -> None:
-        """A relation row naming concepts the input lacks (`what`: skill, occupation, concept)."""
-        missing = [uri for uri in uris if uri not in self.withdrawn]
-        if missing:
-            self.problem(file, line, f"unknown {what} {', '.join(missing)}")
-        else:
+    def unknown(self, file: str, line: int, what: str, uri: str, kind: str) -> None:
+        """A row naming a concept the input lacks: a problem, unless the input withdrew it."""
+        if uri in self.withdrawn:
             self.leave_out(kind)
+        else:
+            self.problem(file, line, f"unknown {what} {uri}")
 
 
 def _file_key(name: str) -> str | None:
@@ -272,7 +275,7 @@ def _read_collections(reading: _Reading, skills: dict[str, BundleSkill]) -> dict
                 continue
             (uri,) = values
             if uri not in skills:
-                reading.unknown(file, line, "skill", [uri], "tags")
+                reading.unknown(file, line, "skill", uri, "tags")
                 continue
             if uri not in found:
                 found.add(uri)
@@ -288,7 +291,6 @@ def _read_broader_relations(
 ) -> list[BundleAssociation]:
     """Broader associations from skills; sets each skill's capability and fills in group parents the
     hierarchy did not give."""
-    groups_given = "skillgroups" in reading.sources or "skillshierarchy" in reading.sources
     first_group: dict[str, str] = {}
     first_broader_skill: dict[str, str] = {}
     associations: list[BundleAssociation] = []
@@ -298,13 +300,7 @@ def _read_broader_relations(
         if values is None:
             continue
         concept, broader = values
-        if concept not in skills and concept not in groups:
-            if row.get("conceptType", "").strip() == SKILL_GROUP and not groups_given:
-                reading.leave_out("associations")
-            else:
-                reading.unknown(file, line, "concept", [concept], "associations")
-            continue
-        if broader not in skills and broader not in groups:
+        if (concept not in skills and concept not in groups) or (broader not in skills and broader not in groups):
             reading.leave_out("associations")
             continue
         if concept in groups:
@@ -340,11 +336,12 @@ def _read_skill_relations(reading: _Reading, skills: dict[str, BundleSkill]) -> 
             continue
         origin, relation, destination = values
         association_type = SKILL_RELATION_TYPES.get(relation)
-        unknown = [uri for uri in (origin, destination) if uri not in skills]
-        if association_type is None:
+        if origin not in skills:
+            reading.leave_out("associations")
+        elif association_type is None:
             reading.problem(file, line, f"relationType {relation!r} is neither essential nor optional")
-        elif unknown:
-            reading.unknown(file, line, "skill", unknown, "associations")
+        elif destination not in skills:
+            reading.unknown(file, line, "skill", destination, "associations")
         else:
             identifier = f"{association_type}:{origin}->{destination}"
             associations.append(BundleAssociation(identifier, association_type, origin, destination))
@@ -396,9 +393,9 @@ def _read_occupation_skills(
             continue
         occupation, relation, skill = values
         if occupation not in roles:
-            reading.unknown(file, line, "occupation", [occupation], "requirements")
+            reading.leave_out("requirements")
         elif skill not in skills:
-            reading.unknown(file, line, "skill", [skill], "requirements")
+            reading.unknown(file, line, "skill", skill, "requirements")
         elif relation not in SKILL_RELATION_TYPES:
             reading.problem(file, line, f"relationType {relation!r} is neither essential nor optional")
         elif (occupation, skill) in seen:

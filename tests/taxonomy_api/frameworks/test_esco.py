@@ -60,19 +60,17 @@ def test_the_full_download_gives_every_skill_occupation_and_requirement(download
     assert len(download.capabilities) > 500
     assert download.framework.release == "v1.1.1"
     assert download.framework.uri == "http://data.europa.eu/esco/"
-    assert download.left_out == {}
 
 
-def test_relations_of_an_occupation_the_download_lacks_are_problems_at_their_lines(download, occupation_relations):
+def test_the_download_has_no_problems_and_leaves_out_relations_of_an_occupation_the_english_files_lack(
+    download, occupation_relations
+):
     occupation_uris = {row["conceptUri"] for row in zip_rows(CLASSIFICATION_ZIP, "occupations_en.csv")}
-    # occupationSkillRelations.csv has no multi-line fields, so row i (0-based) is on line i + 2.
-    expected = [
-        ("occupationSkillRelations.csv", index + 2, f"unknown occupation {row['occupationUri']}")
-        for index, row in enumerate(occupation_relations)
-        if row["occupationUri"] not in occupation_uris
-    ]
-    assert len(expected) == 67
-    assert [(problem.file, problem.line, problem.message) for problem in download.problems] == expected
+    outside = [row for row in occupation_relations if row["occupationUri"] not in occupation_uris]
+
+    assert download.problems == []
+    assert len(outside) == 67
+    assert download.left_out == {"requirements": len(outside)}
 
 
 def test_a_known_skill_keeps_its_labels_type_and_group(download):
@@ -204,7 +202,7 @@ def test_an_isco_group_gives_its_occupations_and_exactly_the_skills_they_require
     assert all(role.job_family.startswith("ISCO 25") for role in bundle.roles)
     assert {skill.external_id for skill in bundle.skills} == required
     assert bundle.counts()["requirements"] == sum(1 for row in occupation_relations if row["occupationUri"] in ict)
-    assert "requirements" not in bundle.left_out
+    assert bundle.left_out["requirements"] == 67, "only those of the occupation the English files lack"
     assert_closed(bundle)
 
 
@@ -216,7 +214,9 @@ def test_a_collection_with_an_isco_group_drops_and_counts_requirements_outside_t
 
     assert {skill.external_id for skill in bundle.skills} == {row["skillUri"] for row in ict_relations} & digital
     assert bundle.counts()["requirements"] == sum(1 for row in ict_relations if row["skillUri"] in digital)
-    assert bundle.left_out["requirements"] == sum(1 for row in ict_relations if row["skillUri"] not in digital) > 0
+    outside_digital = sum(1 for row in ict_relations if row["skillUri"] not in digital)
+    assert outside_digital > 0
+    assert bundle.left_out["requirements"] == outside_digital + 67
     assert_closed(bundle)
 
 
@@ -335,12 +335,12 @@ def test_bad_rows_are_problems_at_the_line_they_start_on(tmp_path):
         ("skills_en.csv", 11, "no conceptUri"),
         ("occupationSkillRelations.csv", 3, "unknown skill http://x/skill/404"),
         ("occupationSkillRelations.csv", 4, "relationType 'useful' is neither essential nor optional"),
-        ("occupationSkillRelations.csv", 5, "unknown occupation http://x/occupation/9"),
     ]
     assert [skill.external_id for skill in bundle.skills] == ["http://x/skill/1", "http://x/skill/2"]
     assert bundle.skills[1].alternative_labels == ["two", "second", "third"]
     assert [requirement.skill_external_id for requirement in bundle.roles[0].requirements] == ["http://x/skill/1"]
-    assert bundle.left_out == {"requirements": 1}, "the relation to the withdrawn skill is left out, not a problem"
+    # Relations to the withdrawn skill and of an occupation not in the input are outside the import.
+    assert bundle.left_out == {"requirements": 2}
     assert bundle.framework.release == ""
 
 
@@ -362,6 +362,7 @@ def test_relations_to_unknown_skills_are_problems_and_en_suffixed_names_are_read
         "originalSkillUri,originalSkillType,relationType,relatedSkillType,relatedSkillUri",
         "http://x/skill/1,knowledge,essential,knowledge,http://x/skill/1",
         "http://x/skill/1,knowledge,optional,knowledge,http://x/skill/2",
+        "http://x/skill/9,knowledge,optional,knowledge,http://x/skill/1",
     )
     archive = tmp_path / "ESCO dataset - v1.2.0 - classification - en - csv.zip"
     with zipfile.ZipFile(archive, "w") as written:
@@ -373,6 +374,7 @@ def test_relations_to_unknown_skills_are_problems_and_en_suffixed_names_are_read
         ("skillSkillRelations_en.csv", 3, "unknown skill http://x/skill/2")
     ]
     assert [association.association_type for association in bundle.associations] == ["hasEssentialSkill"]
+    assert bundle.left_out == {"associations": 1}, "a row about a skill the input lacks is outside it"
     assert bundle.framework.release == "v1.2.0"
 
 
