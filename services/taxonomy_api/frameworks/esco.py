@@ -406,6 +406,22 @@ def _read_occupation_skills(
     return requirements
 
 
+def _parents_first(capabilities: list[BundleCapability]) -> list[BundleCapability]:
+    """Each parent before its children, otherwise file order, so an applier can insert them in one pass."""
+    by_id = {capability.external_id: capability for capability in capabilities}
+    ordered: list[BundleCapability] = []
+    placed: set[str] = set()
+    for capability in capabilities:
+        chain: list[BundleCapability] = []
+        node: BundleCapability | None = capability
+        while node is not None and node.external_id not in placed:
+            chain.append(node)
+            placed.add(node.external_id)
+            node = by_id.get(node.parent_external_id) if node.parent_external_id else None
+        ordered.extend(reversed(chain))
+    return ordered
+
+
 def read_esco(paths: Sequence[Path], *, options: EscoOptions, progress: Progress = no_progress) -> Bundle:
     """The ESCO concepts in `paths` as a Bundle; every row that could not be taken is in its problems."""
     problems: list[ImportProblem] = []
@@ -481,7 +497,7 @@ def read_esco(paths: Sequence[Path], *, options: EscoOptions, progress: Progress
                 reading.leave_out("associations")
         associations = kept_associations
 
-    bundle.capabilities = [group for uri, group in groups.items() if uri in kept_groups]
+    bundle.capabilities = _parents_first([group for uri, group in groups.items() if uri in kept_groups])
     bundle.skills = [skill for uri, skill in skills.items() if uri in kept_skills]
     bundle.roles = list(roles.values())
     bundle.associations = associations

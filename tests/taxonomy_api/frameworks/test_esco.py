@@ -132,6 +132,12 @@ def test_skill_groups_take_their_parents_from_the_hierarchy(download):
     assert set(capabilities) == {row["conceptUri"] for row in groups} | set(expected_parents)
     assert len(capabilities) == 647
     assert {uri: capability.parent_external_id for uri, capability in capabilities.items()} == expected_parents
+    position = {capability.external_id: index for index, capability in enumerate(download.capabilities)}
+    assert all(
+        position[capability.parent_external_id] < position[capability.external_id]
+        for capability in download.capabilities
+        if capability.parent_external_id
+    ), "parents come before their children"
     only_in_hierarchy = capabilities["http://data.europa.eu/esco/skill/1e924921-b7ff-4326-a698-c8275bbcf60d"]
     assert only_in_hierarchy.name == "positioning materials, tools or equipment"
     assert only_in_hierarchy.source["code"] == "S6.8"

@@ -93,6 +93,10 @@ def test_skills_hang_from_their_content_model_parent(onet):
     assert capabilities["onet:2.C.1"].parent_external_id == "onet:2.C"
     assert capabilities["onet:2.A.1"].parent_external_id == "onet:2.A"
     assert all(skill.capability_external_id in capabilities for skill in onet.skills)
+    position = {capability.external_id: index for index, capability in enumerate(onet.capabilities)}
+    assert all(
+        position[c.parent_external_id] < position[c.external_id] for c in onet.capabilities if c.parent_external_id
+    )
     assert all(c.parent_external_id is None or c.parent_external_id in capabilities for c in capabilities.values())
 
 
