@@ -113,6 +113,9 @@ class Bundle:
     roles: list[BundleRole] = field(default_factory=list)
     associations: list[BundleAssociation] = field(default_factory=list)
     problems: list[ImportProblem] = field(default_factory=list)
+    # Rows left out on purpose (by a subset, an O*NET importance threshold, a slice's cut-off hierarchy),
+    # by what they would have become ("requirements": 812): not problems, but counts to show.
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {
