@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.taxonomy_api.api import auth, public, sign_in, single_sign_on, taxonomy
+from services.taxonomy_api.api import auth, case_provider, public, sign_in, single_sign_on, taxonomy
 from services.taxonomy_api.db.revisions import TaxonomySession
 from services.taxonomy_api.settings import TaxonomySettings
 from shared.api_docs import PathCORSMiddleware
@@ -34,6 +34,7 @@ def create_app(settings: TaxonomySettings | None = None) -> FastAPI:
             single_sign_on.api,
             taxonomy.router,
             public.router,
+            *case_provider.routers,
         ],
         templates=Path(__file__).parent / "templates",
         page_links=[
