@@ -5,9 +5,10 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from services.taxonomy_api.db.tables import TaxonomyVersion, VersionEntity
+from services.taxonomy_api.domain.scales import ensure_default_scales
 from services.taxonomy_api.domain.version_content import content_digest, read_working_taxonomy
 from services.taxonomy_api.frameworks.apply import apply_bundle
 from services.taxonomy_api.frameworks.case import own_document_identifier, read_case_package
@@ -39,7 +40,7 @@ async def publish(taxonomy_app, org_id: uuid.UUID) -> TaxonomyVersion:
             .where(TaxonomyVersion.org_id == org_id, TaxonomyVersion.status == "published")
             .values(status="superseded")
         )
-        number = len((await session.scalars(TaxonomyVersion.__table__.select())).all()) + 1
+        number = (await session.scalar(select(func.count()).where(TaxonomyVersion.org_id == org_id))) + 1
         version = TaxonomyVersion(
             org_id=org_id, number=number, status="published", published_at=utcnow(), entity_count=content.count()
         )
@@ -137,15 +138,9 @@ async def test_drafts_never_show_until_published(client, taxonomy_app, org, bear
     """The organisation's own taxonomy: a change in the working tables shows only with the next
     publication; the older publication keeps answering under its own document identifier."""
     headers = bearer(org)
-    scale = await client.get("/v1/scales", headers=headers)
-    if not scale.json()["items"]:
-        async with taxonomy_app.state.database.sessions() as session:
-            from services.taxonomy_api.domain.scales import ensure_default_scales
-
-            await ensure_default_scales(session, org)
-            await session.commit()
-        scale = await client.get("/v1/scales", headers=headers)
-    scale_id = scale.json()["items"][0]["id"]
+    async with taxonomy_app.state.database.sessions() as session:
+        scale_id = str((await ensure_default_scales(session, org))["0-5"])
+        await session.commit()
     group = await client.post("/v1/capabilities", json={"name": "Communication"}, headers=headers)
     created = await client.post(
         "/v1/skills",
