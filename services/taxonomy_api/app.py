@@ -8,7 +8,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.taxonomy_api.api import auth, exports, imports, public, sign_in, single_sign_on, taxonomy
+from services.taxonomy_api.api import (
+    auth,
+    case_provider,
+    exports,
+    imports,
+    public,
+    sign_in,
+    single_sign_on,
+    taxonomy,
+)
 from services.taxonomy_api.db.revisions import TaxonomySession
 from services.taxonomy_api.domain.import_jobs import run_import_worker
 from services.taxonomy_api.settings import TaxonomySettings
@@ -39,6 +48,7 @@ def create_app(settings: TaxonomySettings | None = None) -> FastAPI:
             public.router,
             imports.router,
             exports.router,
+            *case_provider.routers,
         ],
         templates=Path(__file__).parent / "templates",
         page_links=[

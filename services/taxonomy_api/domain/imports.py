@@ -34,7 +34,8 @@ class ImportRejected(Exception):
 
 @dataclass
 class ImportOutcome:
-    read: dict[str, int]
+    # What the files held, and what was left out on purpose (a subset's cut, rows a rule drops).
+    read: dict[str, Any]
     applied: AppliedImport
 
     def as_dict(self) -> dict[str, Any]:
@@ -44,7 +45,7 @@ class ImportOutcome:
 def _options_of(option_class: type, options: dict[str, Any]) -> Any:
     try:
         return option_class(**options)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise Unprocessable(f"Unknown or invalid import option: {exc}.", field="options") from exc
 
 
@@ -74,7 +75,7 @@ def read_framework(
         rest = [path for path in paths if path not in crosswalks]
         bundle = read_onet(rest, options=_options_of(OnetOptions, options), progress=progress)
         for crosswalk in crosswalks:
-            bundle.associations.extend(read_esco_onet_crosswalk(crosswalk))
+            bundle.associations.extend(read_esco_onet_crosswalk(crosswalk, problems=bundle.problems))
         return bundle
     if kind == "case":
         from services.taxonomy_api.frameworks.case import read_case_package
@@ -108,4 +109,4 @@ async def import_framework(
     applied = await apply_bundle(
         session, org_id, bundle, retire_missing=bool(options.get("retire_missing")), progress=progress
     )
-    return ImportOutcome(read=bundle.counts(), applied=applied)
+    return ImportOutcome(read={**bundle.counts(), "left_out": bundle.left_out}, applied=applied)
