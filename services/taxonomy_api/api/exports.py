@@ -1,6 +1,7 @@
 """Exports of a version (or of the draft): the whole taxonomy as JSON, skills and roles as the CSV the
 importer reads."""
 
+import uuid
 from typing import Annotated, Literal
 
 import orjson
@@ -13,11 +14,13 @@ from services.taxonomy_api.domain.version_content import (
     read_frozen_version,
     read_working_taxonomy,
 )
+from services.taxonomy_api.frameworks.case import OwnTaxonomy, write_case_package
 from services.taxonomy_api.frameworks.plain_csv import write_roles_csv, write_skills_csv
 from shared.db import get_session
+from shared.errors import NotFound
 
 router = APIRouter(prefix="/v1/versions", tags=["versions"])
-ExportFormat = Literal["json", "skills-csv", "roles-csv"]
+ExportFormat = Literal["json", "skills-csv", "roles-csv", "case-1.0", "case-1.1"]
 VersionName = Annotated[
     str, Path(max_length=64, description="A version id, `published` (the current one) or `draft` (the working copy).")
 ]
@@ -44,14 +47,23 @@ async def export_version(
     request: Request,
     version: VersionName,
     caller: TaxonomyReader,
-    format: Annotated[ExportFormat, Query(description="json, skills-csv or roles-csv")] = "json",
+    format: Annotated[ExportFormat, Query(description="json, skills-csv, roles-csv, case-1.0 or case-1.1")] = "json",
+    framework: Annotated[
+        uuid.UUID | None,
+        Query(description="For CASE: the imported framework to write out; none: the organisation's own skills."),
+    ] = None,
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    """Everything in the version (`json`: documents by kind, each as the API shows it), or its skills or
-    roles in the plain CSV format `POST /v1/imports` reads back (`skills-csv`, `roles-csv`)."""
+    """Everything in the version (`json`: documents by kind, each as the API shows it), its skills or
+    roles in the plain CSV format `POST /v1/imports` reads back (`skills-csv`, `roles-csv`), or one of
+    its frameworks as a CASE CFPackage (`case-1.0`, `case-1.1`; `framework` = an imported CASE framework's
+    id, or none for the organisation's own capabilities and skills)."""
     content = await version_content(request, session, caller.org_id, version)
     if format == "json":
         return Response(orjson.dumps(content.documents), media_type="application/json")
+    if format.startswith("case-"):
+        package = _case_package(content, caller.org_id, version, framework, format.removeprefix("case-"), request)
+        return Response(orjson.dumps(package), media_type="application/json")
     text = write_skills_csv(content) if format == "skills-csv" else write_roles_csv(content)
     filename = f"{'skills' if format == 'skills-csv' else 'roles'}-{version}.csv"
     return Response(
@@ -59,3 +71,23 @@ async def export_version(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _case_package(
+    content: VersionContent,
+    org_id: uuid.UUID,
+    version: str,
+    framework: uuid.UUID | None,
+    case_version: str,
+    request: Request,
+) -> dict:
+    base_url = request.app.state.settings.public_base_url
+    if framework is not None:
+        found = content.documents["framework"].get(str(framework))
+        if found is None or found["kind"] != "case":
+            raise NotFound(f"No imported CASE framework {framework} in this version.", field="framework")
+        return write_case_package(content, str(framework), version=case_version, base_url=base_url)  # type: ignore[arg-type]
+    # The same CFDocument identifier as the CASE provider API gives the version (draft: the organisation's).
+    version_id = content.version_id or uuid.uuid5(org_id, "draft")
+    own = OwnTaxonomy(version_id=version_id, title="Skills taxonomy", creator=str(org_id), version_label=version)
+    return write_case_package(content, None, version=case_version, base_url=base_url, own=own)  # type: ignore[arg-type]

@@ -61,6 +61,8 @@ class VersionContent:
     """Documents by kind, each keyed by the object's id (as a string), in a stable order."""
 
     documents: dict[Kind, dict[str, dict[str, Any]]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
+    # The frozen version these documents are (None: the working taxonomy).
+    version_id: uuid.UUID | None = None
 
     def of(self, kind: Kind) -> list[dict[str, Any]]:
         return list(self.documents[kind].values())

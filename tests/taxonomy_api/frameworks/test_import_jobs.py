@@ -1,6 +1,7 @@
 """Imports through the API: 202 and a job; every bad row reported with file and line, nothing landed;
 a job whose worker died runs again and lands once."""
 
+import json
 import time
 import uuid
 from datetime import timedelta
@@ -190,3 +191,25 @@ async def test_the_csv_export_imports_again_into_another_organisation(
     first = (await client.get("/v1/versions/draft/export", headers=headers)).json()
     second = (await client.get("/v1/versions/draft/export", headers=other_headers)).json()
     assert shape(first) == shape(second) and len(first["skill"]) == 2
+
+
+@pytest.mark.parametrize("case_version", ["1.0", "1.1"])
+async def test_a_case_package_uploaded_comes_back_from_the_export_route(
+    client, taxonomy_app, org, bearer, case_version
+) -> None:
+    from tests.taxonomy_api.frameworks.test_case import CASE_DATA, package_bytes, schema_errors
+
+    original = json.loads((CASE_DATA / "frameworks" / "act-holistic-framework-math-excerpt.json").read_text())
+    headers = bearer(org, "admin")
+    parts = [("files", ("act.json", package_bytes(original), "application/json"))]
+    answer = await client.post("/v1/imports/uploads", data={"kind": "case"}, files=parts, headers=headers)
+    assert await _run_queued(taxonomy_app, answer) == "succeeded"
+    job = (await client.get(f"/v1/imports/{answer.json()['id']}", headers=headers)).json()
+    params = {"format": f"case-{case_version}", "framework": job["framework_id"]}
+    exported = await client.get("/v1/versions/draft/export", params=params, headers=headers)
+    assert exported.status_code == 200, exported.text
+    package = exported.json()
+    assert schema_errors(package, case_version) == []
+    assert {item["identifier"] for item in package["CFItems"]} == {item["identifier"] for item in original["CFItems"]}
+    own = await client.get("/v1/versions/draft/export", params={"format": f"case-{case_version}"}, headers=headers)
+    assert own.status_code == 200 and schema_errors(own.json(), case_version) == []
