@@ -9,6 +9,7 @@ import hmac
 import secrets
 import time
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -201,6 +202,11 @@ _client_credentials = OAuth2(
 )
 
 
+# The authenticated caller of the request being served, for code below the routes that records who
+# did something (the taxonomy's draft authors) without every route passing it down.
+current_caller: ContextVar["Principal | None"] = ContextVar("current_caller", default=None)
+
+
 class Authenticator:
     """Dependency that admits a caller holding every listed scope; the route's signature says who."""
 
@@ -222,6 +228,7 @@ class Authenticator:
         missing = [scope for scope in self.scopes if not principal.has(scope)]
         if missing:
             raise Forbidden(f"The access token lacks the scope(s): {', '.join(missing)}.")
+        current_caller.set(principal)
         return principal
 
 

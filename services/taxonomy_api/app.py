@@ -17,6 +17,7 @@ from services.taxonomy_api.api import (
     sign_in,
     single_sign_on,
     taxonomy,
+    versions,
 )
 from services.taxonomy_api.db.revisions import TaxonomySession
 from services.taxonomy_api.domain.import_jobs import run_import_worker
@@ -47,6 +48,7 @@ def create_app(settings: TaxonomySettings | None = None) -> FastAPI:
             taxonomy.router,
             public.router,
             imports.router,
+            versions.router,
             exports.router,
             *case_provider.routers,
         ],

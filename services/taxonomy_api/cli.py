@@ -3,6 +3,7 @@ straight against the taxonomy database (no service needs to run)."""
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
 import uuid
@@ -129,7 +130,9 @@ async def _import(settings: TaxonomySettings, org: str, kind: str, paths: list[P
         async with database.sessions() as session:
             org_id = await _organisation_id(session, org)
             try:
-                outcome = await import_framework(session, org_id, kind, paths, options, progress=bar)  # type: ignore[arg-type]
+                outcome = await import_framework(
+                    session, org_id, kind, paths, options, actor=f"cli:{getpass.getuser()}", progress=bar
+                )  # type: ignore[arg-type]
             except ImportRejected as rejected:
                 bar.close()
                 for problem in rejected.problems:

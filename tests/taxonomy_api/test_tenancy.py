@@ -75,6 +75,9 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
     bodies[("PUT", "/v1/identity-provider")] = {**owner_sso, "client_id": "intruder-sso-client", "client_secret": "x"}
     bodies[("POST", "/v1/imports")] = {"kind": "csv", "paths": ["/etc/hostname"]}
     bodies[("POST", "/v1/imports/uploads")] = {"kind": "csv"}
+    bodies[("PUT", "/v1/review-policy")] = {"criteria": [], "required_approvals": 1}
+    bodies[("POST", "/v1/versions/draft/submit")] = {"title": "Intruder version"}
+    bodies[("POST", "/v1/versions/{version_id}/reviews")] = {"decision": "approve"}
     markers = {
         str(org),
         str(owner_job.id),
@@ -98,7 +101,25 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
             intruder_headers=bearer(intruder_org),
             path_params={template: {"item_id": value} for template, value in item.items()}
             | {"/v1/imports/{job_id}": {"job_id": str(owner_job.id)}}
-            | {"/v1/versions/{version}/export": {"version": str(owner_version.id)}},
+            | {"/v1/versions/{version}/export": {"version": str(owner_version.id)}}
+            | {"/v1/versions/{version}": {"version": str(owner_version.id)}}
+            | {
+                path: {"version_id": str(owner_version.id)}
+                for path in ("/v1/versions/{version_id}/reviews", "/v1/versions/{version_id}/publish")
+            }
+            | {
+                "/v1/versions/{version_a}/diff/{version_b}": {
+                    "version_a": str(owner_version.id),
+                    "version_b": str(owner_version.id),
+                }
+            }
+            | {
+                "/v1/versions/{version}/{kind}/{entity_id}": {
+                    "version": str(owner_version.id),
+                    "kind": "skills",
+                    "entity_id": skill_id,
+                }
+            },
             bodies=bodies,
             owner_markers=markers,
             owner_objects=[
@@ -106,7 +127,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
                 for template, value in item.items()
                 if template.startswith("/v1/") and "clients" not in template and "users" not in template
             ]
-            + ["/v1/identity-provider", f"/v1/imports/{owner_job.id}"],
+            + ["/v1/identity-provider", f"/v1/imports/{owner_job.id}", f"/v1/versions/{owner_version.id}"],
         ),
     )
     assert walked == len(authenticated_routes(taxonomy_app)) >= 30

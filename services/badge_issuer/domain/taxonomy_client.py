@@ -69,7 +69,8 @@ class TaxonomyClient:
         self.reads.ttl_seconds = max(0.0, seconds)
 
     async def achievement(self, achievement_id: uuid.UUID, authorization: str) -> AchievementDefinition:
-        definition = await self._get_json(f"/v1/achievements/{achievement_id}", authorization)
+        # The published version's definition: a draft never reaches a credential.
+        definition = await self._get_json(f"/v1/achievements/{achievement_id}?version=published", authorization)
         ob3 = await self._get_json(f"/v1/public/achievements/{achievement_id}", None)
         return AchievementDefinition(definition=definition, ob3=ob3)
 

@@ -50,7 +50,8 @@ class TaxonomyClient:
     async def role(self, role_id: uuid.UUID, authorization: str) -> dict[str, Any]:
         try:
             response = await self.http.get(
-                f"/v1/roles/{role_id}", headers={"Authorization": authorization, "Accept": "application/json"}
+                f"/v1/roles/{role_id}?version=published",
+                headers={"Authorization": authorization, "Accept": "application/json"},
             )
         except httpx.HTTPError as exc:
             raise ServiceUnavailable("The taxonomy service is unreachable; retry shortly.") from exc
@@ -66,7 +67,7 @@ class TaxonomyClient:
         """The achievement with its certified skill levels; None when this organisation has no such one."""
         try:
             response = await self.http.get(
-                f"/v1/achievements/{achievement_id}",
+                f"/v1/achievements/{achievement_id}?version=published",
                 headers={"Authorization": authorization, "Accept": "application/json"},
             )
         except httpx.HTTPError as exc:

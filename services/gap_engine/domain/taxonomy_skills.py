@@ -35,7 +35,7 @@ async def achievement_definition(
     if authorization is None:
         document = await _get(taxonomy, f"/v1/public/achievements/{achievement_id}", {}, public_token)
         return None if document is None else {**document, "skills": certified_skills(document)}
-    return await _get(taxonomy, f"/v1/achievements/{achievement_id}", {}, authorization)
+    return await _get(taxonomy, f"/v1/achievements/{achievement_id}", {"version": "published"}, authorization)
 
 
 async def skills_by_external_id(

@@ -8,13 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.tables import Achievement, Pathway, PathwayStep, Skill
-from services.taxonomy_api.domain import achievements, pathways
+from services.taxonomy_api.domain import achievements, pathways, versions
 from shared.db import get_session
 from shared.errors import NotFound
 from shared.etag import json_with_etag
 from shared.links import safe_url
 from shared.rate_limit import public_rate_limit
-from shared.schemas.taxonomy import PathwayProgress
+from shared.schemas.taxonomy import AchievementOut, PathwayProgress
 from shared.web.negotiation import prefers_html
 
 router = APIRouter(prefix="/v1/public", tags=["public"], dependencies=[Depends(public_rate_limit)])
@@ -40,7 +40,13 @@ async def public_achievement(
     if achievement is None:
         raise NotFound(f"No achievement {achievement_id}.")
     base_url = request.app.state.settings.public_base_url
-    described = await achievements.describe_achievement(session, achievement, base_url)
+    # What credentials carry is the published version's achievement, once the organisation publishes.
+    published = await versions.published_version(session, achievement.org_id)
+    if published is not None:
+        frozen = await versions.frozen_body(session, published.id, "achievement", str(achievement_id))
+        described = AchievementOut.model_validate(frozen)
+    else:
+        described = await achievements.describe_achievement(session, achievement, base_url)
     if format == "html" or (format is None and prefers_html(request.headers.get("accept"))):
         return request.app.state.pages.render(
             request,

@@ -3,14 +3,15 @@
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.revisions import current_revision
 from services.taxonomy_api.db.tables import IdempotencyRecord
+from services.taxonomy_api.domain import versions
 from shared.auth import requires
 from shared.db import get_session
 from shared.etag import bytes_with_etag, json_bytes
@@ -35,6 +36,17 @@ WRITE_ERRORS = {
 }
 
 
+# Each resource's kind in a version's frozen content (domain/version_content.py).
+VERSION_KINDS = {
+    "proficiency scale": "scale",
+    "capability": "capability",
+    "skill": "skill",
+    "role": "role",
+    "achievement": "achievement",
+    "pathway": "pathway",
+}
+
+
 @dataclass(frozen=True)
 class Resource:
     noun: str
@@ -49,6 +61,7 @@ class Resource:
 def add_item_routes(router: APIRouter, resource: Resource, *, tag: str) -> None:
     """POST (idempotent), GET one (ETag), PUT (replace) and DELETE for `resource`."""
     noun, schema_in, schema_out = resource.noun, resource.schema_in, resource.schema_out
+    kind = VERSION_KINDS[noun]
     item_path = f"{resource.path}/{{item_id}}"
 
     async def create(
@@ -64,17 +77,33 @@ def add_item_routes(router: APIRouter, resource: Resource, *, tag: str) -> None:
 
         return await create_once(session, IdempotencyRecord, request, body, org_id=caller.org_id, create=build)
 
-    async def read(request: Request, item_id: uuid.UUID, caller: TaxonomyReader) -> Response:
-        # The hot read: a cache hit needs no session at all, so one is opened only on a miss.
+    async def read(
+        request: Request,
+        item_id: uuid.UUID,
+        caller: TaxonomyReader,
+        version: Annotated[
+            Literal["draft", "published"],
+            Query(
+                description="`draft`: as it stands now; `published`: as the organisation's published version "
+                "has it (what credentials and gap reports use; the same as draft until a first publication)."
+            ),
+        ] = "draft",
+    ) -> Response:
+        # The hot read: a cache hit needs no session at all, so one is opened only on a miss. Publishing
+        # bumps the revision too, so a cached published body never outlives its version.
         database = request.app.state.database
         cache: RevisionedCache = request.app.state.read_cache
         revision = await current_revision(database, cache, caller.org_id)
-        key = (noun, caller.org_id, item_id)
+        key = (noun, caller.org_id, item_id, version)
         body = cache.get(key, revision)
         if body is None:
             async with database.sessions() as session:
-                found = await resource.repository(session, caller.org_id).get(item_id)
-                body = json_bytes(await resource.describe(request, session, found))
+                published = await versions.published_version(session, caller.org_id) if version == "published" else None
+                if published is not None:
+                    body = json_bytes(await versions.frozen_body(session, published.id, kind, str(item_id)))
+                else:
+                    found = await resource.repository(session, caller.org_id).get(item_id)
+                    body = json_bytes(await resource.describe(request, session, found))
             cache.put(key, revision, body)
         return bytes_with_etag(request, body)
 

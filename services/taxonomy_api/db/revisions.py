@@ -17,6 +17,7 @@ from services.taxonomy_api.db.tables import (
     Role,
     Skill,
 )
+from shared.auth import current_caller
 from shared.db import Database
 from shared.read_cache import RevisionedCache
 
@@ -39,6 +40,12 @@ def _bump_revision(session: Session, _context: Any, _instances: Any) -> None:
             .values(taxonomy_revision=Organisation.taxonomy_revision + 1)
         )
         session.info.setdefault("changed_orgs", set()).update(org_ids)
+        caller = current_caller.get()
+        if caller is not None:
+            from services.taxonomy_api.domain.versions import record_author_sync  # a cycle at import time
+
+            for org_id in org_ids:
+                record_author_sync(session, org_id, caller.client_id)
 
 
 async def bump_revision(session: AsyncSession, org_id: uuid.UUID) -> None:

@@ -198,11 +198,11 @@ async def run_job(database: Database, job_id: uuid.UUID, worker: str, import_roo
                     )
                     await session.commit()
                     return "failed"
-                org_id, kind, options = job.org_id, job.kind, dict(job.options)
+                org_id, kind, options, actor = job.org_id, job.kind, dict(job.options), job.created_by
                 paths = await _input_files(session, job, Path(scratch), import_roots)
                 started = time.perf_counter()
                 try:
-                    outcome = await import_framework(session, org_id, kind, paths, options, progress=board)  # type: ignore[arg-type]
+                    outcome = await import_framework(session, org_id, kind, paths, options, actor=actor, progress=board)  # type: ignore[arg-type]
                 except ImportRejected as rejected:
                     await session.rollback()
                     await _finish(

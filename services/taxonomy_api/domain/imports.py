@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.taxonomy_api.domain import governance_log, versions
 from services.taxonomy_api.frameworks.apply import AppliedImport, apply_bundle
 from services.taxonomy_api.frameworks.bundle import Bundle, ImportProblem, Progress, no_progress
 from shared.errors import Unprocessable
@@ -99,6 +100,7 @@ async def import_framework(
     paths: Sequence[Path],
     options: dict[str, Any],
     *,
+    actor: str,
     progress: Progress = no_progress,
 ) -> ImportOutcome:
     """Reads (in a thread: parsing is CPU work) and lands the import in the session; the caller commits.
@@ -109,4 +111,8 @@ async def import_framework(
     applied = await apply_bundle(
         session, org_id, bundle, retire_missing=bool(options.get("retire_missing")), progress=progress
     )
-    return ImportOutcome(read={**bundle.counts(), "left_out": bundle.left_out}, applied=applied)
+    outcome = ImportOutcome(read={**bundle.counts(), "left_out": bundle.left_out}, applied=applied)
+    if applied.changed:
+        await versions.record_author(session, org_id, actor)
+    await governance_log.append(session, org_id, actor, "import.landed", str(applied.framework_id), outcome.as_dict())
+    return outcome

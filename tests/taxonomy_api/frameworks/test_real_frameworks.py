@@ -23,9 +23,9 @@ async def _count(session, statement) -> int:
 
 async def test_esco_and_onet_land_side_by_side_linked_by_the_crosswalk(taxonomy_app, org) -> None:
     async with taxonomy_app.state.database.sessions() as session:
-        esco = await import_framework(session, org, "esco", sorted(SLICE.iterdir()), {})
+        esco = await import_framework(session, org, "esco", sorted(SLICE.iterdir()), {}, actor="test")
         await session.commit()
-        onet = await import_framework(session, org, "onet", [*ONET_FILES, CROSSWALK], {})
+        onet = await import_framework(session, org, "onet", [*ONET_FILES, CROSSWALK], {}, actor="test")
         await session.commit()
         assert esco.applied.counts["roles"].created == esco.read["roles"] == 136
         assert onet.applied.counts["roles"].created == onet.read["roles"] == 879
@@ -54,6 +54,6 @@ async def test_esco_and_onet_land_side_by_side_linked_by_the_crosswalk(taxonomy_
         )
         assert programming is not None and programming.name == "Programming"
 
-        again = await import_framework(session, org, "esco", sorted(SLICE.iterdir()), {})
+        again = await import_framework(session, org, "esco", sorted(SLICE.iterdir()), {}, actor="test")
         await session.commit()
         assert not again.applied.changed
