@@ -17,6 +17,7 @@ from services.taxonomy_api.domain import (
     roles,
     scales,
     skills,
+    versions,
 )
 from services.taxonomy_api.settings import TaxonomySettings
 from shared.auth import SCOPES
@@ -57,6 +58,13 @@ async def seed_demo_organisation(settings: TaxonomySettings) -> dict[str, str] |
             organisation = await organisations.create_organisation(session, DEMO_ORGANISATION)
             client, secret = await organisations.create_client(session, organisation.id, "demo admin", list(SCOPES))
             await seed_demo_taxonomy(session, organisation.id)
+            # The seeds' review board: the twelve-criterion rubric, two approvals, 60 % to pass.
+            await versions.set_policy(
+                session,
+                organisation.id,
+                "demo",
+                versions.Policy(criteria=versions.REVIEW_BOARD_RUBRIC, required_approvals=2, pass_score=0.6),
+            )
             password = secrets.token_urlsafe(12)
             await people.add_user(
                 session, organisation.id, email=DEMO_ADMIN_EMAIL, name="Demo admin", role="admin", password=password

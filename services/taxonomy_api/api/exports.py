@@ -82,12 +82,14 @@ def _case_package(
     request: Request,
 ) -> dict:
     base_url = request.app.state.settings.public_base_url
-    if framework is not None:
-        found = content.documents["framework"].get(str(framework))
-        if found is None or found["kind"] != "case":
-            raise NotFound(f"No imported CASE framework {framework} in this version.", field="framework")
-        return write_case_package(content, str(framework), version=case_version, base_url=base_url)  # type: ignore[arg-type]
     # The same CFDocument identifier as the CASE provider API gives the version (draft: the organisation's).
     version_id = content.version_id or uuid.uuid5(org_id, "draft")
-    own = OwnTaxonomy(version_id=version_id, title="Skills taxonomy", creator=str(org_id), version_label=version)
-    return write_case_package(content, None, version=case_version, base_url=base_url, own=own)  # type: ignore[arg-type]
+    title, creator = "Skills taxonomy", str(org_id)
+    if framework is not None:
+        found = content.documents["framework"].get(str(framework))
+        if found is None:
+            raise NotFound(f"No imported framework {framework} in this version.", field="framework")
+        title, creator = f"{found['title']} {found['release']}".strip(), found["kind"]
+    own = OwnTaxonomy(version_id=version_id, title=title, creator=creator, version_label=version)
+    framework_id = str(framework) if framework else None
+    return write_case_package(content, framework_id, version=case_version, base_url=base_url, own=own)  # type: ignore[arg-type]

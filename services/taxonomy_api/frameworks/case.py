@@ -327,11 +327,14 @@ def write_case_package(
     own: OwnTaxonomy | None = None,
 ) -> dict[str, Any]:
     """The CFPackage of one imported framework (framework_id), or of the organisation's own taxonomy
-    (framework_id None, named by `own`), from a version's documents or the working taxonomy's."""
-    if framework_id is None:
+    (framework_id None, named by `own`), from a version's documents or the working taxonomy's. A
+    framework imported from another format (ESCO, O*NET, CSV) is written like our own skills, under a
+    CFDocument of its own, each item's uri the framework's id for it."""
+    framework = content.documents["framework"].get(framework_id or "")
+    if framework_id is None or (framework is not None and framework["kind"] != "case"):
         if own is None:
-            raise ValueError("the organisation's own taxonomy needs the version it is (own=...)")
-        package = _own_package(content, own, version, base_url.rstrip("/"))
+            raise ValueError("a package of skills made or imported here needs the version it is (own=...)")
+        package = _own_package(content, own, version, base_url.rstrip("/"), include_framework=framework_id)
     else:
         package = _framework_package(content, framework_id)
     return as_case_version(package, version)
@@ -439,14 +442,27 @@ def _tree_order(document_id: str, items: dict[str, dict[str, Any]], associations
     return order
 
 
-def _own_package(content: VersionContent, own: OwnTaxonomy, version: CaseVersion, base_url: str) -> dict[str, Any]:
+def _own_package(
+    content: VersionContent,
+    own: OwnTaxonomy,
+    version: CaseVersion,
+    base_url: str,
+    *,
+    include_framework: str | None = None,
+) -> dict[str, Any]:
     api = f"{base_url}{API_PATHS[version]}"
     document_id = own_document_identifier(own.version_id)
+    if include_framework is not None:
+        document_id = str(uuid.uuid5(uuid.UUID(document_id), include_framework))
     document_link = {"title": own.title, "identifier": document_id, "uri": f"{api}/CFDocuments/{document_id}"}
     capabilities = {
-        key: body for key, body in content.documents["capability"].items() if body.get("framework_id") is None
+        key: body
+        for key, body in content.documents["capability"].items()
+        if body.get("framework_id") == include_framework
     }
-    skills = {key: body for key, body in content.documents["skill"].items() if body.get("framework_id") is None}
+    skills = {
+        key: body for key, body in content.documents["skill"].items() if body.get("framework_id") == include_framework
+    }
     item_types = {
         kind: str(uuid.uuid5(CREDSTACK_CASE_NAMESPACE, f"item-type:{kind}")) for kind in ("Capability", "Skill")
     }
@@ -466,9 +482,11 @@ def _own_package(content: VersionContent, own: OwnTaxonomy, version: CaseVersion
 
     def link(body: dict[str, Any]) -> dict[str, str]:
         """An item's link: our id for our objects, the framework's for an imported capability."""
-        imported = body.get("framework_id") is not None
+        imported = body.get("framework_id") not in (None, include_framework)
         identifier = (body.get("external_id") or body["id"]) if imported else body["id"]
         uri = (body.get("source") or {}).get("uri") if imported else None
+        if not imported and str(body.get("external_id") or "").startswith(("http://", "https://")):
+            uri = body["external_id"]  # an ESCO concept's URI is the item's
         return {"title": body["name"], "identifier": identifier, "uri": uri or f"{api}/CFItems/{identifier}"}
 
     items, associations = [], []

@@ -57,3 +57,20 @@ async def test_esco_and_onet_land_side_by_side_linked_by_the_crosswalk(taxonomy_
         again = await import_framework(session, org, "esco", sorted(SLICE.iterdir()), {}, actor="test")
         await session.commit()
         assert not again.applied.changed
+
+
+@pytest.mark.parametrize("case_version", ["1.0", "1.1"])
+async def test_an_esco_import_exports_as_a_valid_case_package(client, taxonomy_app, org, bearer, case_version) -> None:
+    from tests.taxonomy_api.frameworks.test_case import schema_errors
+
+    async with taxonomy_app.state.database.sessions() as session:
+        esco = await import_framework(session, org, "esco", sorted(SLICE.iterdir()), {}, actor="test")
+        await session.commit()
+    params = {"format": f"case-{case_version}", "framework": str(esco.applied.framework_id)}
+    answer = await client.get("/v1/versions/draft/export", params=params, headers=bearer(org))
+    assert answer.status_code == 200, answer.text
+    package = answer.json()
+    assert schema_errors(package, case_version) == []
+    items = {item["uri"]: item for item in package["CFItems"]}
+    assert len(items) == esco.read["skills"] + esco.read["capabilities"]
+    assert all(uri.startswith("http://data.europa.eu/esco/") for uri in items)
