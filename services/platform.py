@@ -95,7 +95,11 @@ async def _serve(host: str, seed_demo: bool) -> None:
             print(f"The demo organisation exists but {path} is gone: its people are not seeded.", file=sys.stderr)
         else:
             _announce(credentials, path, f"{settings.taxonomy_page_url}/sign-in")
-    apps = [create_taxonomy(), create_issuer(), create_gap_engine()]
+    taxonomy_settings = TaxonomySettings()
+    if taxonomy_settings.gap_engine_url is None:
+        # One machine: a publication asks the platform's own gap engine to follow it.
+        taxonomy_settings = taxonomy_settings.model_copy(update={"gap_engine_url": taxonomy_settings.gap_page_url})
+    apps = [create_taxonomy(taxonomy_settings), create_issuer(), create_gap_engine()]
     servers = [
         uvicorn.Server(uvicorn.Config(app, host=host, port=_port(app), log_config=None, access_log=False))
         for app in apps

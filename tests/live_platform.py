@@ -93,7 +93,12 @@ def build_platform(databases: dict[str, str], auth_key_file: Path, **issuer_over
         "gap_page_url": urls["gap_engine"],
     }
     taxonomy = create_taxonomy_app(
-        TaxonomySettings(database_url=databases["taxonomy_api"], public_base_url=urls["taxonomy_api"], **common)
+        TaxonomySettings(
+            database_url=databases["taxonomy_api"],
+            public_base_url=urls["taxonomy_api"],
+            gap_engine_url=urls["gap_engine"],
+            **common,
+        )
     )
     issuer = create_issuer_app(
         IssuerSettings(

@@ -40,6 +40,10 @@ class TaxonomySettings(OutboundSettings):
     max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
     # Run queued import jobs in this process (every replica may: jobs are leased rows).
     import_worker: bool = True
+    # The gap engine that a publication asks to follow it (POST /v1/taxonomy/refresh, with the
+    # publisher's token); unset: nobody is told, and the gap engine's refresh is called by hand.
+    gap_engine_url: str | None = None
+    gap_engine_timeout_seconds: float = Field(60.0, gt=0, le=600)
 
     @field_validator("token_cors_origins")
     @classmethod

@@ -54,6 +54,9 @@ class VersionOut(BaseModel):
     decided_at: str | None
     published_by: str | None
     published_at: str | None
+    gap_engine_refresh: str | None = Field(
+        None, description="On publication: whether the gap engine was asked to follow, and what it said."
+    )
 
 
 class SubmitIn(BaseModel):
@@ -189,13 +192,18 @@ async def list_reviews(
     responses=GOVERNANCE_ERRORS,
 )
 async def publish_version(
-    version_id: uuid.UUID, caller: GovernanceAdmin, session: AsyncSession = Depends(get_session)
+    request: Request, version_id: uuid.UUID, caller: GovernanceAdmin, session: AsyncSession = Depends(get_session)
 ) -> Any:
     """Makes an approved version the one the issuer and the gap engine read; the previous one is
-    superseded, still resolvable, and neither ever changes."""
+    superseded, still resolvable, and neither ever changes. Then the gap engine is asked to follow
+    (re-read its roles, re-map credentials) with the caller's token; `gap_engine_refresh` says how it went."""
     version = await versions.publish(session, caller.org_id, version_id, caller.client_id)
     described = _version(version)
     await session.commit()
+    settings = request.app.state.settings
+    described["gap_engine_refresh"] = await versions.tell_gap_engine(
+        settings.gap_engine_url, request.headers["authorization"], settings.gap_engine_timeout_seconds
+    )
     return described
 
 

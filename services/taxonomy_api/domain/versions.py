@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import httpx
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -566,3 +567,23 @@ async def overdue(session: AsyncSession, org_id: uuid.UUID, before: date, limit:
         )
     found.sort(key=lambda item: (item["review_by"], item["kind"], item["name"]))
     return found[:limit]
+
+
+async def tell_gap_engine(gap_engine_url: str | None, authorization: str, timeout_seconds: float) -> str:
+    """Asks the gap engine to re-read the roles and re-map the credentials it holds, now that another
+    version is published. Best effort, after the commit: the answer says whether it happened, and if
+    not the gap engine's POST /v1/taxonomy/refresh does the same by hand."""
+    if not gap_engine_url:
+        return "not configured"
+    try:
+        async with httpx.AsyncClient(base_url=gap_engine_url, timeout=timeout_seconds) as http:
+            answer = await http.post("/v1/taxonomy/refresh", headers={"Authorization": authorization})
+    except httpx.HTTPError as exc:
+        return f"failed: {type(exc).__name__}; call the gap engine's POST /v1/taxonomy/refresh"
+    if answer.status_code != 200:
+        return f"failed: the gap engine answered {answer.status_code}; call its POST /v1/taxonomy/refresh"
+    refreshed = answer.json()
+    return (
+        f"done: {refreshed.get('roles_synced', 0)} roles re-read, "
+        f"{refreshed.get('credentials_remapped', 0)} credentials re-mapped"
+    )
