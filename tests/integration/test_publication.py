@@ -78,7 +78,9 @@ async def test_the_gap_engine_follows_publications_and_never_the_draft(own_datab
             _ok(await http.post(f"{gap}/v1/taxonomy/refresh", headers=author))
 
             def level_in_gap_engine(snapshot: dict) -> int:
-                return next(r["required_level"] for r in snapshot["requirements"] if r["skill_id"] == requirement["skill_id"])
+                return next(
+                    r["required_level"] for r in snapshot["requirements"] if r["skill_id"] == requirement["skill_id"]
+                )
 
             snapshot = _ok(await http.get(f"{gap}/v1/roles/{role['id']}/requirements", headers=author))
             assert level_in_gap_engine(snapshot) == requirement["level"]  # the draft did not leak

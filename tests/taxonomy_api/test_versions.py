@@ -2,6 +2,7 @@
 duties, immutability, diffs, overdue reviews, the hash-chained audit log, and reads that follow
 publication."""
 
+import uuid
 from datetime import date
 
 import pytest
@@ -180,3 +181,26 @@ async def test_the_audit_log_chains_and_a_tampered_event_breaks_it(client, as_cl
         await session.commit()
     check = (await client.get("/v1/governance/events/verification", headers=reviewer)).json()
     assert check == {"valid": False, "events": 3, "first_broken_sequence": 2}
+
+
+async def test_credentials_cite_the_published_version_and_the_draft_stays_out(client, as_client, demo) -> None:
+    author, reviewer = as_client("author"), as_client("reviewer")
+    version = await _publish(client, author, [reviewer], "v1")
+    badge = demo["badge:Active listening"]
+    public = (await client.get(f"/v1/public/achievements/{badge}", params={"format": "json"})).json()
+    ours = next(a for a in public["alignment"] if a["targetFramework"] == "CredStack")
+    assert ours["targetUrl"].endswith(f"?version={version['id']}")
+    skill_id = str(demo["Active listening"])
+    skill = (await client.get(f"/v1/skills/{skill_id}", headers=author)).json()
+    renamed = {k: skill[k] for k in ("name", "description", "scale_id", "capability_id", "tags")} | {
+        "name": "Listening"
+    }
+    assert (await client.put(f"/v1/skills/{skill_id}", json=renamed, headers=author)).status_code == 200
+    cited = await client.get(f"/v1/public/skills/{skill_id}", params={"version": version["id"]})
+    assert cited.status_code == 200 and cited.json()["name"] == "Active listening"
+    again = (await client.get(f"/v1/public/achievements/{badge}", params={"format": "json"})).json()
+    assert (
+        next(a for a in again["alignment"] if a["targetFramework"] == "CredStack")["targetName"] == "Active listening"
+    )
+    unpublished = await client.get(f"/v1/public/skills/{skill_id}", params={"version": str(uuid.uuid4())})
+    assert unpublished.status_code == 404

@@ -47,6 +47,7 @@ async def public_achievement(
         described = AchievementOut.model_validate(frozen)
     else:
         described = await achievements.describe_achievement(session, achievement, base_url)
+    cited_version = published.id if published is not None else None
     if format == "html" or (format is None and prefers_html(request.headers.get("accept"))):
         return request.app.state.pages.render(
             request,
@@ -59,15 +60,36 @@ async def public_achievement(
             headers={"Vary": "Accept"},
         )
     response = json_with_etag(
-        request, achievements.ob3_achievement(described, base_url), media_type="application/ld+json"
+        request, achievements.ob3_achievement(described, base_url, cited_version), media_type="application/ld+json"
     )
     response.headers["Vary"] = "Accept"
     return response
 
 
 @router.get("/skills/{skill_id}", summary="A skill, the target of achievement alignments")
-async def public_skill(request: Request, skill_id: uuid.UUID, session: AsyncSession = Depends(get_session)) -> Response:
-    """Public. Name, description and external alignments of a skill that an achievement certifies."""
+async def public_skill(
+    request: Request,
+    skill_id: uuid.UUID,
+    version: Annotated[uuid.UUID | None, Query(description="A published (or superseded) version's id.")] = None,
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    """Public. Name, description and external alignments of a skill that an achievement certifies;
+    with `version`, as that published version has it (what a credential issued then cites)."""
+    if version is not None:
+        frozen = await versions.published_body(session, version, "skill", str(skill_id))
+        return json_with_etag(
+            request,
+            {
+                "id": frozen["id"],
+                "name": frozen["name"],
+                "description": frozen["description"],
+                "version_id": str(version),
+                "alignments": [
+                    {"framework": a["framework"], "target_code": a["target_code"], "target_url": a["target_url"]}
+                    for a in frozen["alignments"]
+                ],
+            },
+        )
     skill = await session.scalar(select(Skill).where(Skill.id == skill_id))
     if skill is None:
         raise NotFound(f"No skill {skill_id}.")

@@ -98,8 +98,9 @@ async def describe_achievement(session: AsyncSession, achievement: Achievement, 
     )
 
 
-def ob3_achievement(achievement: AchievementOut, base_url: str) -> dict[str, Any]:
-    """The Open Badges 3.0 `Achievement` a credential for this definition carries (OB 3.0 §B.1.1)."""
+def ob3_achievement(achievement: AchievementOut, base_url: str, version_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """The Open Badges 3.0 `Achievement` a credential for this definition carries (OB 3.0 §B.1.1).
+    From a published version, its alignments cite the skills as that version has them."""
     url = achievement.public_url
     document: dict[str, Any] = {
         "id": url,
@@ -108,7 +109,7 @@ def ob3_achievement(achievement: AchievementOut, base_url: str) -> dict[str, Any
         "name": achievement.name,
         "description": achievement.description or achievement.name,
         "criteria": {"id": f"{url}#criteria", "narrative": achievement.criteria_narrative},
-        "alignment": _alignments(achievement, base_url),
+        "alignment": _alignments(achievement, base_url, version_id),
         "resultDescription": [_result_description(achievement.result_description, url)],
     }
     if achievement.image_url:
@@ -118,15 +119,16 @@ def ob3_achievement(achievement: AchievementOut, base_url: str) -> dict[str, Any
     return document
 
 
-def _alignments(achievement: AchievementOut, base_url: str) -> list[dict[str, Any]]:
+def _alignments(achievement: AchievementOut, base_url: str, version_id: uuid.UUID | None) -> list[dict[str, Any]]:
     alignments: list[dict[str, Any]] = []
+    cited = f"?version={version_id}" if version_id else ""
     for skill in achievement.skills:
         alignments.append(
             {
                 "type": ["Alignment"],
                 "targetType": "ceasn:Competency",
                 "targetName": skill.skill_name,
-                "targetUrl": public_skill_url(base_url, skill.skill_id),
+                "targetUrl": public_skill_url(base_url, skill.skill_id) + cited,
                 "targetCode": str(skill.skill_id),
                 "targetFramework": "CredStack",
                 "targetDescription": f"Certified at level {skill.level} ({skill.level_name}).",

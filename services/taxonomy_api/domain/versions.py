@@ -224,6 +224,14 @@ async def frozen_body(session: AsyncSession, version_id: uuid.UUID, kind: str, e
     return body
 
 
+async def published_body(session: AsyncSession, version_id: uuid.UUID, kind: str, entity_id: str) -> dict[str, Any]:
+    """An object of a published or superseded version, for public citation (no organisation asked)."""
+    status = await session.scalar(select(TaxonomyVersion.status).where(TaxonomyVersion.id == version_id))
+    if status not in ("published", "superseded"):
+        raise NotFound(f"No published version {version_id}.")
+    return await frozen_body(session, version_id, kind, entity_id)
+
+
 # --- review policy and reviews -------------------------------------------------------------------
 
 
