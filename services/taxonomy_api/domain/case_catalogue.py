@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.taxonomy_api.db.tables import Organisation, TaxonomyVersion, VersionEntity
-from services.taxonomy_api.domain.version_content import KINDS, VersionContent
+from services.taxonomy_api.db.tables import Organisation, TaxonomyVersion
+from services.taxonomy_api.domain.version_content import read_version_documents
 from services.taxonomy_api.frameworks.case import (
     API_PATHS,
     DEFINITION_KINDS,
@@ -97,20 +97,6 @@ async def publications(session: AsyncSession, *, current_only: bool = False) -> 
     return found
 
 
-async def frozen_content(session: AsyncSession, version_id: uuid.UUID) -> VersionContent:
-    """A version's documents as they were frozen, in the shape read_working_taxonomy gives."""
-    content = VersionContent()
-    rows = await session.execute(
-        select(VersionEntity.kind, VersionEntity.entity_id, VersionEntity.body)
-        .where(VersionEntity.version_id == version_id)
-        .order_by(VersionEntity.kind, VersionEntity.entity_id)
-    )
-    for kind, entity_id, body in rows:
-        if kind in KINDS:
-            content.documents[kind][entity_id] = body
-    return content
-
-
 async def packages_of(
     session: AsyncSession, publication: Publication, version: CaseVersion, base_url: str
 ) -> PublishedPackages:
@@ -119,7 +105,7 @@ async def packages_of(
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    content = await frozen_content(session, publication.version_id)
+    content = await read_version_documents(session, publication.version_id)
     packages: dict[str, dict[str, Any]] = {}
     for framework_id, framework in content.documents["framework"].items():
         if framework["kind"] == "case":

@@ -224,14 +224,21 @@ async def read_frozen_version(session: AsyncSession, org_id: uuid.UUID, version:
     found = await session.scalar(statement.order_by(TaxonomyVersion.number.desc()).limit(1))
     if found is None or found.status == "draft":
         raise NotFound(f"No frozen version {version!r} in this organisation.")
-    content = VersionContent()
+    return await read_version_documents(session, found.id)
+
+
+async def read_version_documents(session: AsyncSession, version_id: uuid.UUID) -> VersionContent:
+    """A frozen version's documents by id, each kind in name order (no organisation check: callers
+    have resolved the version already)."""
+    content = VersionContent(version_id=version_id)
     rows = await session.execute(
         select(VersionEntity.kind, VersionEntity.entity_id, VersionEntity.body).where(
-            VersionEntity.version_id == found.id
+            VersionEntity.version_id == version_id
         )
     )
     for kind, entity_id, body in rows:
-        content.documents[kind][entity_id] = body
+        if kind in content.documents:
+            content.documents[kind][entity_id] = body
     for kind in KINDS:
         content.documents[kind] = dict(sorted(content.documents[kind].items(), key=lambda item: _sort_key(item[1])))
     return content
