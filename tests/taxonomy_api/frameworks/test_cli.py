@@ -21,3 +21,15 @@ def test_bootstrap_starts_usable_and_the_cli_imports_a_csv(database_urls, tmp_pa
     skills.write_text("external_id,name,scale\nacme:1,Soldering,0-9\n")
     assert main(["taxonomy", "import", "csv", str(skills), "--org", org]) == 1
     assert "skills.csv:2: scale must be 0-5 or kpm" in capsys.readouterr().err
+
+
+def test_bootstrap_can_start_from_esco_digital(database_urls, monkeypatch, capsys) -> None:
+    from tests.material import SHARED_DIR
+
+    monkeypatch.setenv("CREDSTACK_TAXONOMY_DATABASE_URL", database_urls["taxonomy_api"])
+    org = f"starter-{uuid.uuid4().hex[:8]}"
+    assert main(["bootstrap", "--org", org, "--framework", "esco-digital", "--data", str(SHARED_DIR / "data")]) == 0
+    printed = capsys.readouterr().out
+    outcome = json.loads(printed[printed.index("}") + 1 :])  # the client's JSON, then the import's
+    assert outcome["applied"]["skills"]["created"] == outcome["read"]["skills"] > 1_000
+    assert outcome["read"]["roles"] == 0
