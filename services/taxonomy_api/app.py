@@ -12,6 +12,7 @@ from services.taxonomy_api.api import (
     auth,
     case_provider,
     exports,
+    governance_pages,
     imports,
     public,
     sign_in,
@@ -50,11 +51,15 @@ def create_app(settings: TaxonomySettings | None = None) -> FastAPI:
             imports.router,
             versions.router,
             exports.router,
+            governance_pages.router,
             *case_provider.routers,
         ],
         templates=Path(__file__).parent / "templates",
         page_links=[
-            PageLink("Sign in", "/sign-in", "For the people of an organisation: dashboards, wallet, taxonomy.")
+            PageLink("Sign in", "/sign-in", "For the people of an organisation: dashboards, wallet, taxonomy."),
+            PageLink(
+                "Taxonomy versions", "/taxonomy/versions", "Drafts, reviews, publications and what is due for review."
+            ),
         ],
         session_class=TaxonomySession,
         session_info={"read_cache": read_cache},

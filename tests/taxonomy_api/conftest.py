@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from services.taxonomy_api.domain import organisations
+from services.taxonomy_api.domain import organisations, people
 from services.taxonomy_api.provisioning import seed_demo_taxonomy
 from tests.conftest import asgi_client
 from tests.live_platform import free_port, serving
@@ -59,3 +59,31 @@ def identity_provider(served_provider: StubOpenIDProvider) -> Iterator[StubOpenI
     served_provider.reset()
     yield served_provider
     served_provider.reset()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def add_person(taxonomy_app, org):
+    async def add(role: str = "analyst", *, password: str | None = PASSWORD, hris_id: str | None = None) -> str:
+        email = f"{uuid.uuid4().hex[:8]}@example.com"
+        async with taxonomy_app.state.database.sessions() as session:
+            await people.add_user(
+                session, org, email=email, name="Pat Example", role=role, hris_id=hris_id, password=password
+            )
+            await session.commit()
+        return email
+
+    return add
+
+
+@pytest.fixture
+def as_client(token_authority, org):
+    """Headers for a named API client of the organisation: separation of duties needs several."""
+
+    def headers(client_id: str, *scopes: str) -> dict[str, str]:
+        token = token_authority.issue(org_id=org, client_id=client_id, scopes=frozenset(scopes or {"admin"}))
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers

@@ -2,32 +2,16 @@
 
 import logging
 import re
-import uuid
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from services.taxonomy_api.db.tables import User
 from services.taxonomy_api.domain import people
 from shared.web.session import PAGE_COOKIE, SESSION_COOKIE
+from tests.taxonomy_api.conftest import PASSWORD
 
-PASSWORD = "correct horse battery staple"
 PAGES = "http://127.0.0.1:8003/dashboard"
-
-
-@pytest.fixture
-def add_person(taxonomy_app, org):
-    async def add(role: str = "analyst", *, password: str | None = PASSWORD, hris_id: str | None = None) -> str:
-        email = f"{uuid.uuid4().hex[:8]}@example.com"
-        async with taxonomy_app.state.database.sessions() as session:
-            await people.add_user(
-                session, org, email=email, name="Pat Example", role=role, hris_id=hris_id, password=password
-            )
-            await session.commit()
-        return email
-
-    return add
 
 
 async def _form_token(client: httpx.AsyncClient, path: str = "/sign-in") -> str:

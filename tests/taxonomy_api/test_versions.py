@@ -14,17 +14,6 @@ from services.taxonomy_api.domain.versions import REVIEW_BOARD_RUBRIC
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def as_client(token_authority, org):
-    """Headers for a named API client of the organisation: separation of duties needs several."""
-
-    def headers(client_id: str, *scopes: str) -> dict[str, str]:
-        token = token_authority.issue(org_id=org, client_id=client_id, scopes=frozenset(scopes or {"admin"}))
-        return {"Authorization": f"Bearer {token}"}
-
-    return headers
-
-
 async def _skill_and_role(client, headers) -> tuple[dict, dict]:
     scale = (await client.get("/v1/scales", headers=headers)).json()["items"]
     if not scale:
