@@ -102,6 +102,9 @@ async def test_a_rejected_draft_is_not_published(client, as_client) -> None:
     author, reviewer = as_client("author"), as_client("reviewer")
     await _skill_and_role(client, author)
     version = (await client.post("/v1/versions/draft/submit", json={}, headers=author)).json()
+    await client.post("/v1/capabilities", json={"name": "Later"}, headers=author)
+    second = await client.post("/v1/versions/draft/submit", json={}, headers=author)
+    assert second.status_code == 409 and "still in review" in second.json()["detail"]
     rejected = await client.post(
         f"/v1/versions/{version['id']}/reviews",
         json={"decision": "reject", "comment": "levels unclear"},

@@ -247,7 +247,11 @@ async def frozen_object(
     a credential's alignment cites."""
     found = await versions.get_version(session, caller.org_id, version)
     body = await versions.frozen_body(session, found.id, KIND_PATHS[kind], str(entity_id))
-    return bytes_with_etag(request, json_bytes(body))
+    response = bytes_with_etag(request, json_bytes(body))
+    if found.status != "draft" and version not in ("draft", "published"):
+        # Addressed by its id, a frozen version's object never changes.
+        response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
 
 
 @router.get("/review-policy", response_model=PolicyIn, summary="The review policy", responses=ERRORS, tags=["reviews"])

@@ -187,6 +187,14 @@ async def submit(
     )
     if same is not None:
         raise Conflict(f"Nothing changed since version {same}: there is nothing to submit.")
+    pending = await session.scalar(
+        select(TaxonomyVersion.number).where(
+            TaxonomyVersion.org_id == org_id, TaxonomyVersion.status.in_(("in_review", "approved"))
+        )
+    )
+    if pending is not None:
+        # One decision at a time: two versions in review could be published out of order.
+        raise Conflict(f"Version {pending} is still in review or awaiting publication; decide it first.")
     version = await current_draft(session, org_id)
     if version is None:
         await record_author(session, org_id, actor)
@@ -462,34 +470,44 @@ async def _side(session: AsyncSession, org_id: uuid.UUID, version: str, base_url
     return f"version {found.number}", _Side(await _digests(session, found.id), frozen)
 
 
+# Lists compared item by item, by the key each item is unique on, named by its name field: one changed
+# level of a role's requirement reads as one change, not as the whole list.
+KEYED_LISTS = {
+    "requirements": ("skill_id", "skill_name", ("level", "weight", "criticality")),
+    "skills": ("skill_id", "skill_name", ("level",)),
+    "steps": ("achievement_id", "achievement_name", ("prerequisites",)),
+}
+
+
 def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """Field by field; a role's requirements compared per skill, so one changed level reads as one."""
+    """Field by field; lists of requirements, certified skills and pathway steps item by item."""
     changes = []
     for key in sorted(set(before) | set(after)):
         if key in NOT_CONTENT or before.get(key) == after.get(key):
             continue
-        if key == "requirements":
-            changes.extend(_requirement_changes(before.get(key) or [], after.get(key) or []))
+        if key in KEYED_LISTS:
+            changes.extend(_item_changes(key, before.get(key) or [], after.get(key) or []))
             continue
         changes.append({"field": key, "from": before.get(key), "to": after.get(key)})
     return changes
 
 
-def _requirement_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    old = {r["skill_id"]: r for r in before}
-    new = {r["skill_id"]: r for r in after}
+def _item_changes(field: str, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    key, label, parts = KEYED_LISTS[field]
+    old = {item[key]: item for item in before}
+    new = {item[key]: item for item in after}
     changes = []
-    for skill_id in sorted(set(old) | set(new)):
-        a, b = old.get(skill_id), new.get(skill_id)
-        name = (b or a or {}).get("skill_name", skill_id)
+    for item_key in sorted(set(old) | set(new)):
+        a, b = old.get(item_key), new.get(item_key)
         if a == b:
             continue
+        name = (b or a or {}).get(label, item_key)
         if a is None or b is None:
-            changes.append({"field": f"requirements[{name}]", "from": a, "to": b})
+            changes.append({"field": f"{field}[{name}]", "from": a, "to": b})
             continue
-        for part in ("level", "weight", "criticality"):
+        for part in parts:
             if a.get(part) != b.get(part):
-                changes.append({"field": f"requirements[{name}].{part}", "from": a.get(part), "to": b.get(part)})
+                changes.append({"field": f"{field}[{name}].{part}", "from": a.get(part), "to": b.get(part)})
     return changes
 
 
