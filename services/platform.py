@@ -15,6 +15,7 @@ from services import demo_data
 from services.badge_issuer.app import create_app as create_issuer
 from services.gap_engine.app import create_app as create_gap_engine
 from services.taxonomy_api.app import create_app as create_taxonomy
+from services.taxonomy_api.cli import DEFAULT_DATA_DIR
 from services.taxonomy_api.provisioning import seed_demo_organisation
 from services.taxonomy_api.settings import TaxonomySettings
 from shared.settings import VAR_DIR
@@ -99,6 +100,9 @@ async def _serve(host: str, seed_demo: bool) -> None:
     if taxonomy_settings.gap_engine_url is None:
         # One machine: a publication asks the platform's own gap engine to follow it.
         taxonomy_settings = taxonomy_settings.model_copy(update={"gap_engine_url": taxonomy_settings.gap_page_url})
+    if not taxonomy_settings.import_roots and DEFAULT_DATA_DIR.is_dir():
+        # The frameworks' files beside the checkout, importable by server path on this machine.
+        taxonomy_settings = taxonomy_settings.model_copy(update={"import_roots": [str(DEFAULT_DATA_DIR)]})
     apps = [create_taxonomy(taxonomy_settings), create_issuer(), create_gap_engine()]
     servers = [
         uvicorn.Server(uvicorn.Config(app, host=host, port=_port(app), log_config=None, access_log=False))
