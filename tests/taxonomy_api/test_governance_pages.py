@@ -26,6 +26,19 @@ async def test_keepers_see_versions_reviews_overdue_items_and_changes(client, ad
     assert "requirements[Negotiation].level" in diff.text and "Buyer" in diff.text
 
 
+async def test_the_page_shows_a_draft_in_review_before_anything_is_published(client, add_person, as_client) -> None:
+    author = as_client("hr-author")
+    await _skill_and_role(client, author)
+    version = (await client.post("/v1/versions/draft/submit", json={"title": "First council"}, headers=author)).json()
+    await client.post("/v1/capabilities", json={"name": "Later"}, headers=author)
+    await _sign_in(client, await add_person("admin"))
+    page = await client.get("/taxonomy/versions", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert "First council" in page.text and "in review" in page.text and "draft-diff" not in page.text
+    diff = await client.get(f"/taxonomy/versions/{version['id']}/diff/draft", headers=HTML)
+    assert diff.status_code == 200 and "Later" in diff.text
+
+
 async def test_employees_do_not_see_the_governance_pages(client, add_person) -> None:
     anonymous = await client.get("/taxonomy/versions", headers=HTML)
     assert anonymous.status_code in (303, 401)

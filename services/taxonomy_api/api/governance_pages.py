@@ -38,6 +38,7 @@ async def versions_page(request: Request, user: Keeper, session: AsyncSession = 
         request,
         "governance.html",
         versions=found,
+        published=next((version for version in found if version.status == "published"), None),
         reviews=reviews,
         policy=policy,
         overdue=overdue,
