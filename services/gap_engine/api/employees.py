@@ -1,12 +1,13 @@
 """HRIS inputs (employees, KPI observations) and employee reads."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, GapReader, HrisWriter
+from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, GapReader, HrisWriter, taxonomy
 from services.gap_engine.db.tables import Employee, IdempotencyRecord
 from services.gap_engine.domain import employees, received_credentials
 from shared.db import get_session
@@ -33,10 +34,17 @@ HrisIdPath = Annotated[str, Path(min_length=1, max_length=128)]
     responses={**WRITE_ERRORS, 201: {"description": "Created", "model": EmployeeOut}},
 )
 async def put_employee(
-    hris_id: HrisIdPath, body: EmployeeIn, caller: HrisWriter, session: AsyncSession = Depends(get_session)
+    request: Request,
+    hris_id: HrisIdPath,
+    body: EmployeeIn,
+    caller: HrisWriter,
+    session: AsyncSession = Depends(get_session),
 ) -> Response:
-    """The HRIS record under its HRIS id: 201 when new, 200 when replaced. PUT is idempotent."""
+    """The HRIS record under its HRIS id: 201 when new, 200 when replaced. PUT is idempotent. A role
+    id must be synced here or published in the organisation's taxonomy (422 otherwise)."""
     item = EmployeeBulkItem(hris_id=hris_id, **body.model_dump())
+    unknown = await _unknown_roles(request, session, caller.org_id, [item])
+    employees.refuse_unknown_roles(unknown, lambda u: f"body.{u.column}")
     outcome = await employees.upsert_employees(session, caller.org_id, [item])
     await received_credentials.claim_for_employees(session, caller.org_id, [hris_id])
     await session.commit()
@@ -55,7 +63,10 @@ async def bulk_upsert_employees(
     request: Request, body: EmployeeBulkIn, caller: HrisWriter, session: AsyncSession = Depends(get_session)
 ) -> Response:
     """Up to 5,000 records keyed by HRIS id, written in batches of one statement each, in one
-    transaction. Replaying the list changes nothing; an Idempotency-Key replays the first answer."""
+    transaction. Replaying the list changes nothing; an Idempotency-Key replays the first answer.
+    Role ids are checked as PUT's are; a 422 names every record's field with an unknown one."""
+    unknown = await _unknown_roles(request, session, caller.org_id, body.employees)
+    employees.refuse_unknown_roles(unknown, lambda u: f"body.employees.{u.index}.{u.column}")
 
     async def upsert() -> tuple[int, object]:
         outcome = await employees.upsert_employees(session, caller.org_id, body.employees)
@@ -63,6 +74,13 @@ async def bulk_upsert_employees(
         return 200, outcome.model_dump(mode="json")
 
     return await create_once(session, IdempotencyRecord, request, body, org_id=caller.org_id, create=upsert)
+
+
+async def _unknown_roles(
+    request: Request, session: AsyncSession, org_id: uuid.UUID, people: list[EmployeeBulkItem]
+) -> list[employees.UnknownRole]:
+    authorization = request.headers.get("authorization", "")
+    return await employees.unknown_roles(session, org_id, people, taxonomy(request), authorization)
 
 
 _CSV_BODY = {
@@ -95,6 +113,12 @@ async def bulk_upsert_employees_csv(
     except UnicodeDecodeError as exc:
         raise Unprocessable("The CSV must be UTF-8.") from exc
     body = employees.parse_employee_csv(text)
+    unknown = await _unknown_roles(request, session, caller.org_id, body.employees)
+    if unknown:
+        line = unknown[0].index + employees.CSV_FIRST_RECORD_LINE
+        employees.refuse_unknown_roles(
+            unknown, lambda u: f"line {u.index + employees.CSV_FIRST_RECORD_LINE}: {u.column}", line=line
+        )
 
     async def upsert() -> tuple[int, object]:
         outcome = await employees.upsert_employees(session, caller.org_id, body.employees)
