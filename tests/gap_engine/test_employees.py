@@ -193,3 +193,19 @@ async def test_an_unknown_target_role_is_refused_naming_the_field(client, header
     other = bearer(uuid.uuid4())
     response = await client.put("/v1/employees/E-9", json={"name": "Bo", "target_role_id": real}, headers=other)
     assert response.status_code == 422, response.text
+
+
+async def test_csv_upload_takes_a_multipart_file_as_the_other_uploads_do(client, headers):
+    """Issue 15: a multipart body was read as the CSV itself, its boundary line taken for the header."""
+    csv_text = "hris_id,name,team\nE-1,Ada Lovelace,Support\nE-2,Grace Hopper,Sales\n"
+    files = {"file": ("people.csv", csv_text.encode(), "text/csv")}
+    response = await client.post("/v1/employees/bulk/csv", files=files, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": 2, "created": 2, "updated": 0}
+    assert (await client.get("/v1/employees/E-2", headers=headers)).json()["team"] == "Sales"
+
+    response = await client.post(
+        "/v1/employees/bulk/csv", data={"other": "x"}, files={"x": ("a", b"")}, headers=headers
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "file"

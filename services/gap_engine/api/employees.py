@@ -11,7 +11,7 @@ from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, GapReader, HrisWr
 from services.gap_engine.db.tables import Employee, IdempotencyRecord
 from services.gap_engine.domain import employees, received_credentials
 from shared.db import get_session
-from shared.errors import Unprocessable
+from shared.errors import PayloadTooLarge, Unprocessable
 from shared.idempotency import create_once
 from shared.pagination import Page
 from shared.schemas.gaps import (
@@ -22,6 +22,7 @@ from shared.schemas.gaps import (
     EmployeeOut,
     KpiObservationBulkIn,
 )
+from shared.uploads import is_multipart, read_upload
 
 router = APIRouter(prefix="/v1", tags=["employees"])
 HrisIdPath = Annotated[str, Path(min_length=1, max_length=128)]
@@ -90,7 +91,14 @@ _CSV_BODY = {
             "text/csv": {
                 "schema": {"type": "string"},
                 "example": "hris_id,name,email,team,target_role_id\nE-1001,Ada Lovelace,ada@example.com,Support,\n",
-            }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary", "description": "The CSV file."}},
+                }
+            },
         },
     }
 }
@@ -106,10 +114,18 @@ _CSV_BODY = {
 async def bulk_upsert_employees_csv(
     request: Request, caller: HrisWriter, session: AsyncSession = Depends(get_session)
 ) -> Response:
-    """The HRIS export as CSV (UTF-8, header row of the JSON field names; hris_id and name required):
-    the same upsert as the JSON form, with errors naming the CSV line."""
+    """The HRIS export as CSV (UTF-8, header row of the JSON field names; hris_id and name required),
+    as a text/csv body or as multipart/form-data in the field `file`, as the other uploads take
+    files: the same upsert as the JSON form, with errors naming the CSV line."""
+    if is_multipart(request):
+        upload = await read_upload(request, "file", "Send the CSV in the multipart field `file`.")
+        if len(upload.data) > request.app.state.settings.max_body_bytes:
+            raise PayloadTooLarge("The CSV is over the body limit.")
+        data = upload.data
+    else:
+        data = await request.body()
     try:
-        text = (await request.body()).decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Unprocessable("The CSV must be UTF-8.") from exc
     body = employees.parse_employee_csv(text)
