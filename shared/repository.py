@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from shared.errors import Conflict, NotFound
+from shared.grammar import with_article
 from shared.pagination import MAX_PAGE_SIZE, paginate
 
 M = TypeVar("M")
@@ -56,7 +57,10 @@ class TenantRepository(Generic[M]):
 
     async def ensure_name_free(self, name: str, *, except_id: uuid.UUID | None = None) -> None:
         if await self.name_taken(name, except_id=except_id):
-            raise Conflict(f"A {self.noun} named {name!r} already exists in this organisation.", name=name)
+            article = with_article(self.noun)
+            raise Conflict(
+                f"{article[0].upper()}{article[1:]} named {name!r} already exists in this organisation.", name=name
+            )
 
     async def claim_name(self, name: str, object_id: uuid.UUID | None) -> M | None:
         """Before a create (no id) or a replace (id): the object being replaced, 404 if it is not the
