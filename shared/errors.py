@@ -2,6 +2,7 @@
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -84,15 +85,23 @@ def problem_response(
     )
 
 
-def _validation_errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
+def validation_errors(
+    exc: RequestValidationError | ValidationError, within: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Each error as {field, message}, the shape of every 422; `within` prefixes the field of a model
+    validated by hand (("body",) for a bulk item, so it reads as the single request's would)."""
     errors = []
     for error in exc.errors():
         if error.get("type") == "json_invalid":
             errors.append(_json_syntax_error(error, getattr(exc, "body", None)))
             continue
-        location = [str(part) for part in error.get("loc", ())]
+        location = [*within, *(str(part) for part in error.get("loc", ()))]
         errors.append({"field": ".".join(location), "message": error.get("msg", "invalid")})
     return errors
+
+
+def validation_detail(errors: Sequence[dict[str, Any]]) -> str:
+    return "Invalid value for: " + ", ".join(error["field"] for error in errors[:5])
 
 
 def _json_syntax_error(error: dict[str, Any], document: Any) -> dict[str, Any]:
@@ -192,11 +201,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     # A model validated inside a handler (a path value turned into a schema object) is bad input too.
     @app.exception_handler(ValidationError)
     async def _invalid(request: Request, exc: RequestValidationError | ValidationError) -> Response:
-        errors = _validation_errors(exc)
+        errors = validation_errors(exc)
         if any(error.get("type") == "json_invalid" for error in exc.errors()):
             detail = f"The body is not valid JSON: {errors[0]['message']}"
         else:
-            detail = "Invalid value for: " + ", ".join(error["field"] for error in errors[:5])
+            detail = validation_detail(errors)
         return _answer(request, 422, "Invalid request", detail, "validation", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)

@@ -209,3 +209,15 @@ async def test_csv_upload_takes_a_multipart_file_as_the_other_uploads_do(client,
     )
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "file"
+
+
+async def test_csv_line_errors_name_each_field_as_other_problems_do(client, headers):
+    """Issue 15: the CSV's per-record problems said only 'invalid value for'; they carry {field, message}."""
+    bad_date = "hris_id,name,hire_date\nE-3,Alan,2024-01-01\nE-4,Barbara,not-a-date\n"
+    response = await client.post(
+        "/v1/employees/bulk/csv", content=bad_date, headers={**headers, "Content-Type": "text/csv"}
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert set(error) == {"field", "message"}
+    assert error["field"] == "line 3: hire_date"

@@ -16,7 +16,7 @@ from services.gap_engine.analysis import snapshots
 from services.gap_engine.db.tables import Employee, KpiObservation, SyncedRole
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.db import utcnow
-from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.errors import Forbidden, NotFound, Unprocessable, validation_errors
 from shared.repository import TenantRepository
 from shared.schemas.gaps import BulkUpsertOut, EmployeeBulkIn, EmployeeBulkItem, KpiObservationIn
 
@@ -262,8 +262,9 @@ def _employees_from_rows(reader: csv.DictReader) -> EmployeeBulkIn:
         try:
             records.append(EmployeeBulkItem.model_validate(values))
         except ValidationError as exc:
-            fields = ", ".join(".".join(str(part) for part in error["loc"]) for error in exc.errors())
-            raise Unprocessable(f"CSV line {line}: invalid value for {fields}.", line=line) from exc
+            errors = [{**error, "field": f"line {line}: {error['field']}"} for error in validation_errors(exc)]
+            fields = ", ".join(error["field"].split(": ", 1)[1] for error in errors)
+            raise Unprocessable(f"CSV line {line}: invalid value for {fields}.", line=line, errors=errors) from exc
     try:
         return EmployeeBulkIn(employees=records)
     except ValidationError as exc:
