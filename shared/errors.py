@@ -1,6 +1,8 @@
 """One error hierarchy, mapped to RFC 9457 problem+json in one place (install_problem_handlers)."""
 
+import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -83,12 +85,49 @@ def problem_response(
     )
 
 
-def _validation_errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
+def validation_errors(
+    exc: RequestValidationError | ValidationError, within: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Each error as {field, message}, the shape of every 422; `within` prefixes the field of a model
+    validated by hand (("body",) for a bulk item, so it reads as the single request's would)."""
     errors = []
     for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ())]
+        if error.get("type") == "json_invalid":
+            errors.append(_json_syntax_error(error, getattr(exc, "body", None)))
+            continue
+        location = [*within, *(str(part) for part in error.get("loc", ()))]
         errors.append({"field": ".".join(location), "message": error.get("msg", "invalid")})
     return errors
+
+
+def validation_detail(errors: Sequence[dict[str, Any]]) -> str:
+    return "Invalid value for: " + ", ".join(error["field"] for error in errors[:5])
+
+
+def _json_syntax_error(error: dict[str, Any], document: Any) -> dict[str, Any]:
+    """A body that is not JSON at all: FastAPI puts the character offset where a field would be
+    (`body.13`); the client needs the line and column, as an editor shows them."""
+    reason = str((error.get("ctx") or {}).get("error") or error.get("msg") or "invalid JSON")
+    location = error.get("loc", ())
+    offset = location[-1] if location and isinstance(location[-1], int) else None
+    return json_syntax_error(reason, document, offset)
+
+
+def json_syntax_error(reason: str, document: Any, offset: int | None) -> dict[str, Any]:
+    """{field: "body", message} for a JSON syntax error, with its line and column when known."""
+    if offset is None or not isinstance(document, str | bytes):
+        return {"field": "body", "message": f"Invalid JSON: {reason}."}
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    message = f"Invalid JSON at line {line}, column {column}: {reason}."
+    return {"field": "body", "message": message, "line": line, "column": column}
+
+
+def invalid_json(error: json.JSONDecodeError) -> "Unprocessable":
+    """The problem for a body a route parses itself (json or orjson), the same as FastAPI's parse gets."""
+    found = json_syntax_error(error.msg, error.doc, error.pos)
+    return Unprocessable(f"The body is not valid JSON: {found['message']}", errors=[found])
 
 
 # SQLSTATEs that mean "the database cannot serve now", not "the request is wrong": connection
@@ -162,9 +201,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     # A model validated inside a handler (a path value turned into a schema object) is bad input too.
     @app.exception_handler(ValidationError)
     async def _invalid(request: Request, exc: RequestValidationError | ValidationError) -> Response:
-        errors = _validation_errors(exc)
-        fields = ", ".join(error["field"] for error in errors[:5])
-        return _answer(request, 422, "Invalid request", f"Invalid value for: {fields}", "validation", errors=errors)
+        errors = validation_errors(exc)
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            detail = f"The body is not valid JSON: {errors[0]['message']}"
+        else:
+            detail = validation_detail(errors)
+        return _answer(request, 422, "Invalid request", detail, "validation", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -60,11 +60,12 @@ class Recommendation(Schema):
     hris_id: str
     role_id: uuid.UUID
     role_name: str
-    method: Literal["exact", "greedy", "none_needed"] = Field(
+    method: Literal["exact", "greedy", "none_needed", "none_possible"] = Field(
         description="exact: a branch-and-bound search proved no shorter list exists (candidate set ≤ the exact "
         "bound and the search finished within its node budget). greedy: above the bound, repeatedly the "
         "achievement closing the most remaining must-have gaps per achievement added (itself plus its missing "
-        "prerequisites); not guaranteed shortest. none_needed: no closable must-have gap."
+        "prerequisites); not guaranteed shortest. none_needed: every must-have is met (so all are closed). "
+        "none_possible: must-have gaps are open but no achievement in the catalogue closes any (see unclosable)."
     )
     candidates_considered: int = Field(
         description="Achievements the employee does not hold that close at least one must-have gap."

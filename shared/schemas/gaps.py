@@ -6,7 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from shared.schemas.taxonomy import Name, Schema
 
@@ -179,12 +180,26 @@ class CandidateList(Schema):
 # --- ROI ---------------------------------------------------------------------------------------
 
 
+def _fraction(value: float) -> float:
+    # A percentage given by mistake (5 for 5 %) would multiply the estimate a hundredfold: say what is wanted.
+    if not 0 <= value <= 1:
+        raise PydanticCustomError(
+            "fraction", "Must be a fraction: 0.05 for 5 % (between 0 and 1), not {value}.", {"value": value}
+        )
+    return value
+
+
+Fraction = Annotated[
+    float, Field(allow_inf_nan=False, json_schema_extra={"minimum": 0, "maximum": 1}), AfterValidator(_fraction)
+]
+
+
 class RoiIn(Schema):
     seats: int = Field(ge=1, le=10_000_000)
     cost_per_seat: float = Field(gt=0, le=1_000_000, allow_inf_nan=False)
     revenue_per_head: float = Field(ge=0, le=1_000_000_000, allow_inf_nan=False)
-    expected_uplift: float = Field(ge=0, le=10, allow_inf_nan=False, description="A fraction: 0.2 is 20 %.")
-    retention: float = Field(ge=0, le=1, allow_inf_nan=False, description="Share of the uplift that sticks.")
+    expected_uplift: Fraction = Field(description="The revenue uplift per head, a fraction: 0.05 for 5 %, at most 1.")
+    retention: Fraction = Field(description="Share of the uplift that sticks, a fraction: 0.5 for 50 %.")
 
 
 class RoiOut(Schema):

@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator, model_validator
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
@@ -161,11 +161,20 @@ class AssessmentResultIn(Schema):
             raise ValueError("an assessment result needs an achievement_id or an achievement_url")
         if self.score is None and self.rubric_level is None:
             raise ValueError("an assessment result needs a score or a rubric_level")
-        if self.completed_at.tzinfo is None:
-            raise ValueError("completed_at must carry a timezone (e.g. 2026-01-15T09:30:00Z)")
-        if self.completed_at > datetime.now(UTC) + COMPLETED_AT_CLOCK_SKEW:
-            raise ValueError("completed_at is in the future: an assessment is recorded once it has happened")
         return self
+
+    @field_validator("completed_at")
+    @classmethod
+    def has_happened(cls, value: datetime) -> datetime:
+        # On the field, not the model, so the 422 names body.completed_at (issue 15).
+        if value.tzinfo is None:
+            raise ValueError("completed_at must carry a timezone (e.g. 2026-01-15T09:30:00Z)")
+        if value > datetime.now(UTC) + COMPLETED_AT_CLOCK_SKEW:
+            raise ValueError(
+                f"completed_at is in the future (more than {COMPLETED_AT_CLOCK_SKEW.seconds // 60} minutes ahead): "
+                "an assessment is recorded once it has happened"
+            )
+        return value
 
 
 class CredentialStatusOut(BaseModel):

@@ -82,3 +82,16 @@ async def test_an_intruders_batch_cannot_use_another_organisations_issuer(client
     [outcome] = report["items"]
     assert outcome["status"] == 404 and outcome["problem"]["detail"].startswith("No issuer")
     assert report["issued"] == 0
+
+
+async def test_an_invalid_item_reports_its_errors_as_a_single_post_would(client, headers, assessment):
+    """Issue 15: bulk item errors were {loc, msg} where every other problem says {field, message}."""
+    bad = {**assessment(score=-1), "idempotency_key": "bad-score"}
+    batch = await client.post("/v1/assessment-results/bulk", json={"items": [bad]}, headers=headers)
+    assert batch.status_code == 200, batch.text
+    [item] = batch.json()["items"]
+    single = await client.post("/v1/assessment-results", json=assessment(score=-1), headers=idempotent(headers))
+    assert single.status_code == item["status"] == 422
+    assert item["problem"]["errors"] == single.json()["errors"]
+    assert [error["field"] for error in item["problem"]["errors"]] == ["body.score"]
+    assert item["problem"]["detail"] == single.json()["detail"]

@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import func, select
@@ -226,3 +227,27 @@ async def test_the_achievement_can_be_named_by_its_public_url(client, headers, a
         response = await client.post("/v1/assessment-results", json=bad, headers=idempotent(headers))
         assert response.status_code == 422, bad
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_result_completed_in_the_future_is_refused_naming_completed_at(client, headers, assessment):
+    """Issue 15: a completed_at in 2030 was issued. Up to five minutes ahead is clock skew, no more."""
+    for moment in ("2030-01-01T00:00:00Z", (datetime.now(UTC) + timedelta(minutes=6)).isoformat()):
+        response = await client.post(
+            "/v1/assessment-results", json=assessment(completed_at=moment), headers=idempotent(headers)
+        )
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert error["field"] == "body.completed_at", error
+        assert "future" in error["message"]
+    skewed = (datetime.now(UTC) + timedelta(minutes=4)).isoformat()
+    response = await client.post(
+        "/v1/assessment-results", json=assessment(completed_at=skewed), headers=idempotent(headers)
+    )
+    assert response.status_code == 201, response.text
+
+    item = {**assessment(completed_at="2030-01-01T00:00:00Z"), "idempotency_key": "future-1"}
+    response = await client.post("/v1/assessment-results/bulk", json={"items": [item]}, headers=headers)
+    assert response.status_code == 200, response.text
+    [outcome] = response.json()["items"]
+    assert outcome["status"] == 422, outcome
+    assert "completed_at" in str(outcome["problem"])

@@ -5,8 +5,8 @@ import uuid
 from tests.gap_engine.conftest import employee
 
 
-async def test_put_creates_then_replaces_an_employee(client, headers):
-    role = str(uuid.uuid4())
+async def test_put_creates_then_replaces_an_employee(client, headers, roles):
+    role = str(roles["Project Manager"])
     body = {"name": "Ada Lovelace", "email": "ada@example.com", "team": "Support", "target_role_id": role}
     created = await client.put("/v1/employees/E-1", json=body, headers=headers)
     assert created.status_code == 201, created.text
@@ -114,8 +114,8 @@ async def test_kpi_observations_need_known_people_and_a_resend_replaces_the_valu
     assert (await client.post("/v1/kpi-observations", json=backwards, headers=headers)).status_code == 422
 
 
-async def test_csv_upload_upserts_like_the_json_form_and_names_the_bad_line(client, headers):
-    role = uuid.uuid4()
+async def test_csv_upload_upserts_like_the_json_form_and_names_the_bad_line(client, headers, roles):
+    role = roles["Project Manager"]
     csv_text = (
         "\ufeffhris_id,name,email,team,hire_date,target_role_id\r\n"
         f"E-1,Ada Lovelace,ada@example.com,Support,2024-02-01,{role}\r\n"
@@ -140,8 +140,8 @@ async def test_csv_upload_upserts_like_the_json_form_and_names_the_bad_line(clie
     assert unknown_column.json()["unknown_columns"] == ["salary"]
 
 
-async def test_bulk_takes_five_thousand_full_records_in_one_request(client, headers):
-    role = str(uuid.uuid4())
+async def test_bulk_takes_five_thousand_full_records_in_one_request(client, headers, roles):
+    role = str(roles["Project Manager"])
     people = [
         employee(
             f"E-{n:05d}",
@@ -158,3 +158,66 @@ async def test_bulk_takes_five_thousand_full_records_in_one_request(client, head
     response = await client.post("/v1/employees/bulk", json={"employees": people}, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["created"] == 5_000
+
+
+async def test_an_unknown_target_role_is_refused_naming_the_field(client, headers, bearer, org, roles):
+    """Issue 15: PUT with a role id no taxonomy has was accepted (and then had no gap to report)."""
+    nowhere = str(uuid.uuid4())
+    response = await client.put("/v1/employees/E-1", json={"name": "Ada", "target_role_id": nowhere}, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "body.target_role_id"
+    assert nowhere in response.json()["errors"][0]["message"]
+    assert (await client.get("/v1/employees/E-1", headers=headers)).status_code == 404
+
+    bulk = {
+        "employees": [
+            employee("E-2", target_role_id=str(roles["Project Manager"])),
+            employee("E-3", current_role_id=nowhere),
+        ]
+    }
+    response = await client.post("/v1/employees/bulk", json=bulk, headers=headers)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["body.employees.1.current_role_id"]
+
+    csv_text = f"hris_id,name,target_role_id\nE-4,Grace,{nowhere}\n"
+    response = await client.post(
+        "/v1/employees/bulk/csv", content=csv_text, headers={**headers, "Content-Type": "text/csv"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["line"] == 2
+
+    real = str(roles["Project Manager"])
+    response = await client.put("/v1/employees/E-1", json={"name": "Ada", "target_role_id": real}, headers=headers)
+    assert response.status_code == 201, response.text
+    # Another organisation's role is unknown here (taxonomy_api answers 404 to this caller).
+    other = bearer(uuid.uuid4())
+    response = await client.put("/v1/employees/E-9", json={"name": "Bo", "target_role_id": real}, headers=other)
+    assert response.status_code == 422, response.text
+
+
+async def test_csv_upload_takes_a_multipart_file_as_the_other_uploads_do(client, headers):
+    """Issue 15: a multipart body was read as the CSV itself, its boundary line taken for the header."""
+    csv_text = "hris_id,name,team\nE-1,Ada Lovelace,Support\nE-2,Grace Hopper,Sales\n"
+    files = {"file": ("people.csv", csv_text.encode(), "text/csv")}
+    response = await client.post("/v1/employees/bulk/csv", files=files, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": 2, "created": 2, "updated": 0}
+    assert (await client.get("/v1/employees/E-2", headers=headers)).json()["team"] == "Sales"
+
+    response = await client.post(
+        "/v1/employees/bulk/csv", data={"other": "x"}, files={"x": ("a", b"")}, headers=headers
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "file"
+
+
+async def test_csv_line_errors_name_each_field_as_other_problems_do(client, headers):
+    """Issue 15: the CSV's per-record problems said only 'invalid value for'; they carry {field, message}."""
+    bad_date = "hris_id,name,hire_date\nE-3,Alan,2024-01-01\nE-4,Barbara,not-a-date\n"
+    response = await client.post(
+        "/v1/employees/bulk/csv", content=bad_date, headers={**headers, "Content-Type": "text/csv"}
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert set(error) == {"field", "message"}
+    assert error["field"] == "line 3: hire_date"

@@ -84,7 +84,7 @@ async def test_what_no_achievement_closes_is_said(client, headers, synced):
 
     agent = await _recommend(client, headers, "R2", role_id=str(synced["Customer Service Agent"]))
     # Listening 2 cannot be closed, so nothing is recommended for the role, and it says why.
-    assert (agent["method"], agent["steps"], len(agent["unclosable"])) == ("none_needed", [], 1)
+    assert (agent["method"], agent["steps"], len(agent["unclosable"])) == ("none_possible", [], 1)
 
 
 async def test_a_taxonomy_change_is_seen_and_the_shortest_list_wins(
@@ -284,3 +284,21 @@ def test_above_the_bound_the_greedy_fallback_is_used_and_still_closes_everything
     assert [step.name for step in steps] == ["Wide"]
     again = recommend(gaps, catalogue, {}, set())
     assert [step.achievement_id for step in again[0]] == [step.achievement_id for step in steps]
+
+
+def test_none_needed_only_when_no_must_have_gap_is_open():
+    """Issue 15: "none_needed" came beside closes_all_must_haves false, when gaps were open but no
+    achievement closed them. Nothing is needed only when every must-have is met."""
+    s = SKILLS
+    catalogue = _catalogue(("A", "foundational", {s[0]: 1}))
+    only_should = [_gap(s[0], 1, "should")]
+    steps, unclosable, method, _ = recommend(only_should, catalogue, {}, set())
+    assert (steps, unclosable, method) == ([], [], "none_needed")
+
+    nobody_certifies = [_gap(s[1], 1)]
+    steps, unclosable, method, _ = recommend(nobody_certifies, catalogue, {}, set())
+    assert (steps, len(unclosable), method) == ([], 1, "none_possible")
+
+    needs_missing_prerequisite = [_gap(s[0], 1)]
+    steps, unclosable, method, _ = recommend(needs_missing_prerequisite, catalogue, {_id("A"): {_id("gone")}}, set())
+    assert (steps, len(unclosable), method) == ([], 1, "none_possible")

@@ -26,3 +26,18 @@ async def test_roi_with_no_gain_never_pays_back_and_bad_inputs_are_422(client, b
     for field, value in (("seats", 0), ("cost_per_seat", 0), ("retention", 1.5), ("expected_uplift", -0.1)):
         response = await client.post("/v1/roi", json={**body, field: value}, headers=headers)
         assert response.status_code == 422, field
+
+
+async def test_roi_expected_uplift_is_a_fraction_and_the_error_says_so(client, bearer, org):
+    """Issue 15: `5` (meaning 5 %) answered a 749× return; anything above 1 is a percentage by mistake."""
+    headers = bearer(org, "gaps:read")
+    body = {"seats": 10, "cost_per_seat": 100, "revenue_per_head": 50_000, "expected_uplift": 1, "retention": 0.5}
+    assert (await client.post("/v1/roi", json=body, headers=headers)).status_code == 200
+    for value in (5, 20, 1.01):
+        response = await client.post("/v1/roi", json={**body, "expected_uplift": value}, headers=headers)
+        assert response.status_code == 422, value
+        [error] = response.json()["errors"]
+        assert error["field"] == "body.expected_uplift"
+        assert "a fraction: 0.05 for 5 %" in error["message"], error
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["RoiIn"]
+    assert "a fraction: 0.05 for 5 %" in schema["properties"]["expected_uplift"]["description"]

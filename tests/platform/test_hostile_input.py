@@ -57,3 +57,18 @@ async def test_what_merely_looks_hostile_reaches_the_route(each_service):
         assert "NUL" not in upload.text
 
     await each_service(check)
+
+
+async def test_invalid_json_is_a_syntax_problem_with_line_and_column_on_every_service(each_service):
+    """Issue 15: a JSON syntax error was reported as field `body.13` (the character offset)."""
+
+    async def check(app, client, name):
+        payload = b'{\n  "name": "x",\n  "team": oops\n}'
+        response = await client.post(POST_ROUTES[name], content=payload, headers={"content-type": "application/json"})
+        _problem(response)
+        [error] = response.json()["errors"]
+        assert error["field"] == "body", error
+        assert "line 3, column 11" in error["message"] and "JSON" in error["message"], error
+        assert "not valid JSON" in response.json()["detail"]
+
+    await each_service(check)

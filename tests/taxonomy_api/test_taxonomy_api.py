@@ -1,5 +1,6 @@
 """The taxonomy API through HTTP: what a client can do, and the clear errors it gets."""
 
+import re
 import uuid
 
 SCALE = {"name": "Five", "levels": [{"value": v, "name": f"L{v}"} for v in range(1, 6)]}
@@ -249,3 +250,55 @@ async def test_removing_a_scale_level_in_use_is_refused(client, headers):
     assert refused.status_code == 409 and refused.json()["levels"] == [5]
     renamed = {"name": scale["name"], "levels": [{**level, "name": level["name"] + "!"} for level in scale["levels"]]}
     assert (await client.put(f"/v1/scales/{skill['scale_id']}", json=renamed, headers=headers)).status_code == 200
+
+
+async def test_a_refused_delete_names_what_still_refers_to_the_object(client, headers):
+    """Issue 15: the 409 did not say what used the skill, so the user could not remove those references."""
+    skill = await make_skill(client, headers)
+    role = await client.post(
+        "/v1/roles", json={"name": "Agent", "requirements": [{"skill_id": skill["id"], "level": 1}]}, headers=headers
+    )
+    achievement = await client.post(
+        "/v1/achievements",
+        json={
+            "name": "Listener",
+            "criteria_narrative": "Listen.",
+            "tier": "foundational",
+            "skills": [{"skill_id": skill["id"], "level": 1}],
+            "result_description": {"kind": "score", "pass_mark": 70, "max_score": 100},
+        },
+        headers=headers,
+    )
+    assert role.status_code == achievement.status_code == 201, (role.text, achievement.text)
+    refused = await client.delete(f"/v1/skills/{skill['id']}", headers=headers)
+    assert refused.status_code == 409
+    problem = refused.json()
+    assert sorted((r["kind"], r["id"], r["name"]) for r in problem["referenced_by"]) == [
+        ("achievement", achievement.json()["id"], "Listener"),
+        ("role", role.json()["id"], "Agent"),
+    ]
+    assert "Agent" in problem["detail"] and "Listener" in problem["detail"]
+
+
+async def test_summaries_and_messages_built_from_a_noun_use_the_right_article(client, headers):
+    """Issue 15: "Create a achievement" in the OpenAPI document, from summaries built off the noun."""
+    document = (await client.get("/openapi.json")).json()
+    texts = [
+        text
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        for text in (operation.get("summary", ""), operation.get("description", ""))
+    ]
+    assert "Create an achievement" in texts
+    assert [text for text in texts if re.search(r"\b[Aa] (?!user|uni)[aeiouAEIOU]", text)] == []
+    skill = await make_skill(client, headers)
+    body = {
+        "name": "Twice",
+        "criteria_narrative": "Listen.",
+        "tier": "foundational",
+        "skills": [{"skill_id": skill["id"], "level": 1}],
+        "result_description": {"kind": "score", "pass_mark": 70, "max_score": 100},
+    }
+    assert (await client.post("/v1/achievements", json=body, headers=headers)).status_code == 201
+    again = await client.post("/v1/achievements", json=body, headers=headers)
+    assert again.status_code == 409 and again.json()["detail"].startswith("An achievement named"), again.text

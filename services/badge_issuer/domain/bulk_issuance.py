@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import IdempotencyRecord
 from services.badge_issuer.domain import credentials, issuance
-from shared.errors import ProblemError, problem_body
+from shared.errors import ProblemError, problem_body, validation_detail, validation_errors
 from shared.idempotency import request_fingerprint
 from shared.schemas.issuer import AssessmentResultIn, BulkAssessmentItemIn, BulkItemOut, BulkOut
 
@@ -42,9 +42,8 @@ async def _issue_item(
     try:
         item = BulkAssessmentItemIn.model_validate(raw)
     except ValidationError as error:
-        fields = ", ".join(".".join(map(str, e["loc"])) or "item" for e in error.errors())
-        problem = problem_body(422, "Invalid request", f"Invalid value for: {fields}", "validation")
-        problem["errors"] = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in error.errors(include_url=False)]
+        errors = validation_errors(error, within=("body",))  # as the single POST would name them
+        problem = problem_body(422, "Invalid request", validation_detail(errors), "validation", errors=errors)
         return _report(index, key, 422, problem, replayed=False)
     key = item.idempotency_key
     result = AssessmentResultIn.model_validate(item.model_dump(exclude={"idempotency_key"}))

@@ -20,7 +20,7 @@ from services.badge_issuer.db.tables import Credential
 from services.badge_issuer.domain import baked_images
 from services.badge_issuer.domain.verification import JWT_MEDIA_TYPES
 from services.badge_issuer.proofs import vc_jwt
-from shared.errors import NotFound, PayloadTooLarge, Unprocessable
+from shared.errors import NotFound, PayloadTooLarge, Unprocessable, invalid_json
 from shared.safe_fetch import JSON_TYPES, FetchError, SafeFetcher
 
 MAX_URL_CHARS = 2048
@@ -36,7 +36,7 @@ def from_json_body(body: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise Unprocessable(f"The body is not JSON: {error}") from error
+        raise invalid_json(error) from error
     if not isinstance(value, dict):
         raise Unprocessable("The body must be a JSON object.")
     return value

@@ -260,8 +260,8 @@ def recommend(
                 message=message,
             )
         )
-    if not closable:
-        return [], unclosable, "none_needed", 0
+    if not closable:  # nothing is needed only when no must-have gap is open at all
+        return [], unclosable, "none_possible" if unclosable else "none_needed", 0
 
     candidates = sorted({a for _, closers in closable for a in closers}, key=lambda a: catalogue[a].order_key)
     cost = {a: needed_for(a, prerequisites, held) for a in candidates}
@@ -284,7 +284,7 @@ def recommend(
             )
         )
     if not coverable:
-        return [], unclosable, "none_needed", len(candidates)
+        return [], unclosable, "none_possible", len(candidates)
     closes: dict[uuid.UUID, set[int]] = defaultdict(set)
     # Prerequisites may close gaps too: count what every achievement in the catalogue closes.
     for index, (gap, _) in enumerate(coverable):

@@ -1,16 +1,17 @@
 """HRIS inputs (employees, KPI observations) and employee reads."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, GapReader, HrisWriter
+from services.gap_engine.api.deps import ERRORS, WRITE_ERRORS, GapReader, HrisWriter, taxonomy
 from services.gap_engine.db.tables import Employee, IdempotencyRecord
 from services.gap_engine.domain import employees, received_credentials
 from shared.db import get_session
-from shared.errors import Unprocessable
+from shared.errors import PayloadTooLarge, Unprocessable
 from shared.idempotency import create_once
 from shared.pagination import Page
 from shared.schemas.gaps import (
@@ -21,6 +22,7 @@ from shared.schemas.gaps import (
     EmployeeOut,
     KpiObservationBulkIn,
 )
+from shared.uploads import is_multipart, read_upload
 
 router = APIRouter(prefix="/v1", tags=["employees"])
 HrisIdPath = Annotated[str, Path(min_length=1, max_length=128)]
@@ -33,10 +35,17 @@ HrisIdPath = Annotated[str, Path(min_length=1, max_length=128)]
     responses={**WRITE_ERRORS, 201: {"description": "Created", "model": EmployeeOut}},
 )
 async def put_employee(
-    hris_id: HrisIdPath, body: EmployeeIn, caller: HrisWriter, session: AsyncSession = Depends(get_session)
+    request: Request,
+    hris_id: HrisIdPath,
+    body: EmployeeIn,
+    caller: HrisWriter,
+    session: AsyncSession = Depends(get_session),
 ) -> Response:
-    """The HRIS record under its HRIS id: 201 when new, 200 when replaced. PUT is idempotent."""
+    """The HRIS record under its HRIS id: 201 when new, 200 when replaced. PUT is idempotent. A role
+    id must be synced here or published in the organisation's taxonomy (422 otherwise)."""
     item = EmployeeBulkItem(hris_id=hris_id, **body.model_dump())
+    unknown = await _unknown_roles(request, session, caller.org_id, [item])
+    employees.refuse_unknown_roles(unknown, lambda u: f"body.{u.column}")
     outcome = await employees.upsert_employees(session, caller.org_id, [item])
     await received_credentials.claim_for_employees(session, caller.org_id, [hris_id])
     await session.commit()
@@ -55,7 +64,10 @@ async def bulk_upsert_employees(
     request: Request, body: EmployeeBulkIn, caller: HrisWriter, session: AsyncSession = Depends(get_session)
 ) -> Response:
     """Up to 5,000 records keyed by HRIS id, written in batches of one statement each, in one
-    transaction. Replaying the list changes nothing; an Idempotency-Key replays the first answer."""
+    transaction. Replaying the list changes nothing; an Idempotency-Key replays the first answer.
+    Role ids are checked as PUT's are; a 422 names every record's field with an unknown one."""
+    unknown = await _unknown_roles(request, session, caller.org_id, body.employees)
+    employees.refuse_unknown_roles(unknown, lambda u: f"body.employees.{u.index}.{u.column}")
 
     async def upsert() -> tuple[int, object]:
         outcome = await employees.upsert_employees(session, caller.org_id, body.employees)
@@ -65,6 +77,13 @@ async def bulk_upsert_employees(
     return await create_once(session, IdempotencyRecord, request, body, org_id=caller.org_id, create=upsert)
 
 
+async def _unknown_roles(
+    request: Request, session: AsyncSession, org_id: uuid.UUID, people: list[EmployeeBulkItem]
+) -> list[employees.UnknownRole]:
+    authorization = request.headers.get("authorization", "")
+    return await employees.unknown_roles(session, org_id, people, taxonomy(request), authorization)
+
+
 _CSV_BODY = {
     "requestBody": {
         "required": True,
@@ -72,7 +91,14 @@ _CSV_BODY = {
             "text/csv": {
                 "schema": {"type": "string"},
                 "example": "hris_id,name,email,team,target_role_id\nE-1001,Ada Lovelace,ada@example.com,Support,\n",
-            }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary", "description": "The CSV file."}},
+                }
+            },
         },
     }
 }
@@ -88,13 +114,27 @@ _CSV_BODY = {
 async def bulk_upsert_employees_csv(
     request: Request, caller: HrisWriter, session: AsyncSession = Depends(get_session)
 ) -> Response:
-    """The HRIS export as CSV (UTF-8, header row of the JSON field names; hris_id and name required):
-    the same upsert as the JSON form, with errors naming the CSV line."""
+    """The HRIS export as CSV (UTF-8, header row of the JSON field names; hris_id and name required),
+    as a text/csv body or as multipart/form-data in the field `file`, as the other uploads take
+    files: the same upsert as the JSON form, with errors naming the CSV line."""
+    if is_multipart(request):
+        upload = await read_upload(request, "file", "Send the CSV in the multipart field `file`.")
+        if len(upload.data) > request.app.state.settings.max_body_bytes:
+            raise PayloadTooLarge("The CSV is over the body limit.")
+        data = upload.data
+    else:
+        data = await request.body()
     try:
-        text = (await request.body()).decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Unprocessable("The CSV must be UTF-8.") from exc
     body = employees.parse_employee_csv(text)
+    unknown = await _unknown_roles(request, session, caller.org_id, body.employees)
+    if unknown:
+        line = unknown[0].index + employees.CSV_FIRST_RECORD_LINE
+        employees.refuse_unknown_roles(
+            unknown, lambda u: f"line {u.index + employees.CSV_FIRST_RECORD_LINE}: {u.column}", line=line
+        )
 
     async def upsert() -> tuple[int, object]:
         outcome = await employees.upsert_employees(session, caller.org_id, body.employees)

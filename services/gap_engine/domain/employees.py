@@ -3,7 +3,8 @@
 import csv
 import io
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,9 +13,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gap_engine.analysis import snapshots
-from services.gap_engine.db.tables import Employee, KpiObservation
+from services.gap_engine.db.tables import Employee, KpiObservation, SyncedRole
+from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from shared.db import utcnow
-from shared.errors import NotFound, Unprocessable
+from shared.errors import Forbidden, NotFound, Unprocessable, validation_errors
 from shared.repository import TenantRepository
 from shared.schemas.gaps import BulkUpsertOut, EmployeeBulkIn, EmployeeBulkItem, KpiObservationIn
 
@@ -63,6 +65,73 @@ async def employee_ids_by_hris_id(session: AsyncSession, org_id: uuid.UUID, hris
     if missing:
         raise NotFound(f"Unknown HRIS id(s) in this organisation: {', '.join(missing[:20])}.", missing=missing[:100])
     return found
+
+
+ROLE_COLUMNS = ("current_role_id", "target_role_id")
+# Role ids not yet synced are each asked of taxonomy_api: a bound on those calls per request.
+MAX_UNSYNCED_ROLES_CHECKED = 100
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownRole:
+    index: int  # of the record in the request
+    column: str
+    role_id: uuid.UUID
+    reason: str
+
+
+async def unknown_roles(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    people: Sequence[EmployeeBulkItem],
+    taxonomy: TaxonomyClient,
+    authorization: str,
+) -> list[UnknownRole]:
+    """The role references the gap engine could not measure anyone against. A role is known when it
+    is synced here, or when taxonomy_api, asked with the caller's own token, has it published in the
+    caller's organisation (so another organisation's role is unknown, as taxonomy_api answers 404)."""
+    wanted = {getattr(person, column) for person in people for column in ROLE_COLUMNS} - {None}
+    if not wanted:
+        return []
+    synced = set(
+        await session.scalars(
+            select(SyncedRole.role_id).where(SyncedRole.org_id == org_id, SyncedRole.role_id.in_(wanted))
+        )
+    )
+    unsynced = sorted(wanted - synced)
+    if len(unsynced) > MAX_UNSYNCED_ROLES_CHECKED:
+        raise Unprocessable(
+            f"The records name {len(unsynced)} roles not yet synced into the gap engine; at most "
+            f"{MAX_UNSYNCED_ROLES_CHECKED} are checked against taxonomy_api per request. Sync them first "
+            "(POST /v1/roles/{role_id}/sync or /v1/taxonomy/refresh)."
+        )
+    reasons: dict[uuid.UUID, str] = {}
+    for role_id in unsynced:
+        try:
+            await taxonomy.role(role_id, authorization)
+        except NotFound:
+            reasons[role_id] = f"No role {role_id} is published in this organisation's taxonomy."
+        except Forbidden:
+            reasons[role_id] = (
+                f"Role {role_id} is not synced into the gap engine, and the caller's token cannot read "
+                "taxonomy_api (taxonomy:read) to check it; sync the role first."
+            )
+    return [
+        UnknownRole(index, column, getattr(person, column), reasons[getattr(person, column)])
+        for index, person in enumerate(people)
+        for column in ROLE_COLUMNS
+        if getattr(person, column) in reasons
+    ]
+
+
+def refuse_unknown_roles(
+    unknown: Sequence[UnknownRole], field: Callable[[UnknownRole], str], **extensions: Any
+) -> None:
+    """A 422 naming each record's field that refers to an unknown role (the first 100)."""
+    if unknown:
+        errors = [{"field": field(item), "message": item.reason} for item in unknown[:100]]
+        fields = ", ".join(error["field"] for error in errors[:5])
+        raise Unprocessable(f"Unknown role for: {fields}.", errors=errors, **extensions)
 
 
 async def upsert_employees(
@@ -162,6 +231,9 @@ CSV_COLUMNS = (
 )
 
 
+CSV_FIRST_RECORD_LINE = 2  # the header is line 1
+
+
 def parse_employee_csv(text: str) -> EmployeeBulkIn:
     """A header row naming some of CSV_COLUMNS (hris_id and name required), then one row per person;
     an empty cell is a missing value. Errors name the line, as an HRIS operator needs."""
@@ -183,15 +255,16 @@ def _employees_from_rows(reader: csv.DictReader) -> EmployeeBulkIn:
         )
     reader.fieldnames = header
     records = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(reader, start=CSV_FIRST_RECORD_LINE):
         if None in row:
             raise Unprocessable(f"CSV line {line} has more cells than the header.", line=line)
         values = {column: value.strip() for column, value in row.items() if value is not None and value.strip()}
         try:
             records.append(EmployeeBulkItem.model_validate(values))
         except ValidationError as exc:
-            fields = ", ".join(".".join(str(part) for part in error["loc"]) for error in exc.errors())
-            raise Unprocessable(f"CSV line {line}: invalid value for {fields}.", line=line) from exc
+            errors = [{**error, "field": f"line {line}: {error['field']}"} for error in validation_errors(exc)]
+            fields = ", ".join(error["field"].split(": ", 1)[1] for error in errors)
+            raise Unprocessable(f"CSV line {line}: invalid value for {fields}.", line=line, errors=errors) from exc
     try:
         return EmployeeBulkIn(employees=records)
     except ValidationError as exc:

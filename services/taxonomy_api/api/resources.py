@@ -15,6 +15,7 @@ from services.taxonomy_api.domain import versions
 from shared.auth import requires
 from shared.db import get_session
 from shared.etag import bytes_with_etag, json_bytes
+from shared.grammar import with_article
 from shared.idempotency import create_once
 from shared.read_cache import RevisionedCache
 from shared.repository import TenantRepository
@@ -127,10 +128,11 @@ def add_item_routes(router: APIRouter, resource: Resource, *, tag: str) -> None:
         await session.commit()
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    create.__doc__ = f"Create a {noun}. Send an `Idempotency-Key` header to make retries safe."
+    a_noun = with_article(noun)  # "an achievement"
+    create.__doc__ = f"Create {a_noun}. Send an `Idempotency-Key` header to make retries safe."
     read.__doc__ = f"One {noun}. Answers 304 to `If-None-Match` with the current ETag."
-    replace.__doc__ = f"Replace a {noun} with the body (every field)."
-    delete.__doc__ = f"Delete a {noun}; refused with 409 while other objects refer to it."
+    replace.__doc__ = f"Replace {a_noun} with the body (every field)."
+    delete.__doc__ = f"Delete {a_noun}; refused with 409 while other objects refer to it."
     router.add_api_route(
         resource.path,
         create,
@@ -138,7 +140,7 @@ def add_item_routes(router: APIRouter, resource: Resource, *, tag: str) -> None:
         tags=[tag],
         status_code=201,
         response_model=schema_out,
-        summary=f"Create a {noun}",
+        summary=f"Create {a_noun}",
         responses=WRITE_ERRORS,
     )
     router.add_api_route(
@@ -147,7 +149,7 @@ def add_item_routes(router: APIRouter, resource: Resource, *, tag: str) -> None:
         methods=["GET"],
         tags=[tag],
         response_model=schema_out,
-        summary=f"Get a {noun}",
+        summary=f"Get {a_noun}",
         responses={**ERRORS, 304: {"description": "Not modified"}},
     )
     router.add_api_route(
@@ -156,7 +158,7 @@ def add_item_routes(router: APIRouter, resource: Resource, *, tag: str) -> None:
         methods=["PUT"],
         tags=[tag],
         response_model=schema_out,
-        summary=f"Replace a {noun}",
+        summary=f"Replace {a_noun}",
         responses=WRITE_ERRORS,
     )
     router.add_api_route(
@@ -165,7 +167,7 @@ def add_item_routes(router: APIRouter, resource: Resource, *, tag: str) -> None:
         methods=["DELETE"],
         tags=[tag],
         status_code=204,
-        summary=f"Delete a {noun}",
+        summary=f"Delete {a_noun}",
         responses=WRITE_ERRORS,
         response_class=Response,
     )
