@@ -133,6 +133,11 @@ class TaxonomyClient:
         if read.status_code == 200:
             return read.json()
         if read.status_code == 404:
+            if "version=published" in path:
+                raise NotFound(
+                    f"No {path.split('?')[0]} in this organisation's published taxonomy: once the organisation "
+                    "governs its taxonomy, an achievement is issued after a version holding it is published."
+                )
             raise NotFound(f"No {path.split('?')[0]} in this organisation's taxonomy.")
         if read.status_code in (401, 403):
             raise Forbidden(
