@@ -135,7 +135,7 @@ async def _versions(url: str, org_id: uuid.UUID, zips: list[Path], results: list
     description changed, every 50th occupation's label) imported, published as version 2, and diffed."""
     from services.taxonomy_api.db.revisions import TaxonomySession
     from services.taxonomy_api.domain import versions
-    from services.taxonomy_api.domain.version_content import read_frozen_version
+    from services.taxonomy_api.domain.version_content import read_version_documents
     from services.taxonomy_api.frameworks.apply import apply_bundle
     from services.taxonomy_api.frameworks.case import OwnTaxonomy, write_case_package
     from services.taxonomy_api.frameworks.esco import EscoOptions, read_esco
@@ -147,7 +147,7 @@ async def _versions(url: str, org_id: uuid.UUID, zips: list[Path], results: list
             first, frozen = await _publish(session, org_id, "ESCO v1.1.1")
             timed("freeze the draft into a version", frozen, None, results)
             started = time.perf_counter()
-            content = await read_frozen_version(session, org_id, "published")
+            content = await read_version_documents(session, first)
             framework_id = next(iter(content.documents["framework"]))
             own = OwnTaxonomy(version_id=first, title="ESCO v1.1.1", creator="esco")
             package = write_case_package(content, framework_id, version="1.1", base_url=BASE_URL, own=own)

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.api.resources import ERRORS, TaxonomyReader
+from services.taxonomy_api.domain import versions
 from services.taxonomy_api.domain.version_content import (
     VersionContent,
-    read_frozen_version,
+    read_version_documents,
     read_working_taxonomy,
 )
 from services.taxonomy_api.frameworks.case import OwnTaxonomy, write_case_package
@@ -29,7 +30,10 @@ VersionName = Annotated[
 async def version_content(request: Request, session: AsyncSession, org_id, version: str) -> VersionContent:  # noqa: ANN001
     if version == "draft":
         return await read_working_taxonomy(session, org_id, request.app.state.settings.public_base_url)
-    return await read_frozen_version(session, org_id, version)
+    found = await versions.get_version(session, org_id, version)
+    if found.status == "draft":
+        raise NotFound(f"No frozen version {version!r} in this organisation.")
+    return await read_version_documents(session, found.id)
 
 
 @router.get(

@@ -31,7 +31,7 @@ async def versions_page(request: Request, user: Keeper, session: AsyncSession = 
             .limit(MAX_VERSIONS_SHOWN)
         )
     )
-    reviews = {version.id: await versions.reviews_of(session, version.id) for version in found}
+    reviews = await versions.reviews_by_version(session, [version.id for version in found])
     policy = await versions.get_policy(session, user.org_id)
     overdue = await versions.overdue(session, user.org_id, date.today(), MAX_OVERDUE_SHOWN)
     return request.app.state.pages.render(

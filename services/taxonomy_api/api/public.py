@@ -41,13 +41,11 @@ async def public_achievement(
         raise NotFound(f"No achievement {achievement_id}.")
     base_url = request.app.state.settings.public_base_url
     # What credentials carry is the published version's achievement, once the organisation publishes.
-    published = await versions.published_version(session, achievement.org_id)
+    published = await versions.body_as_published(session, achievement.org_id, "achievement", str(achievement_id))
     if published is not None:
-        frozen = await versions.frozen_body(session, published.id, "achievement", str(achievement_id))
-        described = AchievementOut.model_validate(frozen)
+        cited_version, described = published[0], AchievementOut.model_validate(published[1])
     else:
-        described = await achievements.describe_achievement(session, achievement, base_url)
-    cited_version = published.id if published is not None else None
+        cited_version, described = None, await achievements.describe_achievement(session, achievement, base_url)
     if format == "html" or (format is None and prefers_html(request.headers.get("accept"))):
         return request.app.state.pages.render(
             request,

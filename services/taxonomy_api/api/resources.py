@@ -99,9 +99,11 @@ def add_item_routes(router: APIRouter, resource: Resource, *, tag: str) -> None:
         body = cache.get(key, revision)
         if body is None:
             async with database.sessions() as session:
-                published = await versions.published_version(session, caller.org_id) if version == "published" else None
+                published = None
+                if version == "published":
+                    published = await versions.body_as_published(session, caller.org_id, kind, str(item_id))
                 if published is not None:
-                    body = json_bytes(await versions.frozen_body(session, published.id, kind, str(item_id)))
+                    body = json_bytes(published[1])
                 else:
                     found = await resource.repository(session, caller.org_id).get(item_id)
                     body = json_bytes(await resource.describe(request, session, found))

@@ -25,12 +25,10 @@ from services.taxonomy_api.db.tables import (
     Skill,
     SkillAlignment,
     SkillTag,
-    TaxonomyVersion,
     VersionEntity,
 )
 from services.taxonomy_api.db.tables import Role as RoleRow
 from services.taxonomy_api.domain import achievements, pathways, scales
-from shared.errors import NotFound
 from shared.schemas.taxonomy import (
     CapabilityOut,
     RequirementOut,
@@ -209,22 +207,6 @@ async def _read_roles(
     for row in rows.mappings():
         role = RoleOut(**row, requirements=requirements.get(row["id"], []))
         into[str(row["id"])] = _json(role)
-
-
-async def read_frozen_version(session: AsyncSession, org_id: uuid.UUID, version: str) -> VersionContent:
-    """A frozen version's documents: `version` is a version id, or "published" for the current one."""
-    statement = select(TaxonomyVersion).where(TaxonomyVersion.org_id == org_id)
-    if version == "published":
-        statement = statement.where(TaxonomyVersion.status == "published")
-    else:
-        try:
-            statement = statement.where(TaxonomyVersion.id == uuid.UUID(version))
-        except ValueError as exc:
-            raise NotFound(f"No version {version!r}: use a version id, draft or published.") from exc
-    found = await session.scalar(statement.order_by(TaxonomyVersion.number.desc()).limit(1))
-    if found is None or found.status == "draft":
-        raise NotFound(f"No frozen version {version!r} in this organisation.")
-    return await read_version_documents(session, found.id)
 
 
 async def read_version_documents(session: AsyncSession, version_id: uuid.UUID) -> VersionContent:

@@ -232,6 +232,17 @@ async def frozen_body(session: AsyncSession, version_id: uuid.UUID, kind: str, e
     return body
 
 
+async def body_as_published(
+    session: AsyncSession, org_id: uuid.UUID, kind: str, entity_id: str
+) -> tuple[uuid.UUID, dict[str, Any]] | None:
+    """The object as the organisation's published version has it, with that version's id; None while
+    the organisation has never published (its working tables are then what everyone reads)."""
+    published = await published_version(session, org_id)
+    if published is None:
+        return None
+    return published.id, await frozen_body(session, published.id, kind, entity_id)
+
+
 async def published_body(session: AsyncSession, version_id: uuid.UUID, kind: str, entity_id: str) -> dict[str, Any]:
     """An object of a published or superseded version, for public citation (no organisation asked)."""
     status = await session.scalar(select(TaxonomyVersion.status).where(TaxonomyVersion.id == version_id))
@@ -383,6 +394,19 @@ async def reviews_of(session: AsyncSession, version_id: uuid.UUID) -> list[Versi
             select(VersionReview).where(VersionReview.version_id == version_id).order_by(VersionReview.created_at)
         )
     )
+
+
+async def reviews_by_version(
+    session: AsyncSession, version_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[VersionReview]]:
+    """The reviews of several versions in one query, each version's in order (empty lists included)."""
+    found: dict[uuid.UUID, list[VersionReview]] = {version_id: [] for version_id in version_ids}
+    rows = await session.scalars(
+        select(VersionReview).where(VersionReview.version_id.in_(version_ids)).order_by(VersionReview.created_at)
+    )
+    for entry in rows:
+        found[entry.version_id].append(entry)
+    return found
 
 
 async def publish(session: AsyncSession, org_id: uuid.UUID, version_id: uuid.UUID, actor: str) -> TaxonomyVersion:
