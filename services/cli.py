@@ -45,6 +45,36 @@ def _bootstrap(org_name: str, client_name: str) -> dict[str, str]:
     return asyncio.run(bootstrap_organisation(_settings("taxonomy_api"), org_name, client_name))
 
 
+APP_FACTORIES = {
+    "taxonomy_api": "services.taxonomy_api.app:create_app",
+    "badge_issuer": "services.badge_issuer.app:create_app",
+    "gap_engine": "services.gap_engine.app:create_app",
+}
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
+
+def run_service(service: str, *, host: str, port: int | None, workers: int) -> None:
+    """One service under uvicorn, its settings from the environment. On SIGTERM uvicorn stops accepting,
+    lets in-flight requests finish (up to GRACEFUL_SHUTDOWN_SECONDS) and then runs the app's shutdown,
+    which stops its background workers."""
+    from urllib.parse import urlsplit
+
+    import uvicorn
+
+    if port is None:
+        port = urlsplit(_settings(service).public_base_url).port or 80
+    uvicorn.run(
+        APP_FACTORIES[service],
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        log_level="info",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="credstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     revision = commands.add_parser("revision", help="autogenerate a migration for a service")
     revision.add_argument("service", choices=SERVICES)
     revision.add_argument("message")
+    run = commands.add_parser("run", help="run one service (no migration, no demo): what a container or a replica runs")
+    run.add_argument("service", choices=SERVICES)
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, help="default: the port of the service's public base URL")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (uvicorn)")
     serve = commands.add_parser("serve", help="migrate, seed the demo organisation, run all three services")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--no-demo", action="store_true", help="do not seed the demo organisation")
@@ -96,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_taxonomy_command(args)
     elif args.command == "revision":
         _revision(args.service, args.message)
+    elif args.command == "run":
+        run_service(args.service, host=args.host, port=args.port, workers=args.workers)
     elif args.command == "serve":
         from services.platform import serve_platform
 
