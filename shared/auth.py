@@ -131,7 +131,7 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "sub", "org", "scope"]},
             )
         except jwt.PyJWTError as exc:
-            raise Unauthorized("The access token is invalid or expired.") from exc
+            raise Unauthorized(token_refusal(exc)) from exc
 
     def _verify_signature(self, token: str) -> tuple[Principal, float]:
         try:
@@ -143,7 +143,28 @@ class TokenVerifier:
             )
             return principal, float(claims["exp"])
         except (ValueError, TypeError) as exc:
-            raise Unauthorized("The access token is invalid or expired.") from exc
+            raise Unauthorized("The access token's claims are malformed; request a new token.") from exc
+
+
+def token_refusal(error: jwt.PyJWTError) -> str:
+    """Which check a token failed, so a client knows whether to fetch a new token or fix its setup.
+    Saying which never helps a forger: each check is public (the algorithm, issuer and audience are
+    in the discovery document) and none reveals a secret."""
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return "The access token has expired; request a new one from /oauth/token."
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return "The access token is not valid yet (its iat or nbf is in the future); check the clocks."
+    if isinstance(error, jwt.InvalidAudienceError):
+        return "The access token was issued for another audience than this API."
+    if isinstance(error, jwt.InvalidIssuerError):
+        return "The access token was issued by another token issuer than this platform's."
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"The access token lacks the required claim '{error.claim}'."
+    if isinstance(error, jwt.InvalidSignatureError):
+        return "The access token's signature does not verify with this platform's token key."
+    if isinstance(error, jwt.InvalidAlgorithmError):
+        return f"The access token must be signed with {TOKEN_ALGORITHM}."
+    return "The access token is not a well-formed JWT."
 
 
 class TokenAuthority:
