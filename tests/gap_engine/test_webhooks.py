@@ -116,6 +116,11 @@ async def test_a_bad_signature_is_401_and_does_nothing(client, issuer_client, is
     assert unsigned.status_code == 401
     unknown = await _deliver(client, f"/v1/webhooks/issuer/{uuid.uuid4()}", secret, event)
     assert unknown.status_code == 401
+    # An unknown source id is refused with the very answer a wrong signature gets on a known one, so
+    # the route is no oracle for which source ids exist; unsigned bodies likewise.
+    assert unknown.json()["detail"] == wrong.json()["detail"]
+    unsigned_unknown = await client.post(f"/v1/webhooks/issuer/{uuid.uuid4()}", json=event.payload)
+    assert unsigned_unknown.json()["detail"] == unsigned.json()["detail"]
     assert await _listening(client, headers, "E-1001", demo) == before
     # The genuine delivery still goes through: the bad ones did not consume its webhook-id.
     assert (await _deliver(client, path, secret, event)).status_code == 202

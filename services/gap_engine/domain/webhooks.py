@@ -28,7 +28,9 @@ from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unauthorized
 from shared.schemas.gaps import ReceivedCredentialOut, WebhookReceiptOut, WebhookSourceIn, WebhookSourceOut
 from shared.secret_box import SecretBox
-from shared.webhooks import verified_payload
+from shared.webhooks import generate_webhook_secret, verified_payload
+
+_SECRET_NOBODY_HOLDS = generate_webhook_secret()
 
 
 def webhook_path(source_id: uuid.UUID) -> str:
@@ -78,10 +80,12 @@ async def receive_delivery(
     tokens: ServiceTokens | None = None,
 ) -> WebhookReceiptOut:
     """Checks the signature, records the webhook-id and acts on the event (not committed). An unknown
-    source is the same 401 as a bad signature, so the route reveals nothing without the secret."""
+    source is checked against a secret nobody holds, so it fails with the very answer a bad signature
+    on a known source gets: the route tells nothing about which source ids exist."""
     source = await session.get(WebhookSource, source_id)
     if source is None:
-        raise Unauthorized("Webhook signature check failed: unknown webhook source.")
+        verified_payload(_SECRET_NOBODY_HOLDS, body, headers)
+        raise Unauthorized("Webhook signature check failed: No matching signature found.")  # no one can sign for it
     secret = secret_box.open_bytes(source.sealed_secret, bound_to=f"webhook_source:{source.id}").decode()
     message_id, payload = verified_payload(secret, body, headers)
     event = payload if isinstance(payload, dict) else {}
