@@ -41,14 +41,28 @@ def test_a_good_token_passes() -> None:
         (jwt.encode(_claims(aud="another-api"), KEY, algorithm="EdDSA"), "another audience"),
         (jwt.encode(_claims(iss="https://elsewhere.invalid"), KEY, algorithm="EdDSA"), "another token issuer"),
         (jwt.encode(_claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA"), "signature does not verify"),
-        (jwt.encode(_claims(), "a-shared-secret-long-enough-for-hs256", algorithm="HS256"), "must be signed with EdDSA"),
+        (
+            jwt.encode(_claims(), "a-shared-secret-long-enough-for-hs256", algorithm="HS256"),
+            "must be signed with EdDSA",
+        ),
         (jwt.encode(_claims(), None, algorithm="none"), "must be signed with EdDSA"),
         (jwt.encode({k: v for k, v in _claims().items() if k != "org"}, KEY, algorithm="EdDSA"), "claim 'org'"),
         (jwt.encode(_claims(iat=int(time.time()) + 3600), KEY, algorithm="EdDSA"), "not valid yet"),
         ("not.a.jwt", "not a well-formed JWT"),
         (jwt.encode(_claims(org="not-a-uuid"), KEY, algorithm="EdDSA"), "claims are malformed"),
     ],
-    ids=["expired", "audience", "issuer", "other-key", "hs256", "none", "missing-claim", "future", "garbage", "bad-org"],
+    ids=[
+        "expired",
+        "audience",
+        "issuer",
+        "other-key",
+        "hs256",
+        "none",
+        "missing-claim",
+        "future",
+        "garbage",
+        "bad-org",
+    ],
 )
 def test_a_refused_token_says_which_check_it_failed(token: str, says: str) -> None:
     detail = _refusal(token)
