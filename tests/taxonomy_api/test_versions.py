@@ -196,3 +196,24 @@ async def test_credentials_cite_the_published_version_and_the_draft_stays_out(cl
     )
     unpublished = await client.get(f"/v1/public/skills/{skill_id}", params={"version": str(uuid.uuid4())})
     assert unpublished.status_code == 404
+
+
+async def test_only_skills_an_achievement_certifies_are_public(client, as_client, demo) -> None:
+    """A public skill is the target of a credential's alignment; the rest of an organisation's taxonomy
+    (here a skill no achievement certifies) is not anyone's to read without a token, in the draft or
+    in a published version."""
+    author, reviewer = as_client("author"), as_client("reviewer")
+    certified = (await client.get(f"/v1/skills/{demo['Active listening']}", headers=author)).json()
+    body = {k: certified[k] for k in ("description", "scale_id", "capability_id", "tags")} | {"name": "Budgeting"}
+    private = await client.post("/v1/skills", json=body, headers=author)
+    assert private.status_code == 201, private.text
+    version = await _publish(client, author, [reviewer], "v1")
+
+    for params in ({}, {"version": version["id"]}):
+        shown = await client.get(f"/v1/public/skills/{certified['id']}", params=params)
+        assert shown.status_code == 200 and shown.json()["name"] == "Active listening"
+        hidden = await client.get(f"/v1/public/skills/{private.json()['id']}", params=params)
+        assert hidden.status_code == 404 and hidden.headers["content-type"] == "application/problem+json"
+    # the skill is in the version all the same, for those who may read the taxonomy
+    frozen = await client.get(f"/v1/versions/{version['id']}/skills/{private.json()['id']}", headers=author)
+    assert frozen.status_code == 200

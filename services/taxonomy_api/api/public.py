@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.taxonomy_api.db.tables import Achievement, Pathway, PathwayStep, Skill
+from services.taxonomy_api.db.tables import Achievement, AchievementSkill, Pathway, PathwayStep, Skill
 from services.taxonomy_api.domain import achievements, pathways, versions
 from shared.db import get_session
 from shared.errors import NotFound
@@ -71,10 +71,11 @@ async def public_skill(
     version: Annotated[uuid.UUID | None, Query(description="A published (or superseded) version's id.")] = None,
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    """Public. Name, description and external alignments of a skill that an achievement certifies;
-    with `version`, as that published version has it (what a credential issued then cites)."""
+    """Public. Name, description and external alignments of a skill that an achievement certifies
+    (any other skill of the organisation stays private: 404); with `version`, as that published
+    version has it, certified by one of its achievements (what a credential issued then cites)."""
     if version is not None:
-        frozen = await versions.published_body(session, version, "skill", str(skill_id))
+        frozen = await versions.certified_skill_body(session, version, str(skill_id))
         return json_with_etag(
             request,
             {
@@ -88,8 +89,12 @@ async def public_skill(
                 ],
             },
         )
-    skill = await session.scalar(select(Skill).where(Skill.id == skill_id))
-    if skill is None:
+    skill = await session.scalar(
+        select(Skill).where(
+            Skill.id == skill_id, select(AchievementSkill).where(AchievementSkill.skill_id == Skill.id).exists()
+        )
+    )
+    if skill is None:  # not a skill, or one no achievement certifies: not public either way
         raise NotFound(f"No skill {skill_id}.")
     return json_with_etag(
         request,

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import httpx
+import sqlalchemy
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -229,6 +230,26 @@ async def frozen_body(session: AsyncSession, version_id: uuid.UUID, kind: str, e
     )
     if body is None:
         raise NotFound(f"No {kind} {entity_id} in this version.")
+    return body
+
+
+async def certified_skill_body(session: AsyncSession, version_id: uuid.UUID, skill_id: str) -> dict[str, Any]:
+    """A skill of a published (or superseded) version that one of that version's achievements
+    certifies: what a credential issued then cites. Any other skill is not public, and is the same 404
+    as no skill at all."""
+    body = await published_body(session, version_id, "skill", skill_id)
+    candidates = await session.scalars(
+        select(VersionEntity.body).where(
+            VersionEntity.version_id == version_id,
+            VersionEntity.kind == "achievement",
+            # a cheap textual prefilter (the id is a UUID); the certification is checked on the bodies
+            sqlalchemy.cast(VersionEntity.body, sqlalchemy.Text).contains(skill_id),
+        )
+    )
+    if not any(
+        skill_id == str(certified["skill_id"]) for achievement in candidates for certified in achievement["skills"]
+    ):
+        raise NotFound(f"No skill {skill_id} in this version.")
     return body
 
 
