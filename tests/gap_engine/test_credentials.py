@@ -8,6 +8,9 @@ import copy
 import uuid
 
 import pytest
+from sqlalchemy import select
+
+from services.gap_engine.db.tables import ReceivedCredential
 
 
 @pytest.fixture
@@ -124,14 +127,17 @@ async def test_a_baked_badge_image_counts_and_a_tampered_one_is_rejected(
         assert received["credential_id"] == issued["credential"]["id"]
     assert (await _listening(client, headers, person, demo))[0] == _certified(received, demo)
 
-    # A PNG that is no badge is kept as rejected with the verifier's reason; a non-multipart body is a 422.
+    # A PNG with no readable badge in it is a 422 with the verifier's reason, and nothing is kept; a
+    # non-multipart body is a 422 too.
     plain = (await issuer_client.get(f"/v1/public/credentials/{issued['id']}/baked.png")).content
     damaged = plain[:-40]  # the IEND chunk and part of the iTXt payload are gone
     response = await client.post(
         f"/v1/employees/{person}/credentials/baked", files={"file": ("b.png", damaged, "image/png")}, headers=headers
     )
-    assert response.status_code == 201 and response.json()["status"] == "rejected", response.text
-    assert response.json()["reasons"]
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("This is not a verifiable credential: ")
+    listed = (await client.get(f"/v1/employees/{person}/credentials", headers=headers)).json()["items"]
+    assert [item["status"] for item in listed] == ["verified", "verified"]
     wrong = await client.post(f"/v1/employees/{person}/credentials/baked", json={"x": 1}, headers=headers)
     assert wrong.status_code == 422 and wrong.headers["content-type"] == "application/problem+json"
 
@@ -175,6 +181,29 @@ async def test_a_tampered_credential_is_rejected_with_the_reason_and_never_count
     assert await _listening(client, headers, person, demo) == before
     listed = (await client.get(f"/v1/employees/{person}/credentials", headers=headers)).json()["items"]
     assert [item["status"] for item in listed] == ["rejected"]
+
+
+async def test_a_document_that_is_no_credential_is_a_422_and_is_not_kept(client, headers, person):
+    response = await client.post(f"/v1/employees/{person}/credentials", json={"hello": "world"}, headers=headers)
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"].startswith("This is not a verifiable credential: ")
+    listed = (await client.get(f"/v1/employees/{person}/credentials", headers=headers)).json()["items"]
+    assert listed == []
+
+
+async def test_a_large_rejected_credential_is_kept_as_its_size_and_digest(
+    client, gap_app, headers, org, person, issue, issuer
+):
+    """Rejected evidence is kept for people to read, within a bound: hundreds of kilobytes of padding on a tampered
+    credential are not stored (issue 15: "a rejected credential of up to 8 MiB is stored")."""
+    await _trust(client, headers, issuer["did"])
+    tampered = copy.deepcopy((await issue())["credential"])
+    tampered["credentialSubject"]["padding"] = "x" * 300_000
+    received = await _post(client, headers, person, tampered)
+    assert received["status"] == "rejected"
+    async with gap_app.state.database.sessions() as session:
+        kept = await session.scalar(select(ReceivedCredential.presented).where(ReceivedCredential.org_id == org))
+    assert kept["omitted"] == "too large to keep" and kept["bytes"] > 300_000 and len(kept["sha256"]) == 64
 
 
 async def test_a_revoked_credential_is_rejected(client, issuer_client, headers, person, issue, issuer, demo):

@@ -11,6 +11,7 @@ refreshing the taxonomy re-derives their facts without the HRIS posting them aga
 """
 
 import base64
+import hashlib
 import json
 import re
 import uuid
@@ -48,6 +49,7 @@ AWAITING_EMPLOYEE, STATUS_UNKNOWN = "awaiting_employee", "status_unknown"
 ACCEPTED = (VERIFIED, NOT_TRUSTED, UNMAPPED, RECIPIENT_MISMATCH, RECIPIENT_UNVERIFIED, AWAITING_EMPLOYEE)
 _UNBOUND_STATUS = {recipients.MISMATCH: RECIPIENT_MISMATCH, recipients.UNVERIFIED: RECIPIENT_UNVERIFIED}
 MAX_ALIGNMENT_TARGETS = 50
+MAX_KEPT_REJECTED_BYTES = 65_536  # a rejected document is kept for people to read, not re-verified
 MAX_TARGET_LENGTH = 512
 _ACHIEVEMENT_URL = re.compile(r"/v1/public/achievements/([0-9a-fA-F-]{36})/?$")
 
@@ -402,6 +404,11 @@ async def receive_for_learner(
     # A valid signature by a key nobody vouches for (issuer_bound false) proves nothing about who issued
     # it, so the trust registry must not be asked about the issuer it names: it is kept, not counted.
     accepted = bool(result.get("verified")) and result.get("issuer_bound") is not False
+    if result.get("format") in (None, "unknown"):
+        # Nothing the verifier could read as a credential (a JSON that is no VC, an image with no
+        # badge in it): an error for the caller to fix, not evidence to keep.
+        reasons = "; ".join(str(failure) for failure in result.get("failures") or []) or "no credential found"
+        raise Unprocessable(f"This is not a verifiable credential: {reasons}.", field="file" if image else "body")
     credential = credential_of(presented) if accepted else {}
     credential_id = result.get("credential_id") or credential.get("id")
     if credential_id is not None:
@@ -416,7 +423,7 @@ async def receive_for_learner(
         reasons=list(result.get("failures") or [])
         + ([] if accepted or not result.get("verified") else ["issuer: the signing key is not bound to the issuer"]),
         skills=[],
-        presented=presented,
+        presented=presented if accepted else kept_rejected(presented),
         received_at=utcnow(),
         earned_at=earned_at(credential),
         expires_at=parse_timestamp(
@@ -435,6 +442,15 @@ async def receive_for_learner(
         await remap(session, row, mapper)
     await session.flush()
     return describe(row, employee.hris_id if employee else hint_label(learner_hint))
+
+
+def kept_rejected(presented: dict[str, Any]) -> dict[str, Any]:
+    """A rejected document as it is kept: whole when small; beyond MAX_KEPT_REJECTED_BYTES only its
+    size and digest, so anyone with hris:write cannot park megabytes per post in our database."""
+    encoded = json.dumps(presented, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(encoded) <= MAX_KEPT_REJECTED_BYTES:
+        return presented
+    return {"omitted": "too large to keep", "bytes": len(encoded), "sha256": hashlib.sha256(encoded).hexdigest()}
 
 
 def earned_at(credential: dict[str, Any]) -> datetime | None:
