@@ -49,7 +49,7 @@ async def bootstrap_organisation(settings: TaxonomySettings, org_name: str, clie
 
 
 async def seed_demo_organisation(settings: TaxonomySettings) -> dict[str, str] | None:
-    """The demo taxonomy of DESIGN.md §8, once; None if it is already there."""
+    """The demo taxonomy (the communication pathway and its reported KPI uplifts), once; None if it is already there."""
     database = Database(settings.resolved_database_url, session_class=TaxonomySession)
     try:
         async with database.sessions() as session:
@@ -151,7 +151,12 @@ async def seed_demo_taxonomy(session: AsyncSession, org_id: uuid.UUID) -> dict[s
                 skills=[{"skill_id": ids[skill_name], "level": level}],
                 result_description={"kind": "score", "pass_mark": 70, "max_score": 100},
                 evidence_required=["Recording or observer notes of a real interaction"],
-                kpi_anchors=[{**kpis[skill_name], "source": "reported figures (DESIGN.md §8)"}],
+                kpi_anchors=[
+                    {
+                        **kpis[skill_name],
+                        "source": "reported industry figures, illustrative (not measured by CredStack)",
+                    }
+                ],
                 tags=["communication"],
             ),
         )

@@ -31,7 +31,8 @@ Format = Annotated[Literal["html", "csv"], Query(alias="format")]
 TableName = Annotated[str | None, Query(max_length=40)]
 GroupPath = Annotated[str, Path(min_length=1, max_length=200)]
 HrisIdPath = Annotated[str, Path(min_length=1, max_length=128)]
-# DESIGN §8's thought experiment: 5,000 seats at $500, $150,000 revenue per head, 20 % uplift, half sticks.
+# The worked example, a thought experiment on reported figures:
+# 5,000 seats at $500, $150,000 revenue per head, 20 % uplift, half sticks.
 ROI_EXAMPLE = RoiIn(seats=5_000, cost_per_seat=500, revenue_per_head=150_000, expected_uplift=0.2, retention=0.5)
 
 
@@ -416,7 +417,7 @@ async def roi_calculator(
     fmt: Format = "html",
     table: TableName = None,
 ) -> Response:
-    """Signed-in viewers: DESIGN §8's ROI arithmetic (POST /v1/roi's), pre-filled with its worked example."""
+    """Signed-in viewers: the ROI arithmetic (POST /v1/roi's), pre-filled with its worked example."""
     given = {
         "seats": seats,
         "cost_per_seat": cost_per_seat,

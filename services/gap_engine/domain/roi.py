@@ -1,10 +1,11 @@
-"""The ROI thought experiment of DESIGN §8 as arithmetic a finance reader can redo by hand."""
+"""The ROI of a credential programme as arithmetic a finance reader can redo by hand."""
 
 from shared.schemas.gaps import RoiIn, RoiOut
 
 
 def estimate_roi(inputs: RoiIn) -> RoiOut:
-    """Gross multiple is gain over cost; net multiple subtracts the cost first (the "about 29×" of §8)."""
+    """Gross multiple is gain over cost; net multiple subtracts the cost first (the "about 29×" of the
+    5,000-seat worked example)."""
     total_cost = inputs.seats * inputs.cost_per_seat
     gain = inputs.seats * inputs.revenue_per_head * inputs.expected_uplift * inputs.retention
     return RoiOut(
