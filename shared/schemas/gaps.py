@@ -251,6 +251,10 @@ class SkillEvidence(Schema):
 
 class VerifiedSkill(Schema):
     skill_id: uuid.UUID
+    skill_name: str | None = Field(
+        description="As the taxonomy named it when the credential was mapped, or as a synced role names it; "
+        "null when neither has (an alignment mapping to a skill no synced role requires)."
+    )
     level: int = Field(description="The highest level among current (not revoked, not expired) facts.")
     earned_at: datetime = Field(description="When that level was first proven.")
     expires_at: datetime | None = Field(description="When the level lapses unless renewed; null if it does not.")
@@ -332,6 +336,7 @@ class CertifiedSkill(Schema):
         "admin-defined alignment mapping, at its level (it wins over an external-id match for the same target).",
     )
     target: str | None = Field(None, description="The third-party alignment target that matched.")
+    skill_name: str | None = Field(None, description="The skill's name as the taxonomy gave it when mapped.")
 
 
 class ReceivedCredentialOut(Schema):

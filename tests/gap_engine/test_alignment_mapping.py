@@ -145,6 +145,7 @@ async def test_an_esco_aligned_foreign_badge_maps_by_the_external_id_at_the_defa
             "level": 1,
             "source": "external_id",
             "target": ESCO_LISTEN_ACTIVELY,
+            "skill_name": "Active listening",
         }
     ]
     assert (await _levels(client, headers, person))["Active listening"] == 1
@@ -162,7 +163,13 @@ async def test_a_foreign_badge_waits_unmapped_until_an_admin_maps_its_target(cli
     [item] = await _received(client, headers, person)
     assert item["status"] == "verified"
     assert item["skills"] == [
-        {"skill_id": str(demo["Conflict navigation"]), "level": 2, "source": "mapping", "target": PARTNER_CODE}
+        {
+            "skill_id": str(demo["Conflict navigation"]),
+            "level": 2,
+            "source": "mapping",
+            "target": PARTNER_CODE,
+            "skill_name": None,  # a mapping names a skill id; the profile names it from the synced roles
+        }
     ]
     assert (await _levels(client, headers, person))["Conflict navigation"] == 2
     listed = (await client.get("/v1/alignment-mappings", headers=headers)).json()["items"]

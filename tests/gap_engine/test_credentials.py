@@ -93,6 +93,9 @@ async def test_a_valid_credential_from_a_trusted_issuer_raises_level_and_readine
     skills = (await client.get(f"/v1/employees/{person}/skills", headers=headers)).json()["skills"]
     evidence = [c for s in skills for c in s["credentials"]]
     assert {c["credential_id"] for c in evidence} == {issued["credential"]["id"]}
+    # Named as the taxonomy names them (the profile is read by people, not only by programs).
+    certified = {s["skill_id"]: s["skill_name"] for s in skills}
+    assert certified[str(demo["Active listening"])] == "Active listening"
     # Earned when the assessment was completed (awardedDate), not when the credential was issued.
     assert issued["credential"]["awardedDate"] == "2026-01-15T09:30:00Z"
     assert evidence[0]["earned_at"].startswith("2026-01-15T09:30:00")

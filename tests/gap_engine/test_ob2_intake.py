@@ -45,7 +45,13 @@ async def test_a_hosted_ob2_badge_counts_for_its_recipient_only(client, headers,
     held = await _post(client, headers, "E-BETH", badge.assertion)
     assert held["status"] == "verified" and held["recipient"] == "bound", held
     assert held["skills"] == [
-        {"skill_id": str(demo["Active listening"]), "level": 2, "source": "mapping", "target": ESCO_SKILL}
+        {
+            "skill_id": str(demo["Active listening"]),
+            "level": 2,
+            "source": "mapping",
+            "target": ESCO_SKILL,
+            "skill_name": None,
+        }
     ]
     assert (await _listening(client, headers, "E-BETH", demo))[0] == 2
     assert held["earned_at"].startswith(badge.assertion["issuedOn"][:10])

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gap_engine.db.tables import SkillFact
+from services.gap_engine.db.tables import ReceivedCredential, RoleRequirement, SkillFact
 from services.gap_engine.domain.employees import get_employee
 from shared.db import utcnow
 from shared.schemas.gaps import SkillEvidence, SkillProfile, VerifiedSkill
@@ -42,6 +42,7 @@ async def verified_skill_profile(
         best = top[fact.skill_id]
         if not best or best[0].level == fact.level:
             best.append(fact)
+    names = await _skill_names(session, org_id, employee.id)
     skills = []
     for skill_id, proofs in top.items():
         expiries = [proof.expires_at for proof in proofs]
@@ -49,6 +50,7 @@ async def verified_skill_profile(
         skills.append(
             VerifiedSkill(
                 skill_id=skill_id,
+                skill_name=names.get(str(skill_id)),
                 level=proofs[0].level,
                 earned_at=min(proof.earned_at for proof in proofs),
                 expires_at=expires_at,
@@ -57,3 +59,22 @@ async def verified_skill_profile(
             )
         )
     return SkillProfile(hris_id=employee.hris_id, skills=skills)
+
+
+async def _skill_names(session: AsyncSession, org_id: uuid.UUID, employee_id: uuid.UUID) -> dict[str, str]:
+    """Skill names the gap engine was told: by the synced roles' requirements, and, taking precedence,
+    by the taxonomy when it mapped this employee's credentials (the gap engine keeps no skill table)."""
+    names = {
+        str(skill_id): name
+        for skill_id, name in await session.execute(
+            select(RoleRequirement.skill_id, RoleRequirement.skill_name).where(RoleRequirement.org_id == org_id)
+        )
+    }
+    mapped = await session.scalars(
+        select(ReceivedCredential.skills).where(
+            ReceivedCredential.org_id == org_id, ReceivedCredential.employee_id == employee_id
+        )
+    )
+    for skills in mapped:
+        names.update((s["skill_id"], s["skill_name"]) for s in skills or [] if s.get("skill_name"))
+    return names

@@ -149,7 +149,12 @@ class SkillMapper:
             achievement = await self.achievement(achievement_id)
             if achievement is not None:
                 skills = [
-                    {"skill_id": str(s["skill_id"]), "level": int(s["level"]), "source": "achievement"}
+                    {
+                        "skill_id": str(s["skill_id"]),
+                        "level": int(s["level"]),
+                        "source": "achievement",
+                        "skill_name": s.get("skill_name"),
+                    }
                     for s in achievement.get("skills", [])
                 ]
                 return achievement_id, skills, f"mapping: achievement {achievement_id} certifies no skill"
@@ -173,6 +178,7 @@ class SkillMapper:
         )
         grants: list[tuple[str, int, str, str]] = [(str(m.skill_id), m.level, "mapping", m.target) for m in mapped]
         covered = {target for _, _, _, target in grants}
+        names: dict[str, str] = {}
         if self.authorization is not None:
             for target in targets:
                 if target in covered:
@@ -181,11 +187,18 @@ class SkillMapper:
                     self._external[target] = await taxonomy_skills.skills_by_external_id(
                         self.taxonomy, self.org_id, target, self.authorization
                     )
-                grants += [(str(s), EXTERNAL_ID_LEVEL, "external_id", target) for s in self._external[target]]
+                grants += [(str(s), EXTERNAL_ID_LEVEL, "external_id", target) for s, _ in self._external[target]]
+                names.update((str(s), name) for s, name in self._external[target])
         best: dict[str, dict[str, Any]] = {}
         for skill_id, level, source, target in grants:
             if skill_id not in best or level > best[skill_id]["level"]:
-                best[skill_id] = {"skill_id": skill_id, "level": level, "source": source, "target": target}
+                best[skill_id] = {
+                    "skill_id": skill_id,
+                    "level": level,
+                    "source": source,
+                    "target": target,
+                    "skill_name": names.get(skill_id),
+                }
         return list(best.values())
 
 

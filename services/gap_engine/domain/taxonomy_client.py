@@ -19,8 +19,10 @@ _CERTIFIED_LEVEL = re.compile(r"\blevel\s+(\d+)\b", re.IGNORECASE)
 def certified_skills(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Certified skill levels from an achievement's public Open Badges JSON: its alignments with
     targetFramework "CredStack" carry the skill id as targetCode and "Certified at level N" as
-    targetDescription. Entries that do not parse (other frameworks, no level) are skipped."""
+    targetDescription, and its name as targetName. Entries that do not parse (other frameworks, no
+    level) are skipped."""
     skills: dict[str, int] = {}
+    names: dict[str, str | None] = {}
     alignments = document.get("alignment")
     for alignment in alignments if isinstance(alignments, list) else []:
         if not isinstance(alignment, dict) or alignment.get("targetFramework") != "CredStack":
@@ -33,7 +35,9 @@ def certified_skills(document: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         if level is not None:
             skills[str(skill_id)] = max(int(level.group(1)), skills.get(str(skill_id), 0))
-    return [{"skill_id": skill_id, "level": level} for skill_id, level in skills.items()]
+            name = alignment.get("targetName")
+            names[str(skill_id)] = name[:200] if isinstance(name, str) else None
+    return [{"skill_id": skill_id, "level": level, "skill_name": names[skill_id]} for skill_id, level in skills.items()]
 
 
 # Catalogue pages and definitions (taxonomy_skills.py) together; each entry is one response body.

@@ -40,11 +40,11 @@ async def achievement_definition(
 
 async def skills_by_external_id(
     taxonomy: TaxonomyClient, org_id: uuid.UUID, target: str, authorization: str
-) -> list[uuid.UUID]:
-    """Our skills that keep `target` as an external id (target code or URL), exact match."""
+) -> list[tuple[uuid.UUID, str]]:
+    """(id, name) of our skills that keep `target` as an external id (target code or URL), exact match."""
     page = await _get(taxonomy, "/v1/skills", {"external_id": target, "limit": MAX_SKILLS_PER_TARGET}, authorization)
     items = page.get("items", []) if isinstance(page, dict) else []
-    return [uuid.UUID(item["id"]) for item in items]
+    return [(uuid.UUID(item["id"]), str(item["name"])) for item in items]
 
 
 async def skill_exists(taxonomy: TaxonomyClient, org_id: uuid.UUID, skill_id: uuid.UUID, authorization: str) -> bool:
