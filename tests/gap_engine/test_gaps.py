@@ -277,3 +277,19 @@ async def test_a_fact_stops_counting_the_moment_it_expires(client, headers, peop
     listening = next(r for r in lapsed["requirements"] if r["skill_name"] == "Active listening")
     assert not listening["met"] and listening["verified_level"] is None
     assert lapsed["readiness"] < counted["readiness"]
+
+
+async def test_a_team_or_department_whose_name_has_a_slash_is_reachable(client, headers, people):
+    """Team and department names are the HRIS's own text: 'Support / North' is one team, reached with
+    its slash encoded or not, in the team view and in the stored reports alike."""
+    body = {"name": "Ana", "team": "Support / North", "department": "Ops/EMEA"}
+    assert (await client.put("/v1/employees/S1", json=body, headers=headers)).status_code == 201
+    for path in ("/v1/teams/Support%20%2F%20North/gaps", "/v1/teams/Support / North/gaps"):
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        assert (response.json()["team"], response.json()["headcount"]) == ("Support / North", 1)
+    team = await client.get("/v1/reports/teams/Support%20%2F%20North", headers=headers)
+    assert team.status_code == 200, team.text
+    department = await client.get("/v1/reports/departments/Ops%2FEMEA", headers=headers)
+    assert department.status_code == 200, department.text
+    assert (await client.get("/v1/reports/teams/Support%20%2F%20South", headers=headers)).status_code == 404

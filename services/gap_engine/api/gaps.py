@@ -164,7 +164,7 @@ async def role_candidates(
 
 
 @router.get(
-    "/teams/{team}/gaps",
+    "/teams/{team:path}/gaps",
     tags=["gaps"],
     summary="A team's gaps",
     response_model=TeamGapReport,

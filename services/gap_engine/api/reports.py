@@ -41,7 +41,7 @@ async def organisation_report(request: Request, caller: GapReader, basis: BasisQ
 
 
 @router.get(
-    "/reports/departments/{department}",
+    "/reports/departments/{department:path}",
     summary="A department's gap report",
     response_model=GapGroupReport,
     responses=RESPONSES,
@@ -58,7 +58,7 @@ async def department_report(
 
 
 @router.get(
-    "/reports/teams/{team}",
+    "/reports/teams/{team:path}",
     summary="A team's gap report",
     response_model=GapGroupReport,
     responses=RESPONSES,
