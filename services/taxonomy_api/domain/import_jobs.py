@@ -19,13 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.tables import ImportJob, ImportUpload
 from services.taxonomy_api.domain.imports import ImportKind, ImportRejected, import_framework
-from shared.db import Database, utcnow
+from shared.db import Database, allow_long_statements, utcnow
 from shared.errors import Forbidden, ProblemError, Unprocessable
 from shared.repository import TenantRepository
 
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30
+# An import is one transaction (it lands whole or not at all), bigger than any request: the whole ESCO
+# release has statements and parsing pauses longer than a request's bounds (shared/db.py), so its
+# transaction gets its own, still finite.
+IMPORT_STATEMENT_TIMEOUT_MS = 10 * 60_000
+IMPORT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 10 * 60_000
 HEARTBEAT_SECONDS = 1.0
 POLL_SECONDS = 1.0
 MAX_ATTEMPTS = 3
@@ -200,6 +205,9 @@ async def run_job(database: Database, job_id: uuid.UUID, worker: str, import_roo
                     return "failed"
                 org_id, kind, options, actor = job.org_id, job.kind, dict(job.options), job.created_by
                 paths = await _input_files(session, job, Path(scratch), import_roots)
+                await allow_long_statements(
+                    session, statement_ms=IMPORT_STATEMENT_TIMEOUT_MS, idle_ms=IMPORT_IDLE_IN_TRANSACTION_TIMEOUT_MS
+                )
                 started = time.perf_counter()
                 try:
                     outcome = await import_framework(session, org_id, kind, paths, options, actor=actor, progress=board)  # type: ignore[arg-type]
