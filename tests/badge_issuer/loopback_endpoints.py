@@ -1,12 +1,22 @@
 """Webhook receivers on real loopback sockets, for the outbox's timing and isolation tests: one that
 answers (after a delay, with a status) and records what it received, one that accepts and never
-answers. Plain asyncio streams: the issuer's real HTTP client talks to them over TCP."""
+answers. Plain asyncio streams: the issuer's real HTTP client talks to them over TCP. Also the
+steps those tests share: subscribe through the API, emit events as issuance does, read what is owed."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from services.badge_issuer.db.tables import WebhookDelivery
+from services.badge_issuer.domain import outbox
 
 
 @dataclass
@@ -82,3 +92,31 @@ class LoopbackEndpoint:
         finally:
             self._writers.discard(writer)
             writer.close()
+
+
+async def subscribe(client: httpx.AsyncClient, headers: dict[str, str], url: str) -> str:
+    headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
+    response = await client.post("/v1/webhook-subscriptions", json={"url": url}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def emit(app: FastAPI, org_id: uuid.UUID, count: int) -> list[str]:
+    """Events written the way issuance writes them (outbox.emit in the caller's transaction)."""
+    async with app.state.database.sessions() as session:
+        ids = [await outbox.emit(session, org_id, "credential.issued", {"n": n}) for n in range(count)]
+        await session.commit()
+    return ids
+
+
+async def owed(app: FastAPI, subscription_id: str) -> list[WebhookDelivery]:
+    async with app.state.database.sessions() as session:
+        statement = select(WebhookDelivery).where(WebhookDelivery.subscription_id == uuid.UUID(subscription_id))
+        return list(await session.scalars(statement))
+
+
+async def wait_until(condition: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)

@@ -9,100 +9,23 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
 
-from services.badge_issuer.app import create_app as create_issuer_app
-from services.badge_issuer.db.tables import WebhookDelivery
 from services.badge_issuer.domain import outbox
 from shared.db import Database, utcnow
 from shared.safe_fetch import SafeFetcher
-from tests.badge_issuer.conftest import idempotent
-from tests.badge_issuer.loopback_endpoints import LoopbackEndpoint
-from tests.conftest import asgi_client
+from tests.badge_issuer.conftest import LOOPBACK_FETCH_TIMEOUT_SECONDS, no_names
+from tests.badge_issuer.loopback_endpoints import emit, owed, subscribe, wait_until
 
 pytestmark = pytest.mark.anyio
 
-LOOPBACK = "127.0.0.1"
-FETCH_TIMEOUT_SECONDS = 5.0
-
-
-async def no_names(host: str, port: int) -> list[str]:
-    """Tests resolve nothing: every endpoint here is a loopback address literal."""
-    raise OSError(f"name resolution is off in this test ({host})")
-
-
-@pytest.fixture
-async def loopback_issuer(issuer_settings, taxonomy_app) -> AsyncIterator[FastAPI]:
-    """The issuer allowed to post to loopback over http (as an operator's allowlist would allow an
-    internal receiver). Deliveries other tests left pending are set aside: they are not ours to send."""
-    settings = issuer_settings(
-        fetch_allowed_hosts=[LOOPBACK], fetch_allow_http_hosts=[LOOPBACK], fetch_timeout_seconds=FETCH_TIMEOUT_SECONDS
-    )
-    app = create_issuer_app(settings, taxonomy_transport=httpx.ASGITransport(app=taxonomy_app), fetch_resolver=no_names)
-    async with app.state.database.sessions() as session:
-        await session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.status == "pending").values(status="set-aside-by-test")
-        )
-        await session.commit()
-    yield app
-    await app.state.webhook_http.aclose()
-    await app.state.taxonomy.http.aclose()
-    await app.state.fetcher.aclose()
-
-
-@pytest.fixture
-async def issuer_client(loopback_issuer) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in asgi_client(loopback_issuer):
-        yield client
-
-
-@pytest.fixture
-async def endpoints() -> AsyncIterator[Callable[..., Any]]:
-    started: list[LoopbackEndpoint] = []
-
-    async def start(**options: Any) -> LoopbackEndpoint:
-        endpoint = await LoopbackEndpoint(**options).start()
-        started.append(endpoint)
-        return endpoint
-
-    yield start
-    for endpoint in started:
-        await endpoint.stop()
-
-
-async def subscribe(client: httpx.AsyncClient, headers: dict[str, str], url: str) -> str:
-    response = await client.post("/v1/webhook-subscriptions", json={"url": url}, headers=idempotent(headers))
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-async def emit(app: FastAPI, org_id: uuid.UUID, count: int) -> list[str]:
-    """Events written the way issuance writes them (outbox.emit in the caller's transaction)."""
-    async with app.state.database.sessions() as session:
-        ids = [await outbox.emit(session, org_id, "credential.issued", {"n": n}) for n in range(count)]
-        await session.commit()
-    return ids
-
-
-async def owed(app: FastAPI, subscription_id: str) -> list[WebhookDelivery]:
-    async with app.state.database.sessions() as session:
-        statement = select(WebhookDelivery).where(WebhookDelivery.subscription_id == uuid.UUID(subscription_id))
-        return list(await session.scalars(statement))
-
-
-async def wait_until(condition: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
+FETCH_TIMEOUT_SECONDS = LOOPBACK_FETCH_TIMEOUT_SECONDS
 
 
 @asynccontextmanager
@@ -120,13 +43,13 @@ async def running_worker(app: FastAPI, database: Database | None = None, **optio
 
 
 async def test_a_hanging_endpoint_does_not_delay_another_organisations_delivery(
-    loopback_issuer, issuer_client, bearer, endpoints
+    loopback_issuer, loopback_client, bearer, endpoints
 ):
     hanging = await endpoints(hang=True)
     answering = await endpoints()
     stuck_org, other_org = uuid.uuid4(), uuid.uuid4()
-    await subscribe(issuer_client, bearer(stuck_org), hanging.url("stuck"))
-    await subscribe(issuer_client, bearer(other_org), answering.url("other"))
+    await subscribe(loopback_client, bearer(stuck_org), hanging.url("stuck"))
+    await subscribe(loopback_client, bearer(other_org), answering.url("other"))
     await emit(loopback_issuer, stuck_org, 10)
     async with running_worker(loopback_issuer):
         await wait_until(lambda: hanging.connections >= 1, 5)
@@ -142,17 +65,17 @@ async def test_a_hanging_endpoint_does_not_delay_another_organisations_delivery(
 
 
 async def test_deleting_a_subscription_while_its_delivery_hangs_answers_at_once(
-    loopback_issuer, issuer_client, bearer, endpoints
+    loopback_issuer, loopback_client, bearer, endpoints
 ):
     hanging = await endpoints(hang=True)
     org_id = uuid.uuid4()
     headers = bearer(org_id)
-    subscription_id = await subscribe(issuer_client, headers, hanging.url("stuck"))
+    subscription_id = await subscribe(loopback_client, headers, hanging.url("stuck"))
     await emit(loopback_issuer, org_id, 3)
     async with running_worker(loopback_issuer):
         await wait_until(lambda: hanging.connections >= 1, 5)
         started = time.monotonic()
-        response = await issuer_client.delete(f"/v1/webhook-subscriptions/{subscription_id}", headers=headers)
+        response = await loopback_client.delete(f"/v1/webhook-subscriptions/{subscription_id}", headers=headers)
         elapsed = time.monotonic() - started
     assert response.status_code == 204, response.text
     assert elapsed < 1.0, f"the delete waited {elapsed:.2f} s for a delivery in flight"
@@ -160,10 +83,10 @@ async def test_deleting_a_subscription_while_its_delivery_hangs_answers_at_once(
     assert await owed(loopback_issuer, subscription_id) == []
 
 
-async def test_a_failing_subscription_is_backed_off_as_a_whole(loopback_issuer, issuer_client, bearer, endpoints):
+async def test_a_failing_subscription_is_backed_off_as_a_whole(loopback_issuer, loopback_client, bearer, endpoints):
     failing = await endpoints(status=503)
     org_id = uuid.uuid4()
-    subscription_id = await subscribe(issuer_client, bearer(org_id), failing.url("down"))
+    subscription_id = await subscribe(loopback_client, bearer(org_id), failing.url("down"))
     await emit(loopback_issuer, org_id, 10)
     state = loopback_issuer.state
 
@@ -185,13 +108,13 @@ async def test_a_failing_subscription_is_backed_off_as_a_whole(loopback_issuer, 
 
 
 async def test_two_workers_on_two_engines_deliver_every_event_exactly_once(
-    loopback_issuer, issuer_client, bearer, endpoints, database_urls
+    loopback_issuer, loopback_client, bearer, endpoints, database_urls
 ):
     endpoint = await endpoints(delay_seconds=0.01)
     subscriptions, expected = [], set()
     for index in range(4):
         org_id = uuid.uuid4()
-        subscriptions.append(await subscribe(issuer_client, bearer(org_id), endpoint.url(f"org{index}")))
+        subscriptions.append(await subscribe(loopback_client, bearer(org_id), endpoint.url(f"org{index}")))
         expected |= {(f"/hooks/org{index}", event_id) for event_id in await emit(loopback_issuer, org_id, 15)}
     replicas = [Database(database_urls["badge_issuer"]) for _ in range(2)]
     policy = outbox.DeliveryPolicy(concurrency=3, per_subscription=2)
@@ -214,10 +137,12 @@ async def test_two_workers_on_two_engines_deliver_every_event_exactly_once(
         }
 
 
-async def test_a_crashed_workers_lease_is_taken_over_once_it_lapses(loopback_issuer, issuer_client, bearer, endpoints):
+async def test_a_crashed_workers_lease_is_taken_over_once_it_lapses(
+    loopback_issuer, loopback_client, bearer, endpoints
+):
     endpoint = await endpoints()
     org_id = uuid.uuid4()
-    await subscribe(issuer_client, bearer(org_id), endpoint.url("hris"))
+    await subscribe(loopback_client, bearer(org_id), endpoint.url("hris"))
     event_ids = await emit(loopback_issuer, org_id, 2)
     state = loopback_issuer.state
     now = utcnow()
