@@ -269,14 +269,36 @@ async def _input_files(session: AsyncSession, job: ImportJob, scratch: Path, imp
     return paths
 
 
+async def release_job(database: Database, job_id: uuid.UUID, worker: str) -> bool:
+    """Puts a job this worker abandons (the service is stopping) back in the queue at once, so another
+    replica takes it now rather than when the lease lapses; the cut-short attempt does not count
+    against the job's attempts. Nothing of it had landed: the import commits only at its end."""
+    async with database.sessions() as session:
+        result = await session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id, ImportJob.lease_owner == worker, ImportJob.status == "running")
+            .values(
+                status="queued", stage="queued", lease_owner=None, lease_until=None, attempts=ImportJob.attempts - 1
+            )
+        )
+        await session.commit()
+    return result.rowcount == 1
+
+
 async def run_import_worker(database: Database, import_roots: list[str], stop: asyncio.Event) -> None:
-    """Runs jobs until `stop` is set; a failing round (database away) is logged and retried."""
+    """Runs jobs until `stop` is set; a failing round (database away) is logged and retried. Cancelled
+    (the service stopping), it gives its current job back to the queue before it goes."""
     worker = uuid.uuid4().hex
     while not stop.is_set():
         try:
             job_id = await claim_next_job(database, worker)
             if job_id is not None:
-                status = await run_job(database, job_id, worker, import_roots)
+                try:
+                    status = await run_job(database, job_id, worker, import_roots)
+                except asyncio.CancelledError:
+                    with contextlib.suppress(Exception):  # best effort: otherwise the lease lapses
+                        await release_job(database, job_id, worker)
+                    raise
                 logger.info("import job %s %s", job_id, status)
                 continue
         except Exception:  # the worker must outlive a database outage or a reader's bug
