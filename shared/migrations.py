@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine, is_sqlite
+
+MIGRATION_TIMEOUT_MS = 30 * 60_000
 from shared.settings import REPO_ROOT
 
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
@@ -71,7 +73,10 @@ def run_migrations(metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_engine(url)
+        # Still bounded, but a migration may rewrite or index a large table: far longer than a request.
+        engine = create_engine(
+            url, statement_timeout_ms=MIGRATION_TIMEOUT_MS, idle_in_transaction_timeout_ms=MIGRATION_TIMEOUT_MS
+        )
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(migrate)
