@@ -12,11 +12,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine, is_sqlite
-
-MIGRATION_TIMEOUT_MS = 30 * 60_000
 from shared.settings import REPO_ROOT
 
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
+MIGRATION_TIMEOUT_MS = 30 * 60_000
 
 
 def version_table(service: str) -> str:
