@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 from fastapi import Request
-from sqlalchemy import JSON, DateTime, TypeDecorator, Uuid, event, make_url
+from sqlalchemy import JSON, DateTime, TypeDecorator, Uuid, event, make_url, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -53,13 +53,19 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _configure_sqlite(dbapi_connection: Any, _: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_configurer(busy_timeout_ms: int) -> Any:
+    """Foreign keys, WAL, and the lock bound: SQLite's busy timeout is its lock_timeout (a writer
+    waiting longer for the one write lock gets "database is locked", a 503)."""
+
+    def configure(dbapi_connection: Any, _: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return configure
 
 
 DEFAULT_POOL_SIZE = 20
@@ -94,12 +100,33 @@ def is_loopback_url(url: str) -> bool:
 # then answers 503 with Retry-After): no wait on the database is unbounded, so a request that would
 # wait on a lock held by a stuck or self-blocking transaction ends and releases its own locks.
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
+# The longest one statement may run (then it is cancelled, SQLSTATE 57014, a 503): generous, so that
+# legitimate big statements pass; jobs that need more raise it for their own transaction
+# (`allow_long_statements`).
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+# The longest a connection may sit idle inside an open transaction (then PostgreSQL ends the session
+# and its locks go): code that forgot to commit, or waits on something else with a transaction open,
+# cannot hold row locks for ever.
+DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
 
-def asyncpg_connect_args(url: str, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS) -> dict[str, Any]:
-    """What the engine passes on each connect (a setting in the URL's query wins)."""
+def asyncpg_connect_args(
+    url: str,
+    *,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_timeout_ms: int = DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+) -> dict[str, Any]:
+    """What the engine passes on each connect (a setting in the URL's query wins): the bounds on every
+    wait, as session settings, so they hold on every connection the pool opens."""
     query = make_url(url).query
-    args: dict[str, Any] = {"server_settings": {"lock_timeout": str(lock_timeout_ms)}}
+    args: dict[str, Any] = {
+        "server_settings": {
+            "lock_timeout": str(lock_timeout_ms),
+            "statement_timeout": str(statement_timeout_ms),
+            "idle_in_transaction_session_timeout": str(idle_in_transaction_timeout_ms),
+        }
+    }
     if "prepared_statement_cache_size" not in query:
         args["prepared_statement_cache_size"] = STATEMENT_CACHE_SIZE
     if is_loopback_url(url):
@@ -113,14 +140,17 @@ def create_engine(
     pool_size: int = DEFAULT_POOL_SIZE,
     max_overflow: int | None = None,
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_timeout_ms: int = DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
 ) -> AsyncEngine:
-    """One engine per service process; SQLite gets foreign keys, WAL and a busy timeout.
+    """One engine per service process; SQLite gets foreign keys, WAL and a busy timeout (its only
+    bound on a wait: it has no statement or idle timeout).
 
     JSON columns go through orjson (several times faster than the stdlib on credential documents)."""
     json_args: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if is_sqlite(url):
         engine = create_async_engine(url, poolclass=NullPool, **json_args)
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "connect", _sqlite_configurer(lock_timeout_ms))
         return engine
     # No pre-ping: it costs a round trip per request; a dead connection fails its query, is invalidated
     # by the pool, and the client gets a 503 it may retry. A connection returned while pool_size others
@@ -131,7 +161,12 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_recycle=1800,
-        connect_args=asyncpg_connect_args(url, lock_timeout_ms=lock_timeout_ms),
+        connect_args=asyncpg_connect_args(
+            url,
+            lock_timeout_ms=lock_timeout_ms,
+            statement_timeout_ms=statement_timeout_ms,
+            idle_in_transaction_timeout_ms=idle_in_transaction_timeout_ms,
+        ),
         **json_args,
     )
 
@@ -148,17 +183,20 @@ class Database:
         session_class: type[Session] = Session,
         session_info: dict[str, Any] | None = None,
         lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+        statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+        idle_in_transaction_timeout_ms: int = DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     ) -> None:
         self.url = url
-        self.engine = create_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, lock_timeout_ms=lock_timeout_ms
-        )
+        bounds = {
+            "lock_timeout_ms": lock_timeout_ms,
+            "statement_timeout_ms": statement_timeout_ms,
+            "idle_in_transaction_timeout_ms": idle_in_transaction_timeout_ms,
+        }
+        self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, **bounds)
         # A small pool of its own for short side transactions taken while a request's transaction is
         # open (claiming a counter): from the request pool they could wait, deadlocked, behind the very
         # requests that need them. SQLite has one writer, so it has none.
-        self.side_engine = (
-            None if is_sqlite(url) else create_engine(url, pool_size=2, max_overflow=2, lock_timeout_ms=lock_timeout_ms)
-        )
+        self.side_engine = None if is_sqlite(url) else create_engine(url, pool_size=2, max_overflow=2, **bounds)
         self.sessions = async_sessionmaker(
             self.engine,
             expire_on_commit=False,
@@ -173,6 +211,16 @@ class Database:
         await self.engine.dispose()
         if self.side_engine is not None:
             await self.side_engine.dispose()
+
+
+async def allow_long_statements(session: AsyncSession, *, statement_ms: int, idle_ms: int) -> None:
+    """Raises the statement and idle-in-transaction bounds for this transaction only (SET LOCAL: they
+    come back at its end), for a job known to need more than a request (a framework import). SQLite
+    has neither bound; nothing to do there."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    await session.execute(text(f"SET LOCAL statement_timeout = {int(statement_ms)}"))
+    await session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(idle_ms)}"))
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -133,8 +133,10 @@ def invalid_json(error: json.JSONDecodeError) -> "Unprocessable":
 # SQLSTATEs that mean "the database cannot serve now", not "the request is wrong": connection
 # exceptions (class 08), operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03
 # cannot connect now: starting up or shutting down), too many connections (53300), a lock not had
-# within lock_timeout (55P03: the transaction is given up, the client may retry).
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "55P03")
+# within lock_timeout (55P03: the transaction is given up, the client may retry), a statement
+# cancelled by statement_timeout (57014 query_canceled), a session ended by
+# idle_in_transaction_session_timeout (25P03).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "55P03", "57014", "25P03")
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:
@@ -158,7 +160,8 @@ def _is_connection_failure(exc: DBAPIError) -> bool:
 
 def _looks_unreachable(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower()
-    words = ("connect", "connection", "terminat", "closed", "refused", "shutting down", "starting up")
+    # "database is locked": SQLite's busy timeout (its lock_timeout) ran out waiting for the write lock.
+    words = ("connect", "connection", "terminat", "closed", "refused", "shutting down", "starting up", "is locked")
     return any(word in text for word in words)
 
 

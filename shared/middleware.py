@@ -3,6 +3,7 @@
 Pure ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path.
 """
 
+import asyncio
 import logging
 import time
 import uuid
@@ -197,3 +198,62 @@ def _declared_length(scope: Scope) -> int:
         return int(_header(scope, b"content-length") or 0)
     except ValueError:
         return 0
+
+
+deadline_logger = logging.getLogger("credstack.deadline")
+
+
+class RequestDeadlineMiddleware:
+    """A request whose answer has not started within `seconds` is answered 503 problem+json with
+    Retry-After; its handler is cancelled, so its session's transaction rolls back and the locks it
+    held go. Once the answer has started (a streamed export) the deadline no longer applies: a
+    response cannot be taken back half sent."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float, retry_after_seconds: int = 5) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.retry_after = str(retry_after_seconds)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = asyncio.timeout(self.seconds)
+        started = False
+
+        async def send_lifting_the_deadline(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                deadline.reschedule(None)
+            await send(message)
+
+        try:
+            async with deadline:
+                await self.app(scope, receive, send_lifting_the_deadline)
+        except TimeoutError:
+            if not deadline.expired() or started:
+                raise  # a timeout of the handler's own, or one it can no longer be told about
+            deadline_logger.warning(
+                "request cut off after %.1f s: %s %s", self.seconds, scope.get("method"), scope.get("path")
+            )
+            body = orjson.dumps(
+                problem_body(
+                    503,
+                    "Service unavailable",
+                    f"The request did not finish within {self.seconds:g} s; it was cancelled. Retry shortly.",
+                    "deadline-exceeded",
+                )
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"retry-after", self.retry_after.encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})

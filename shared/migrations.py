@@ -15,6 +15,7 @@ from shared.db import create_engine, is_sqlite
 from shared.settings import REPO_ROOT
 
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
+MIGRATION_TIMEOUT_MS = 30 * 60_000
 
 
 def version_table(service: str) -> str:
@@ -71,7 +72,10 @@ def run_migrations(metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_engine(url)
+        # Still bounded, but a migration may rewrite or index a large table: far longer than a request.
+        engine = create_engine(
+            url, statement_timeout_ms=MIGRATION_TIMEOUT_MS, idle_in_transaction_timeout_ms=MIGRATION_TIMEOUT_MS
+        )
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(migrate)

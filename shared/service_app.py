@@ -17,7 +17,7 @@ from shared.api_docs import install_api_docs
 from shared.auth import TOKEN_PATH, TokenVerifier
 from shared.db import Database
 from shared.errors import install_problem_handlers, problem_response
-from shared.middleware import RequestContextMiddleware
+from shared.middleware import RequestContextMiddleware, RequestDeadlineMiddleware
 from shared.migrations import current_revision, head_revision
 from shared.observability import ServiceMetrics, configure_logging
 from shared.settings import ServiceSettings
@@ -101,6 +101,8 @@ def build_service_app(
         session_class=session_class,
         session_info=session_info,
         lock_timeout_ms=settings.db_lock_timeout_ms,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        idle_in_transaction_timeout_ms=settings.db_idle_in_transaction_timeout_ms,
     )
 
     @asynccontextmanager
@@ -127,6 +129,8 @@ def build_service_app(
     install_api_docs(app, token_url=settings.public_token_url or settings.token_service_url.rstrip("/") + TOKEN_PATH)
     for router in routers:
         app.include_router(router)
+    # Inside the request context, so a request cut off by its deadline is counted and logged too.
+    app.add_middleware(RequestDeadlineMiddleware, seconds=settings.request_deadline_seconds)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

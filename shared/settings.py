@@ -61,6 +61,18 @@ class ServiceSettings(BaseSettings):
     # PostgreSQL's lock_timeout on every connection (CREDSTACK_<SERVICE>_DB_LOCK_TIMEOUT_MS): the longest a
     # statement waits for a lock; then the request is a 503 with Retry-After and its transaction ends.
     db_lock_timeout_ms: int = Field(10_000, ge=100, le=600_000)
+    # PostgreSQL's statement_timeout (CREDSTACK_<SERVICE>_DB_STATEMENT_TIMEOUT_MS): the longest one
+    # statement runs before it is cancelled and the request answers 503 with Retry-After. Imports raise
+    # it for their own transaction.
+    db_statement_timeout_ms: int = Field(30_000, ge=100, le=3_600_000)
+    # PostgreSQL's idle_in_transaction_session_timeout: a session left idle inside a transaction this
+    # long is ended, and the row locks it held with it.
+    db_idle_in_transaction_timeout_ms: int = Field(60_000, ge=1_000, le=3_600_000)
+    # The longest a request may take before its answer starts: then it is answered 503 problem+json
+    # with Retry-After, its work cancelled and its transaction rolled back. Long work is a job
+    # (imports, CSV uploads) and answers at once; the longest synchronous request, a 500-item bulk
+    # issuance, takes about 0.5 s alone and 25 s on a 2-core machine at load 13, hence 60.
+    request_deadline_seconds: float = Field(60.0, gt=0, le=600)
     db_max_overflow: int = Field(20, ge=0, le=200)
 
     def sqlite_default(self, name: str) -> str:

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -78,18 +79,27 @@ def create_app(
         async with service_lifespan(application):
             # The outbox worker lives with the app: pending events are delivered after a restart.
             stop = asyncio.Event()
+            policy = outbox.DeliveryPolicy(
+                concurrency=settings.webhook_concurrency, lease=timedelta(seconds=settings.webhook_lease_seconds)
+            )
             worker = asyncio.create_task(
                 outbox.run_worker(
-                    application.state.database.sessions, vault, webhook_http, stop, application.state.metrics
+                    application.state.database.sessions,
+                    vault,
+                    webhook_http,
+                    stop,
+                    application.state.metrics,
+                    policy=policy,
                 )
             )
             try:
                 yield
             finally:
                 stop.set()
-                # On timeout wait_for cancels it; an unfinished delivery stays pending and is re-sent.
+                # The worker lets its POSTs in flight end (each within the fetch timeout) and releases
+                # its leases; past that, wait_for cancels it and an unfinished delivery is re-sent.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(worker, outbox.DELIVERY_TIMEOUT_SECONDS * 2)
+                    await asyncio.wait_for(worker, settings.fetch_timeout_seconds + 5)
         await taxonomy_http.aclose()
         await webhook_http.aclose()
         await application.state.fetcher.aclose()

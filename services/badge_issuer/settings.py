@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import VAR_DIR, OutboundSettings
@@ -29,6 +29,18 @@ class IssuerSettings(OutboundSettings):
     # How long a replica trusts its signed status list before re-reading the list's revision: a
     # revocation through another replica shows within this bound (the revoking replica: at once).
     status_revision_ttl_seconds: float = Field(1.0, ge=0, le=60)
+    # Webhook delivery: subscriptions one process sends to at once (each one's events in order), and
+    # how long a claimed delivery stays leased to it (a crashed replica's claims lapse after this).
+    webhook_concurrency: int = Field(8, ge=1, le=64)
+    webhook_lease_seconds: float = Field(60.0, ge=10, le=3600)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> "IssuerSettings":
+        """A send starts only while its lease outlasts the fetch timeout: a lease shorter than two
+        timeouts would leave almost no time to send in."""
+        if self.webhook_lease_seconds < 2 * self.fetch_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must be at least twice fetch_timeout_seconds")
+        return self
 
     @property
     def token_service_url(self) -> str:

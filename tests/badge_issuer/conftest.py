@@ -7,15 +7,19 @@ import copy
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import update
 
 from services.badge_issuer.app import create_app as create_issuer_app
+from services.badge_issuer.db.tables import WebhookDelivery
 from services.badge_issuer.settings import IssuerSettings
+from tests.badge_issuer.loopback_endpoints import LoopbackEndpoint
 from tests.conftest import asgi_client
 from tests.material import SHARED_DIR
 from tests.shared.remote_web import RemoteWeb
@@ -153,3 +157,55 @@ async def verify_json(client, body: dict) -> dict:
     response = await client.post("/v1/verify", json=body)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+# --- the issuer posting webhooks to real loopback sockets (outbox timing, isolation, shutdown) ----
+
+LOOPBACK = "127.0.0.1"
+LOOPBACK_FETCH_TIMEOUT_SECONDS = 5.0
+
+
+async def no_names(host: str, port: int) -> list[str]:
+    """Tests resolve nothing: every endpoint here is a loopback address literal."""
+    raise OSError(f"name resolution is off in this test ({host})")
+
+
+@pytest.fixture
+async def loopback_issuer(issuer_settings, taxonomy_app) -> AsyncIterator[FastAPI]:
+    """The issuer allowed to post to loopback over http (as an operator's allowlist would allow an
+    internal receiver). Deliveries other tests left pending are set aside: they are not ours to send."""
+    settings = issuer_settings(
+        fetch_allowed_hosts=[LOOPBACK],
+        fetch_allow_http_hosts=[LOOPBACK],
+        fetch_timeout_seconds=LOOPBACK_FETCH_TIMEOUT_SECONDS,
+    )
+    app = create_issuer_app(settings, taxonomy_transport=httpx.ASGITransport(app=taxonomy_app), fetch_resolver=no_names)
+    async with app.state.database.sessions() as session:
+        await session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.status == "pending").values(status="set-aside-by-test")
+        )
+        await session.commit()
+    yield app
+    await app.state.webhook_http.aclose()
+    await app.state.taxonomy.http.aclose()
+    await app.state.fetcher.aclose()
+
+
+@pytest.fixture
+async def loopback_client(loopback_issuer) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in asgi_client(loopback_issuer):
+        yield client
+
+
+@pytest.fixture
+async def endpoints() -> AsyncIterator[Callable[..., Any]]:
+    started: list[LoopbackEndpoint] = []
+
+    async def start(**options: Any) -> LoopbackEndpoint:
+        endpoint = await LoopbackEndpoint(**options).start()
+        started.append(endpoint)
+        return endpoint
+
+    yield start
+    for endpoint in started:
+        await endpoint.stop()

@@ -54,7 +54,13 @@ def test_only_loopback_urls_that_say_nothing_about_tls_skip_it(url, loopback):
 
 async def test_the_engine_asks_asyncpg_for_no_tls_only_on_loopback():
     assert asyncpg_connect_args("postgresql+asyncpg://u@127.0.0.1:1/db")["ssl"] is False
-    bounded = {"server_settings": {"lock_timeout": "10000"}}
+    bounded = {
+        "server_settings": {
+            "lock_timeout": "10000",
+            "statement_timeout": "30000",
+            "idle_in_transaction_session_timeout": "60000",
+        }
+    }
     assert asyncpg_connect_args("postgresql+asyncpg://u@db.internal:1/db") == {
         **bounded,
         "prepared_statement_cache_size": 500,
@@ -81,6 +87,9 @@ async def test_every_connection_waits_for_a_lock_no_longer_than_the_setting(serv
         async with app.state.database.engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 assert (await connection.execute(text("SHOW lock_timeout"))).scalar() == "1500ms"
+                assert (await connection.execute(text("SHOW statement_timeout"))).scalar() == "30s"
+                idle = (await connection.execute(text("SHOW idle_in_transaction_session_timeout"))).scalar()
+                assert idle == "1min"
             else:
                 assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() > 0
     finally:

@@ -187,6 +187,10 @@ class WebhookSubscription(IdMixin, TenantMixin, Base):
     encrypted_secret: Mapped[bytes] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Per-subscription backoff: after a failed attempt none of its deliveries is tried before
+    # backoff_until, so a dead endpoint gets one attempt per backoff, not one per owed event.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutboxEvent(TenantMixin, Base):
@@ -215,6 +219,10 @@ class WebhookDelivery(IdMixin, TenantMixin, Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A worker's claim: no row lock is held while it sends; another worker takes the delivery only
+    # after lease_until (a crashed worker's claim lapses, a stopping one clears it).
+    lease_owner: Mapped[str | None] = mapped_column(String(64), index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WalletLink(IdMixin, TenantMixin, Base):

@@ -1,9 +1,15 @@
 """Transactional outbox: events written with the change they announce, delivered at least once.
 
 `emit` runs inside the caller's transaction, so a credential and its event commit (or vanish)
-together. `deliver_due` sends what is owed; a delivery counts only after a 2xx, so a crash between
-the POST and the commit re-sends (receivers deduplicate on webhook-id). Every POST goes through the
-outbound policy again (DNS can change after registration): a refused URL is a failed attempt.
+together. Delivery never holds a row lock or a transaction across an HTTP call: a short transaction
+claims due deliveries by a lease (owner, expiry), the POSTs go out, and each outcome is recorded in
+another short transaction, only by the lease's owner. Subscriptions are sent to in parallel (a bounded
+number at once), each one's deliveries in order, so a hanging endpoint holds one slot for at most the
+fetch timeout and never another organisation's events; after a failure the whole subscription backs
+off (one attempt per backoff, not one per owed event). A lease left by a crashed worker lapses; a
+stopping worker clears its own. A delivery counts only after a 2xx, so a crash between the POST and
+the record re-sends (receivers deduplicate on webhook-id). Every POST goes through the outbound policy
+again (DNS can change after registration): a refused URL is a failed attempt.
 """
 
 import asyncio
@@ -12,10 +18,12 @@ import functools
 import json
 import logging
 import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, Uuid, bindparam, cast, func, insert, literal, select, true
+from sqlalchemy import Insert, Uuid, bindparam, cast, func, insert, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,6 +42,22 @@ MAX_ATTEMPTS = 10
 MAX_BACKOFF_SECONDS = 3600
 POLL_INTERVAL_SECONDS = 1.0
 BATCH_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How one worker shares its sending: at most `concurrency` subscriptions at once, at most
+    `per_subscription` of one subscription's deliveries claimed at a time, at most `batch` per claim,
+    each claim a lease of `lease` (longer than the sends it covers: a send starts only while the
+    lease outlasts the fetch timeout, so two workers never send the same delivery at once)."""
+
+    concurrency: int = 8
+    per_subscription: int = 10
+    batch: int = BATCH_SIZE
+    lease: timedelta = timedelta(seconds=60)
+
+
+DEFAULT_POLICY = DeliveryPolicy()
 
 
 async def emit(session: AsyncSession, org_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> str:
@@ -118,6 +142,252 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2**attempts, MAX_BACKOFF_SECONDS))
 
 
+def new_worker_id() -> str:
+    return f"outbox-{uuid.uuid4().hex[:16]}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    id: uuid.UUID
+    event_id: str
+    attempts: int
+    payload: dict[str, Any]
+    lease_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedSubscription:
+    """A subscription and the deliveries of it this worker leased, oldest first (plain values: no
+    ORM object outlives the claim's transaction)."""
+
+    id: uuid.UUID
+    url: str
+    encrypted_secret: bytes
+    consecutive_failures: int
+    deliveries: tuple[ClaimedDelivery, ...]
+
+
+def _claimable(now: datetime) -> list[Any]:
+    return [
+        WebhookDelivery.status == "pending",
+        WebhookDelivery.next_attempt_at <= now,
+        or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until <= now),
+    ]
+
+
+async def claim_due(
+    sessions: async_sessionmaker[AsyncSession],
+    worker: str,
+    now: datetime,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
+    *,
+    exclude: Collection[uuid.UUID] = (),
+    max_subscriptions: int | None = None,
+) -> list[ClaimedSubscription]:
+    """Leases due deliveries of subscriptions not backed off (and not in `exclude`, the ones this
+    worker is already sending to), in one short transaction: each subscription's first owed delivery
+    before anyone's second, subscriptions by their oldest due delivery. On PostgreSQL the candidate
+    rows are locked FOR UPDATE SKIP LOCKED for the claim's instant only; on SQLite the single UPDATE
+    runs under the database's one write lock. Either way a delivery has one lease owner at a time."""
+    deliveries = WebhookDelivery
+    subscriptions = WebhookSubscription
+    placed = (
+        select(
+            deliveries.id,
+            deliveries.subscription_id,
+            deliveries.next_attempt_at,
+            func.row_number()
+            .over(partition_by=deliveries.subscription_id, order_by=(deliveries.next_attempt_at, deliveries.id))
+            .label("place"),
+            func.min(deliveries.next_attempt_at).over(partition_by=deliveries.subscription_id).label("first_due"),
+        )
+        .join(subscriptions, subscriptions.id == deliveries.subscription_id)
+        .where(
+            *_claimable(now),
+            subscriptions.active.is_(True),
+            or_(subscriptions.backoff_until.is_(None), subscriptions.backoff_until <= now),
+        )
+    )
+    if exclude:
+        placed = placed.where(deliveries.subscription_id.not_in(list(exclude)))
+    placed_rows = placed.subquery("placed")
+    turns = select(
+        placed_rows.c.id,
+        placed_rows.c.place,
+        placed_rows.c.next_attempt_at,
+        func.dense_rank().over(order_by=(placed_rows.c.first_due, placed_rows.c.subscription_id)).label("turn"),
+    ).subquery("turns")
+    chosen = select(turns.c.id).where(turns.c.place <= policy.per_subscription)
+    if max_subscriptions is not None:
+        chosen = chosen.where(turns.c.turn <= max_subscriptions)
+    chosen = chosen.order_by(turns.c.place, turns.c.next_attempt_at).limit(policy.batch)
+    locked = select(deliveries.id).where(deliveries.id.in_(chosen), *_claimable(now)).with_for_update(skip_locked=True)
+    lease_until = now + policy.lease
+    table = WebhookDelivery.__table__
+    async with sessions() as session:
+        claimed_ids = list(
+            await session.scalars(
+                update(table)
+                .where(table.c.id.in_(locked))
+                .values(lease_owner=worker, lease_until=lease_until)
+                .returning(table.c.id)
+            )
+        )
+        if not claimed_ids:
+            await session.commit()
+            return []
+        rows = (
+            await session.execute(
+                select(
+                    deliveries.id,
+                    deliveries.event_id,
+                    deliveries.attempts,
+                    OutboxEvent.payload,
+                    subscriptions.id,
+                    subscriptions.url,
+                    subscriptions.encrypted_secret,
+                    subscriptions.consecutive_failures,
+                )
+                .join(OutboxEvent, OutboxEvent.id == deliveries.event_id)
+                .join(subscriptions, subscriptions.id == deliveries.subscription_id)
+                .where(deliveries.id.in_(claimed_ids))
+                .order_by(deliveries.next_attempt_at, deliveries.id)
+            )
+        ).all()
+        await session.commit()
+    grouped: dict[uuid.UUID, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row[4], []).append(row)
+    return [
+        ClaimedSubscription(
+            id=subscription_id,
+            url=owed[0][5],
+            encrypted_secret=owed[0][6],
+            consecutive_failures=owed[0][7],
+            deliveries=tuple(ClaimedDelivery(row[0], row[1], row[2], row[3], lease_until) for row in owed),
+        )
+        for subscription_id, owed in grouped.items()
+    ]
+
+
+async def release_leases(
+    sessions: async_sessionmaker[AsyncSession], worker: str, delivery_ids: Sequence[uuid.UUID] | None = None
+) -> int:
+    """Gives back this worker's claims (the given ones, or all): another worker may take them at once
+    instead of waiting for the lease to lapse."""
+    table = WebhookDelivery.__table__
+    statement = update(table).where(table.c.lease_owner == worker).values(lease_owner=None, lease_until=None)
+    if delivery_ids is not None:
+        if not delivery_ids:
+            return 0
+        statement = statement.where(table.c.id.in_(list(delivery_ids)))
+    async with sessions() as session:
+        result = await session.execute(statement)
+        await session.commit()
+    return int(result.rowcount or 0)
+
+
+async def send_to_subscription(
+    sessions: async_sessionmaker[AsyncSession],
+    vault: KeyVault,
+    http: SafeFetcher,
+    worker: str,
+    subscription: ClaimedSubscription,
+    *,
+    now: datetime | None = None,
+    stop: asyncio.Event | None = None,
+    metrics: ServiceMetrics | None = None,
+) -> int:
+    """Sends one subscription's claimed deliveries in order, no transaction open during a POST, each
+    outcome recorded at once; returns how many were attempted. The first failure backs the whole
+    subscription off and gives the rest back unsent. `now` fixes the clock (tests); `stop` set means
+    no new send starts."""
+    attempted = 0
+    failures = subscription.consecutive_failures
+    unsent = list(subscription.deliveries)
+    try:
+        secret = vault.open_bytes(subscription.encrypted_secret, secret_binding(subscription.id)).decode()
+    except MasterKeyError:
+        secret = None  # one unreadable secret (a changed master key) must not stop anyone else
+    while unsent and not (stop is not None and stop.is_set()):
+        delivery = unsent[0]
+        moment = now or utcnow()
+        if moment + timedelta(seconds=http.policy.timeout_seconds) >= delivery.lease_until:
+            break  # the lease would lapse mid-send: another worker may take it, so give it back
+        unsent.pop(0)
+        if secret is None:
+            error: str | None = "the subscription secret cannot be decrypted with this master key"
+        else:
+            error = await _post(http, subscription.url, secret, delivery, moment)
+        attempted += 1
+        failures = 0 if error is None else failures + 1
+        became_dead = await _record(sessions, worker, subscription, delivery, error, failures, moment)
+        if became_dead and metrics is not None:
+            metrics.count("webhook_delivery_dead")
+        if error is not None:
+            break
+    if unsent:
+        await release_leases(sessions, worker, [delivery.id for delivery in unsent])
+    return attempted
+
+
+async def _post(http: SafeFetcher, url: str, secret: str, delivery: ClaimedDelivery, now: datetime) -> str | None:
+    """One signed POST, bounded by the fetch policy's whole-exchange timeout; the error, or None."""
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
+    headers = signed_headers(secret, delivery.event_id, body, sent_at=now)
+    try:
+        status = await http.post(url, content=body.encode(), headers=headers)
+    except URLRefused as exc:
+        return f"refused by the outbound policy: {exc.reason}"[:1000]
+    except FetchError as exc:
+        return f"{exc.code}: {exc.reason}"[:1000]
+    return None if 200 <= status < 300 else f"HTTP {status}"
+
+
+async def _record(
+    sessions: async_sessionmaker[AsyncSession],
+    worker: str,
+    subscription: ClaimedSubscription,
+    delivery: ClaimedDelivery,
+    error: str | None,
+    failures: int,
+    now: datetime,
+) -> bool:
+    """The outcome in one short transaction, only while this worker holds the lease (a subscription
+    deleted meanwhile simply matches no row); returns whether the delivery was given up (dead)."""
+    attempts = delivery.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts, "lease_owner": None, "lease_until": None, "last_error": error}
+    dead = error is not None and attempts >= MAX_ATTEMPTS
+    if error is None:
+        values |= {"status": "delivered", "delivered_at": now}
+    elif dead:
+        values["status"] = "dead"
+        logger.warning("webhook delivery %s gave up after %d attempts: %s", delivery.id, attempts, error)
+    else:
+        values["next_attempt_at"] = now + backoff(attempts)
+    deliveries, subscriptions = WebhookDelivery.__table__, WebhookSubscription.__table__
+    async with sessions() as session:
+        await session.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery.id, deliveries.c.lease_owner == worker)
+            .values(**values)
+        )
+        if error is not None:
+            await session.execute(
+                update(subscriptions)
+                .where(subscriptions.c.id == subscription.id)
+                .values(consecutive_failures=failures, backoff_until=now + backoff(failures))
+            )
+        elif subscription.consecutive_failures:
+            await session.execute(
+                update(subscriptions)
+                .where(subscriptions.c.id == subscription.id)
+                .values(consecutive_failures=0, backoff_until=None)
+            )
+        await session.commit()
+    return dead
+
+
 async def deliver_due(
     sessions: async_sessionmaker[AsyncSession],
     vault: KeyVault,
@@ -126,79 +396,26 @@ async def deliver_due(
     now: datetime | None = None,
     limit: int = BATCH_SIZE,
     metrics: ServiceMetrics | None = None,
+    worker: str | None = None,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> int:
-    """Attempts every delivery due at `now`; returns how many were attempted. On PostgreSQL the rows
-    are claimed FOR UPDATE SKIP LOCKED, so replicas polling together never send the same one twice."""
-    now = now or utcnow()
-    async with sessions() as session:
-        statement = (
-            select(WebhookDelivery)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            .limit(limit)
-        )
-        if session.bind.dialect.name == "postgresql":
-            statement = statement.with_for_update(skip_locked=True)
-        due = list(await session.scalars(statement))
-        if not due:
-            return 0
-        events = {
-            e.id: e
-            for e in await session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_({d.event_id for d in due})))
-        }
-        subscriptions = {
-            s.id: s
-            for s in await session.scalars(
-                select(WebhookSubscription).where(WebhookSubscription.id.in_({d.subscription_id for d in due}))
-            )
-        }
-        for delivery in due:
-            await _attempt(
-                delivery, events[delivery.event_id], subscriptions[delivery.subscription_id], vault, http, now
-            )
-        await session.commit()
-        if metrics is not None:
-            metrics.count("webhook_delivery_dead", sum(1 for delivery in due if delivery.status == "dead"))
-        return len(due)
+    """One round: claims what is due at `now` and sends it, subscriptions in parallel (at most
+    policy.concurrency at once); returns how many deliveries were attempted."""
+    worker = worker or new_worker_id()
+    policy = replace(policy, batch=limit)
+    claimed = await claim_due(sessions, worker, now or utcnow(), policy)
+    slots = asyncio.Semaphore(policy.concurrency)
 
+    async def send(subscription: ClaimedSubscription) -> int:
+        async with slots:
+            return await send_to_subscription(sessions, vault, http, worker, subscription, now=now, metrics=metrics)
 
-async def _attempt(
-    delivery: WebhookDelivery,
-    event: OutboxEvent,
-    subscription: WebhookSubscription,
-    vault: KeyVault,
-    http: SafeFetcher,
-    now: datetime,
-) -> None:
-    body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True)
-    delivery.attempts += 1
     try:
-        secret = vault.open_bytes(subscription.encrypted_secret, secret_binding(subscription.id)).decode()
-    except MasterKeyError:
-        # One unreadable secret (a changed master key) must not stop every other delivery.
-        _record_failure(delivery, "the subscription secret cannot be decrypted with this master key", now)
-        return
-    headers = signed_headers(secret, event.id, body, sent_at=now)
-    try:
-        status = await http.post(subscription.url, content=body.encode(), headers=headers)
-        error = None if 200 <= status < 300 else f"HTTP {status}"
-    except URLRefused as exc:
-        error = f"refused by the outbound policy: {exc.reason}"[:1000]
-    except FetchError as exc:
-        error = f"{exc.code}: {exc.reason}"[:1000]
-    if error is None:
-        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
-        return
-    _record_failure(delivery, error, now)
-
-
-def _record_failure(delivery: WebhookDelivery, error: str, now: datetime) -> None:
-    delivery.last_error = error
-    if delivery.attempts >= MAX_ATTEMPTS:
-        delivery.status = "dead"
-        logger.warning("webhook delivery %s gave up after %d attempts: %s", delivery.id, delivery.attempts, error)
-    else:
-        delivery.next_attempt_at = now + backoff(delivery.attempts)
+        return sum(await asyncio.gather(*(send(subscription) for subscription in claimed)))
+    finally:
+        if claimed:
+            with contextlib.suppress(Exception):  # what an error left claimed is not held till expiry
+                await release_leases(sessions, worker)
 
 
 async def run_worker(
@@ -207,15 +424,56 @@ async def run_worker(
     http: SafeFetcher,
     stop: asyncio.Event,
     metrics: ServiceMetrics | None = None,
+    *,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
+    worker: str | None = None,
 ) -> None:
-    """Polls until `stop` is set; a failing round (database away) is logged and retried, never fatal."""
-    while not stop.is_set():
+    """Delivers until `stop` is set. Claims as soon as a sending slot is free (never waiting for a
+    slow subscription to finish a round), sends each subscription in its own task, and on stop lets
+    the POSTs in flight end (each is bounded by the fetch timeout), starts none, and releases every
+    lease it holds, so another replica takes the work at once. A failing claim (database away) is
+    logged and retried, never fatal."""
+    worker = worker or new_worker_id()
+    senders: dict[uuid.UUID, asyncio.Task[int]] = {}
+
+    async def send(subscription: ClaimedSubscription) -> int:
         try:
-            attempted = await deliver_due(sessions, vault, http, metrics=metrics)
-        except Exception:  # the worker must outlive a database outage
-            logger.exception("webhook delivery round failed")
-            attempted = 0
-        if attempted:
-            continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), POLL_INTERVAL_SECONDS)
+            return await send_to_subscription(sessions, vault, http, worker, subscription, stop=stop, metrics=metrics)
+        except Exception:  # its leases are given back when the worker stops, or lapse
+            logger.exception("webhook deliveries to subscription %s failed", subscription.id)
+            return 0
+        finally:
+            senders.pop(subscription.id, None)
+
+    try:
+        while not stop.is_set():
+            claimed: list[ClaimedSubscription] = []
+            free = policy.concurrency - len(senders)
+            if free > 0:
+                try:
+                    claimed = await claim_due(
+                        sessions, worker, utcnow(), policy, exclude=set(senders), max_subscriptions=free
+                    )
+                except Exception:  # the worker must outlive a database outage
+                    logger.exception("webhook delivery claim failed")
+            for subscription in claimed:
+                senders[subscription.id] = asyncio.create_task(send(subscription))
+            if claimed and len(senders) < policy.concurrency:
+                continue  # more may be due for other subscriptions
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait(
+                {stopping, *senders.values()}, timeout=POLL_INTERVAL_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+            stopping.cancel()
+    finally:
+        in_flight = list(senders.values())
+        if in_flight:
+            # Each POST in flight ends within the fetch timeout; none starts after stop.
+            await asyncio.wait(in_flight, timeout=http.policy.timeout_seconds + 1)
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        with contextlib.suppress(Exception):  # best effort: otherwise the leases lapse by themselves
+            released = await release_leases(sessions, worker)
+            if released:
+                logger.info("webhook worker %s released %d leases on stop", worker, released)

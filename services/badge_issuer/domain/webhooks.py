@@ -61,7 +61,9 @@ async def create_subscription(
 
 
 async def delete_subscription(session: AsyncSession, org_id: uuid.UUID, subscription_id: uuid.UUID) -> None:
-    """Removes it and what it is still owed (explicitly: SQLite may not enforce the cascade)."""
+    """Removes it and what it is still owed (explicitly: SQLite may not enforce the cascade). Never
+    waits on a delivery in flight: a sending worker holds a lease column, not a row lock, and its
+    outcome then matches no row."""
     subscription = await repository(session, org_id).get(subscription_id)
     await session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id))
     await repository(session, org_id).delete(subscription)
@@ -131,6 +133,9 @@ async def replay_deliveries(
     result = await session.execute(
         update(WebhookDelivery).where(*conditions).values(status="pending", attempts=0, next_attempt_at=utcnow())
     )
+    # A replay asks for an attempt now: the subscription's backoff (from the failures that killed
+    # these deliveries) is lifted too.
+    subscription.consecutive_failures, subscription.backoff_until = 0, None
     return int(result.rowcount or 0)
 
 

@@ -537,32 +537,38 @@ async def run_sweeper(
     """Sweeps (and, holding the same lease, reconciles intake with the issuer) until `stop`; a
     failing round (database or issuer away) is logged and retried, never fatal."""
     holder = f"sweeper-{uuid.uuid4().hex[:12]}"
-    while not stop.is_set():
-        try:
-            outcome = await sweep_once(sessions, verifier, tokens, secret_box, policy, holder=holder, fetcher=fetcher)
-            if outcome.leased:
-                reconciled = await reconciliation.reconcile_due(
-                    sessions, verifier, taxonomy, tokens, secret_box, every=reconcile_every
+    try:
+        while not stop.is_set():
+            try:
+                outcome = await sweep_once(
+                    sessions, verifier, tokens, secret_box, policy, holder=holder, fetcher=fetcher
                 )
-                if metrics is not None:
-                    for event, amount in (
-                        ("status_recheck", outcome.checked),
-                        ("status_recheck_rejected", outcome.rejected),
-                        ("status_recheck_unreachable", outcome.unreachable),
-                        ("status_unknown", outcome.status_unknown),
-                        ("status_lists_asked", outcome.lists_asked),
-                        ("status_lists_unchanged", outcome.lists_unchanged),
-                        ("status_lists_unreachable", outcome.lists_unreachable),
-                        ("reconciled_received", reconciled.received),
-                        ("reconciled_revoked", reconciled.revoked),
-                    ):
-                        metrics.count(event, amount)
-        except Exception:  # the sweeper must outlive a database or verifier outage
-            logger.exception("status sweep round failed")
-            outcome = SweepOutcome()
-        if outcome.verifier_checked >= BATCH_SIZE or outcome.lists_asked >= LIST_BATCH:
-            continue  # more are due: go on at once
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), poll_seconds)
-    with contextlib.suppress(Exception):  # best effort: the lease lapses by itself otherwise
-        await release_lease(sessions, holder)
+                if outcome.leased:
+                    reconciled = await reconciliation.reconcile_due(
+                        sessions, verifier, taxonomy, tokens, secret_box, every=reconcile_every
+                    )
+                    if metrics is not None:
+                        for event, amount in (
+                            ("status_recheck", outcome.checked),
+                            ("status_recheck_rejected", outcome.rejected),
+                            ("status_recheck_unreachable", outcome.unreachable),
+                            ("status_unknown", outcome.status_unknown),
+                            ("status_lists_asked", outcome.lists_asked),
+                            ("status_lists_unchanged", outcome.lists_unchanged),
+                            ("status_lists_unreachable", outcome.lists_unreachable),
+                            ("reconciled_received", reconciled.received),
+                            ("reconciled_revoked", reconciled.revoked),
+                        ):
+                            metrics.count(event, amount)
+            except Exception:  # the sweeper must outlive a database or verifier outage
+                logger.exception("status sweep round failed")
+                outcome = SweepOutcome()
+            if outcome.verifier_checked >= BATCH_SIZE or outcome.lists_asked >= LIST_BATCH:
+                continue  # more are due: go on at once
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), poll_seconds)
+    finally:
+        # Also when cancelled (the app's shutdown wait ran out): another replica need not wait for
+        # the lease to lapse. Best effort: otherwise it lapses by itself.
+        with contextlib.suppress(Exception):
+            await release_lease(sessions, holder)

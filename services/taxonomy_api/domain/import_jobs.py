@@ -19,13 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.tables import ImportJob, ImportUpload
 from services.taxonomy_api.domain.imports import ImportKind, ImportRejected, import_framework
-from shared.db import Database, utcnow
+from shared.db import Database, allow_long_statements, utcnow
 from shared.errors import Forbidden, ProblemError, Unprocessable
 from shared.repository import TenantRepository
 
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30
+# An import is one transaction (it lands whole or not at all), bigger than any request: the whole ESCO
+# release has statements and parsing pauses longer than a request's bounds (shared/db.py), so its
+# transaction gets its own, still finite.
+IMPORT_STATEMENT_TIMEOUT_MS = 10 * 60_000
+IMPORT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 10 * 60_000
 HEARTBEAT_SECONDS = 1.0
 POLL_SECONDS = 1.0
 MAX_ATTEMPTS = 3
@@ -200,6 +205,9 @@ async def run_job(database: Database, job_id: uuid.UUID, worker: str, import_roo
                     return "failed"
                 org_id, kind, options, actor = job.org_id, job.kind, dict(job.options), job.created_by
                 paths = await _input_files(session, job, Path(scratch), import_roots)
+                await allow_long_statements(
+                    session, statement_ms=IMPORT_STATEMENT_TIMEOUT_MS, idle_ms=IMPORT_IDLE_IN_TRANSACTION_TIMEOUT_MS
+                )
                 started = time.perf_counter()
                 try:
                     outcome = await import_framework(session, org_id, kind, paths, options, actor=actor, progress=board)  # type: ignore[arg-type]
@@ -261,14 +269,36 @@ async def _input_files(session: AsyncSession, job: ImportJob, scratch: Path, imp
     return paths
 
 
+async def release_job(database: Database, job_id: uuid.UUID, worker: str) -> bool:
+    """Puts a job this worker abandons (the service is stopping) back in the queue at once, so another
+    replica takes it now rather than when the lease lapses; the cut-short attempt does not count
+    against the job's attempts. Nothing of it had landed: the import commits only at its end."""
+    async with database.sessions() as session:
+        result = await session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id, ImportJob.lease_owner == worker, ImportJob.status == "running")
+            .values(
+                status="queued", stage="queued", lease_owner=None, lease_until=None, attempts=ImportJob.attempts - 1
+            )
+        )
+        await session.commit()
+    return result.rowcount == 1
+
+
 async def run_import_worker(database: Database, import_roots: list[str], stop: asyncio.Event) -> None:
-    """Runs jobs until `stop` is set; a failing round (database away) is logged and retried."""
+    """Runs jobs until `stop` is set; a failing round (database away) is logged and retried. Cancelled
+    (the service stopping), it gives its current job back to the queue before it goes."""
     worker = uuid.uuid4().hex
     while not stop.is_set():
         try:
             job_id = await claim_next_job(database, worker)
             if job_id is not None:
-                status = await run_job(database, job_id, worker, import_roots)
+                try:
+                    status = await run_job(database, job_id, worker, import_roots)
+                except asyncio.CancelledError:
+                    with contextlib.suppress(Exception):  # best effort: otherwise the lease lapses
+                        await release_job(database, job_id, worker)
+                    raise
                 logger.info("import job %s %s", job_id, status)
                 continue
         except Exception:  # the worker must outlive a database outage or a reader's bug
