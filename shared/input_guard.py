@@ -73,8 +73,11 @@ def text_problem(body: bytes, where: str = "the request body") -> str | None:
 
 def upload_problem(data: bytes, content_type: str, where: str, *, as_text: bool = False) -> str | None:
     """A file from a multipart body, which the edge does not read into: screened as its media type says,
-    or as text when the route reads it as text whatever it was labelled (a CSV sent as octet-stream)."""
-    kind = "text" if as_text and body_kind(content_type) != "json" else body_kind(content_type)
+    or, when the route reads it as text whatever it was labelled (a CSV or a JSON file sent as
+    octet-stream), as JSON if it opens like JSON and as text otherwise."""
+    kind = body_kind(content_type)
+    if as_text and kind is None:
+        kind = "json" if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") else "text"
     if kind == "json":
         return json_problem(data, where)
     if kind == "text":
