@@ -85,12 +85,15 @@ def service_settings(database_urls: dict[str, str], auth_key_file: Path):
     """Build a service's settings for tests: its test database, the shared test signing key."""
 
     def build(settings_class: type, service: str, **overrides: object):
+        # The rate limit is counted in the session's database, so every test's public requests of the same
+        # minute would spend one budget: a test about the limit sets a limiter of its own (a budget name).
+        limits = {"public_rate_limit_per_minute": 1_000_000}
         return settings_class(
             database_url=database_urls[service],
             auth_private_key_file=auth_key_file,
             environment="dev",
             access_log=False,
-            **overrides,
+            **{**limits, **overrides},
         )
 
     return build

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from services.badge_issuer.db.tables import OutboxEvent
 from services.gap_engine.db.tables import WebhookSource
 from services.gap_engine.domain.taxonomy_client import certified_skills
-from shared.rate_limit import FixedWindowLimiter
+from shared.rate_limit import SharedWindowLimiter
 from shared.secret_box import MasterKeyError
 from shared.webhooks import signed_headers
 from tests.gap_engine.conftest import api_client_of
@@ -209,9 +209,9 @@ async def test_intake_with_the_sources_api_client_is_not_bound_by_the_public_rat
     await _trust(client, headers, issuer["did"])
     await _issue(issuer_client, headers, demo, issuer)
 
-    issuer_app.state.public_limiter = FixedWindowLimiter(1)
-    issuer_app.state.public_limiter.allow("testclient")  # the public budget of this address is spent
-    issuer_app.state.public_limiter.allow("127.0.0.1")
+    limiter = issuer_app.state.public_limiter = SharedWindowLimiter(1, budget=f"public-{uuid.uuid4().hex}")
+    for address in ("testclient", "127.0.0.1"):  # the public budget of this address is spent
+        await limiter.spend(issuer_app.state.database, address)
     response = await _deliver(
         client, source.json()["webhook_path"], signed_in_secret, await _event(issuer_app, org, "credential.issued")
     )

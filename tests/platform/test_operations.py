@@ -6,7 +6,6 @@ from services.taxonomy_api.app import create_app as create_taxonomy
 from services.taxonomy_api.db.tables import Organisation
 from services.taxonomy_api.provisioning import DEMO_ORGANISATION, bootstrap_organisation, seed_demo_organisation
 from services.taxonomy_api.settings import TaxonomySettings
-from shared.rate_limit import FixedWindowLimiter
 from tests.conftest import asgi_client
 from tests.tenancy import authenticated_routes, page_routes_without_an_auth_rule
 
@@ -90,14 +89,6 @@ async def test_bootstrap_and_demo_seed(service_settings):
             },
         )
         assert token.status_code == 200
-
-
-def test_public_rate_limit_counts_per_client_per_minute():
-    limiter = FixedWindowLimiter(per_minute=2)
-    assert limiter.allow("a", now=0) and limiter.allow("a", now=1)
-    assert not limiter.allow("a", now=2)
-    assert limiter.allow("b", now=2)
-    assert limiter.allow("a", now=61)
 
 
 async def test_every_page_route_states_who_may_see_it(each_service):

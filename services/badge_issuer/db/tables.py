@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import IdMixin, JSONType, TenantMixin, TimestampMixin, UTCDateTime, utcnow
 from shared.idempotency import IdempotencyRecordMixin
+from shared.rate_limit import RateLimitWindowMixin
 
 
 class Base(DeclarativeBase):
@@ -237,3 +238,10 @@ class WalletLink(IdMixin, TenantMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateLimitWindow(RateLimitWindowMixin, Base):
+    """Requests counted per client and minute for the public rate limit (shared/rate_limit.py), here so
+    that every replica of the service counts against one budget."""
+
+    __tablename__ = "rate_limit_windows"

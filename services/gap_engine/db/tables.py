@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import IdMixin, TenantMixin, TimestampMixin, UTCDateTime, utcnow
 from shared.idempotency import IdempotencyRecordMixin
+from shared.rate_limit import RateLimitWindowMixin
 
 
 class Base(DeclarativeBase):
@@ -397,3 +398,10 @@ class GapReportBody(Base):
     stale: Mapped[bool] = mapped_column(Boolean, default=False)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RateLimitWindow(RateLimitWindowMixin, Base):
+    """Requests counted per client and minute for the public rate limit (shared/rate_limit.py), here so
+    that every replica of the service counts against one budget."""
+
+    __tablename__ = "rate_limit_windows"

@@ -9,6 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.db import IdMixin, JSONType, TenantMixin, TimestampMixin, UTCDateTime, utcnow
 from shared.idempotency import IdempotencyRecordMixin
+from shared.rate_limit import RateLimitWindowMixin
 
 NAME_LENGTH = 200
 
@@ -456,3 +457,10 @@ class GovernanceEvent(IdMixin, TenantMixin, Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     previous_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class RateLimitWindow(RateLimitWindowMixin, Base):
+    """Requests counted per client and minute for the public rate limit (shared/rate_limit.py), here so
+    that every replica of the service counts against one budget."""
+
+    __tablename__ = "rate_limit_windows"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.taxonomy_api.db.tables import SignInFailure, User, UserLink, UserSession
@@ -149,24 +150,41 @@ async def request_reset(session: AsyncSession, email: str) -> tuple[User, str] |
     return user, await issue_link(session, user, RESET)
 
 
-async def _recent_failures(session: AsyncSession, column: object, value: str, since: datetime) -> int:
-    return int(await session.scalar(select(func.count()).where(column == value, SignInFailure.at > since)) or 0)
+async def _throttled_until(
+    session: AsyncSession, column: object, value: str, since: datetime, limit: int
+) -> datetime | None:
+    """When the sign-ins of `value` stop being throttled: the moment the `limit`-th most recent failure
+    leaves the window (None when fewer than `limit` failed within it)."""
+    at = await session.scalar(
+        select(SignInFailure.at)
+        .where(column == value, SignInFailure.at > since)
+        .order_by(SignInFailure.at.desc())
+        .offset(limit - 1)
+        .limit(1)
+    )
+    return None if at is None else at + THROTTLE_WINDOW
 
 
 async def authenticate(session: AsyncSession, email: str, password: str, address: str) -> User:
-    """The person with this email and password; throttled per email and per client address."""
+    """The person with this email and password; throttled per email and per client address (failures are
+    rows in the database, so every replica counts the same ones)."""
     email = normalise_email(email)[:320]
     address = address[:64]
     now = utcnow()
     since = now - THROTTLE_WINDOW
-    minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-    if (
-        await _recent_failures(session, SignInFailure.email, email, since) >= MAX_FAILURES_PER_EMAIL
-        or await _recent_failures(session, SignInFailure.address, address, since) >= MAX_FAILURES_PER_ADDRESS
-    ):
+    until = [
+        moment
+        for moment in (
+            await _throttled_until(session, SignInFailure.email, email, since, MAX_FAILURES_PER_EMAIL),
+            await _throttled_until(session, SignInFailure.address, address, since, MAX_FAILURES_PER_ADDRESS),
+        )
+        if moment is not None
+    ]
+    if until:
+        seconds = max(1, math.ceil((max(until) - now).total_seconds()))
         raise TooManyRequests(
-            f"Too many failed sign-ins. Try again in {minutes} minutes, or reset your password.",
-            retry_after=minutes * 60,
+            f"Too many failed sign-ins. Try again in {math.ceil(seconds / 60)} minutes, or reset your password.",
+            retry_after=seconds,
         )
     user = await session.scalar(select(User).where(User.email == email))
     matches = await _password_matches(user.password_hash if user else None, password)
