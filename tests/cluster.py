@@ -10,9 +10,10 @@ optionally haproxy in front, for tests (tests/cluster/, tests/faults/) and bench
         platform.replicas["badge_issuer"][0].kill()     # kill -9 of one replica (its whole process group)
         platform.replicas["badge_issuer"][0].start()    # the same replica again, same port; waits for /readyz
         platform.postgres.restart()                # fast shutdown + start; or .stop() ... .start() for an outage
-        platform.sql("badge_issuer", "SELECT count(*) FROM credentials")  # rows from a service's database
+        platform.sql("badge_issuer", "SELECT count(*) FROM credentials")  # rows (await platform.fetch(…) in a loop)
 
-`cluster(replicas=N, balancer=True, env={service: {NAME: value}}, postgres_url=None)`:
+`cluster(replicas=N, balancer=True, env={service: {NAME: value}}, postgres_url=None, client_addresses=(),
+subset_sizes=())`:
 - PostgreSQL: `postgres_url` (an admin URL, e.g. CREDSTACK_TEST_POSTGRES_URL) is reused, else a throwaway
   server is started with scripts/temp-postgres (only that one can be stopped and restarted). Each cluster
   gets three new databases, migrated once, and drops them at the end.
@@ -21,7 +22,12 @@ optionally haproxy in front, for tests (tests/cluster/, tests/faults/) and bench
   Every replica of a service shares its database, the token signing key and the master key; their public
   base URLs are the balancer's, so what one replica signs the other serves.
 - Balancer: haproxy (scripts/ensure-haproxy installs it), one frontend port per service, round robin per
-  request, health checks on /readyz every 0.5 s. `platform.direct(service, i)` is a replica's own URL.
+  request, health checks on /readyz every 0.5 s (down after 3 failures or 2 s timeouts); errors in haproxy.log.
+  `platform.direct(service, i)` is a replica's own URL.
+  Behind haproxy every request comes from 127.0.0.1; `client_addresses=("127.0.0.2",)` adds frontends
+  whose requests come from that loopback address (`platform.url(service, client="127.0.0.2")`), and
+  `subset_sizes=(1,)` frontends over the first replica only (`platform.url(service, replicas=1)`), so
+  a benchmark compares 1 and 2 replicas in one run.
 - `env` adds or overrides settings per service (e.g. {"gap_engine": {"CREDSTACK_GAP_STATUS_RECHECK_SECONDS": "5"}}).
 - Everything is stopped on exit (SIGTERM to each process group, SIGKILL after a grace period): no leftovers.
   CREDSTACK_CLUSTER_KEEP_LOGS=1 keeps `platform.work` (the logs, haproxy.cfg) for a post-mortem.
@@ -221,34 +227,54 @@ class Balancer:
 
     frontends: dict[str, int]
     folder: Path
+    client_frontends: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(service, client address) -> a frontend whose connections to the replicas come from that address."""
+    subset_frontends: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(service, k) -> a frontend balancing over the service's first k replicas only."""
     process: subprocess.Popen | None = None
 
     def config(self, replicas: dict[str, list[Replica]]) -> str:
         lines = [
             "global",
             "  maxconn 4096",
+            "  log stdout format raw local0",
             "defaults",
             "  mode http",
+            "  log global",
+            "  option httplog",
+            "  option dontlog-normal",  # only errors and abnormal ends (5xx, resets, timeouts) reach the log
             "  option http-keep-alive",
             "  timeout connect 2s",
             "  timeout client 60s",
             "  timeout server 60s",
             "  timeout http-keep-alive 30s",
+            # A replica busy signing answers /readyz late, not never: 3 missed checks of 2 s mark it down.
+            "  timeout check 2s",
             "  retries 2",
             "  option redispatch",
         ]
-        for service, port in self.frontends.items():
+        everyone = {service: len(group) for service, group in replicas.items()}
+        routes = [(service, None, everyone[service], service, port) for service, port in self.frontends.items()]
+        routes += [
+            (service, address, everyone[service], f"{service}_from_{address.replace('.', '_').replace(':', '_')}", port)
+            for (service, address), port in self.client_frontends.items()
+        ]
+        routes += [
+            (service, None, k, f"{service}_first_{k}", port) for (service, k), port in self.subset_frontends.items()
+        ]
+        for service, address, count, name, port in routes:
             lines += [
-                f"frontend {service}",
+                f"frontend {name}",
                 f"  bind 127.0.0.1:{port}",
-                f"  default_backend {service}_replicas",
-                f"backend {service}_replicas",
+                f"  default_backend {name}_replicas",
+                f"backend {name}_replicas",
                 "  balance roundrobin",
                 "  option httpchk GET /readyz",
                 "  http-check expect status 200",
+                *([f"  source {address}"] if address else []),
                 *(
-                    f"  server {replica.name} 127.0.0.1:{replica.port} check inter 500ms fall 2 rise 1"
-                    for replica in replicas[service]
+                    f"  server {replica.name} 127.0.0.1:{replica.port} check inter 500ms fall 3 rise 1"
+                    for replica in replicas[service][:count]
                 ),
             ]
         return "\n".join(lines) + "\n"
@@ -264,7 +290,7 @@ class Balancer:
             self.process = subprocess.Popen(
                 [binary, "-db", "-f", str(path)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        for port in self.frontends.values():
+        for port in [*self.frontends.values(), *self.client_frontends.values(), *self.subset_frontends.values()]:
             _wait_ready(f"http://127.0.0.1:{port}", READY_SECONDS, self.process)
 
     def stop(self) -> None:
@@ -284,8 +310,17 @@ class Cluster:
     master_key: str
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def url(self, service: str) -> str:
-        """Where clients reach the service: haproxy's frontend, or the first replica without a balancer."""
+    def url(self, service: str, client: str | None = None, replicas: int | None = None) -> str:
+        """Where clients reach the service: haproxy's frontend, or the first replica without a balancer.
+        `client` (one of cluster()'s client_addresses): the frontend whose requests reach the replicas
+        from that address, as another client would (a per-address budget of its own). `replicas` (one of
+        cluster()'s subset_sizes): the frontend over the first that many replicas only."""
+        if replicas is not None:
+            assert self.balancer is not None, "subsets need the balancer"
+            return f"http://127.0.0.1:{self.balancer.subset_frontends[(service, replicas)]}"
+        if client is not None:
+            assert self.balancer is not None, "client addresses need the balancer"
+            return f"http://127.0.0.1:{self.balancer.client_frontends[(service, client)]}"
         if self.balancer is not None:
             return f"http://127.0.0.1:{self.balancer.frontends[service]}"
         return self.replicas[service][0].url
@@ -297,17 +332,17 @@ class Cluster:
         token = self.authority.issue(org_id=org_id, client_id=client_id, scopes=scopes)
         return {"Authorization": f"Bearer {token}"}
 
-    def sql(self, service: str, query: str, *arguments: Any) -> list[asyncpg.Record]:
+    async def fetch(self, service: str, query: str, *arguments: Any) -> list[asyncpg.Record]:
         """Rows of one query on a service's database (its own connection, closed after)."""
+        connection = await asyncpg.connect(self.databases[service].replace("+asyncpg", ""))
+        try:
+            return await connection.fetch(query, *arguments)
+        finally:
+            await connection.close()
 
-        async def fetch() -> list[asyncpg.Record]:
-            connection = await asyncpg.connect(self.databases[service].replace("+asyncpg", ""))
-            try:
-                return await connection.fetch(query, *arguments)
-            finally:
-                await connection.close()
-
-        return asyncio.run(fetch())
+    def sql(self, service: str, query: str, *arguments: Any) -> list[asyncpg.Record]:
+        """`fetch` for code outside an event loop."""
+        return asyncio.run(self.fetch(service, query, *arguments))
 
     def seed_organisation(self, name: str) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
         """An organisation with the demo taxonomy, written straight into taxonomy_api's database."""
@@ -388,6 +423,8 @@ def cluster(
     balancer: bool = True,
     env: dict[str, dict[str, str]] | None = None,
     postgres_url: str | None = None,
+    client_addresses: tuple[str, ...] = (),
+    subset_sizes: tuple[int, ...] = (),
 ) -> Iterator[Cluster]:
     """Start everything (see the module docstring), yield the Cluster, stop everything."""
     assert replicas >= 1, "a cluster has at least one replica per service"
@@ -409,7 +446,12 @@ def cluster(
             upgrade(service, url)
         ports = {service: [free_port() for _ in range(replicas)] for service in SERVICES}
         if balancer:
-            front = Balancer({service: free_port() for service in SERVICES}, work)
+            front = Balancer(
+                {service: free_port() for service in SERVICES},
+                work,
+                {(service, address): free_port() for service in SERVICES for address in client_addresses},
+                {(service, k): free_port() for service in SERVICES for k in subset_sizes},
+            )
             urls = {service: f"http://127.0.0.1:{port}" for service, port in front.frontends.items()}
         else:
             urls = {service: f"http://127.0.0.1:{ports[service][0]}" for service in SERVICES}
