@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
+from shared import input_guard
 from shared.errors import Unprocessable
 
 
@@ -20,13 +21,18 @@ def is_multipart(request: Request) -> bool:
     return request.headers.get("content-type", "").startswith("multipart/form-data")
 
 
-async def read_upload(request: Request, field: str, missing: str) -> Upload:
+async def read_upload(request: Request, field: str, missing: str, *, as_text: bool = False) -> Upload:
     """The file in `field`, read up to the service's body bound plus one byte (so the caller can tell
-    an oversized one); `missing` is the problem detail when there is no such file."""
+    an oversized one); `missing` is the problem detail when there is no such file. A text or JSON file
+    (or any, with `as_text`) gets the screening the edge gives such bodies (shared/input_guard.py)."""
     max_bytes = request.app.state.settings.max_body_bytes
     async with request.form(max_files=1, max_fields=5, max_part_size=max_bytes) as form:
         upload = form.get(field)
         if not isinstance(upload, UploadFile):
             raise Unprocessable(missing, field=field)
         data = await upload.read(max_bytes + 1)
-        return Upload(data=data, filename=upload.filename or "", content_type=upload.content_type or "")
+        content_type = upload.content_type or ""
+    refused = input_guard.upload_problem(data, content_type, f"the file `{field}`", as_text=as_text)
+    if refused:
+        raise Unprocessable(refused, field=field)
+    return Upload(data=data, filename=upload.filename or "", content_type=content_type)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from shared.errors import Unauthorized, Unprocessable
+from shared.errors import PayloadTooLarge, Unauthorized
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks secret prefix, not a secret
 MAX_WEBHOOK_BODY_BYTES = 1_048_576
@@ -35,7 +35,7 @@ def verified_payload(secret: str, body: bytes, headers: dict[str, str]) -> tuple
     """(message id, parsed JSON) of a delivery whose signature and timestamp (±5 min) check out;
     401 otherwise. Receivers deduplicate on the returned id."""
     if len(body) > MAX_WEBHOOK_BODY_BYTES:
-        raise Unprocessable("The webhook body is too large.")
+        raise PayloadTooLarge(f"The webhook body exceeds the limit of {MAX_WEBHOOK_BODY_BYTES} bytes.")
     try:
         payload = Webhook(secret).verify(body, headers)
     except (WebhookVerificationError, ValueError) as exc:

@@ -1,6 +1,12 @@
 """The gap engine's own hostile-input cases from the fault probe: each a clear 4xx, never a 500."""
 
+import base64
+import json
+import os
 import uuid
+
+from shared.webhooks import MAX_WEBHOOK_BODY_BYTES
+from tests.badge_issuer.test_baking import chunk, hand_built_png
 
 
 async def test_an_hris_id_that_is_only_whitespace_is_a_422_not_a_500(client, headers):
@@ -41,3 +47,41 @@ async def test_a_credential_holding_an_integer_over_64_bits_is_refused(client, h
         headers={**headers, "content-type": "application/json"},
     )
     assert response.status_code == 422 and "64 bits" in response.json()["detail"]
+
+
+async def test_a_csv_uploaded_as_multipart_with_a_nul_byte_is_refused_whatever_its_label(client, headers):
+    """The edge screens a text/csv body but not a multipart one: the upload reader screens the file."""
+    for media_type in ("text/csv", "application/octet-stream"):
+        response = await client.post(
+            "/v1/employees/bulk/csv",
+            files={"file": ("people.csv", b"hris_id,name\nE-1,A\x00da\n", media_type)},
+            headers=headers,
+        )
+        assert response.status_code == 422, response.text
+        assert "NUL" in response.json()["detail"] and "file" in response.json()["detail"]
+
+
+async def test_a_webhook_body_over_its_bound_is_a_413(client, headers):
+    """Under the service's body bound (8 MiB) but over the webhook bound (1 MiB): too large, not invalid."""
+    source = {"name": "academy", "secret": "whsec_" + base64.b64encode(os.urandom(24)).decode()}
+    created = await client.post("/v1/webhook-sources", json=source, headers=headers)
+    assert created.status_code == 201, created.text
+    body = json.dumps({"type": "credential.issued", "pad": "x" * (MAX_WEBHOOK_BODY_BYTES + 1)}).encode()
+    response = await client.post(
+        created.json()["webhook_path"], content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413, response.text
+    assert str(MAX_WEBHOOK_BODY_BYTES) in response.json()["detail"]
+
+
+async def test_a_baked_credential_with_numbers_no_store_can_hold_is_rejected_not_a_500(client, headers):
+    """The edge cannot see into an image: an integer over 64 bits inside a baked PNG used to reach the
+    rejected record's insert (orjson) and answer 500."""
+    await client.put("/v1/employees/E-1", json={"name": "Ada"}, headers=headers)
+    for member in (b'"n": 18446744073709551616', b'"x": 1e400', b'"a": ' + b"[" * 5000 + b"]" * 5000):
+        image = hand_built_png(chunk(b"iTXt", b"openbadgecredential\x00\x00\x00\x00\x00{" + member + b"}"))
+        response = await client.post(
+            "/v1/employees/E-1/credentials/baked", files={"file": ("b.png", image, "image/png")}, headers=headers
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] == "rejected" and "baked credential" in response.json()["reasons"][0]

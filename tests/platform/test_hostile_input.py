@@ -23,8 +23,10 @@ def _problem(response, status: int = 422) -> str:
         (b'{"name": "a\x00b"}', "NUL byte"),
         (b'{"n": 18446744073709551616}', "64 bits"),
         (b'{"n": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested more than 64"),
+        (b'{"n": 1e400}', "range of a double"),
+        (b'{"n": -1' + b"0" * 400 + b".5}", "range of a double"),
     ],
-    ids=["escaped-nul", "raw-nul", "integer-over-64-bits", "nested-100000-deep"],
+    ids=["escaped-nul", "raw-nul", "integer-over-64-bits", "nested-100000-deep", "float-1e400", "float-400-digits"],
 )
 async def test_a_json_body_with_what_no_field_accepts_is_refused_on_every_service(each_service, payload, expected):
     async def check(app, client, name):
@@ -47,7 +49,16 @@ async def test_what_merely_looks_hostile_reaches_the_route(each_service):
     upload are all legitimate: the route answers (here 401/422 of its own), not the guard."""
 
     async def check(app, client, name):
-        legit = json.dumps({"name": "C:\\u0000dir", "id": "184467440737095516161844", "x": 0.12345678901234567890123})
+        legit = json.dumps(
+            {
+                "name": "C:\\u0000dir",
+                "id": "184467440737095516161844",
+                "x": 0.12345678901234567890123,
+                "big": 1.5e308,
+                "wide": 12345678901234567890.5,
+                "text": "1e400",
+            }
+        )
         response = await client.post(POST_ROUTES[name], content=legit, headers={"content-type": "application/json"})
         assert response.status_code != 500
         assert "NUL" not in response.text and "64 bits" not in response.text

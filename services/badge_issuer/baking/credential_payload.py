@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.badge_issuer.baking.errors import BakingError, InvalidImageError
+from shared import input_guard
 
 BakedCredential = str | dict[str, Any]
 """A compact JWS string, or the credential as a JSON object."""
@@ -42,9 +43,14 @@ def serialize_credential(credential: str | Mapping[str, Any], *, max_bytes: int,
 
 
 def parse_credential_text(text: str) -> BakedCredential:
-    """Classify extracted text: a JSON object, or a compact JWS; anything else is malformed."""
+    """Classify extracted text: a JSON object, or a compact JWS; anything else is malformed. The JSON
+    gets the edge's screening (shared/input_guard.py), which cannot see into an image: a NUL, a number
+    past 64 bits or double range, or deep nesting is refused here, before it is parsed or stored."""
     stripped = text.strip()
     if stripped.startswith("{"):
+        refused = input_guard.json_problem(stripped.encode("utf-8"), "the baked credential")
+        if refused:
+            raise InvalidImageError(refused)
         try:
             parsed = json.loads(stripped)
         except (ValueError, RecursionError) as exc:

@@ -118,7 +118,7 @@ async def bulk_upsert_employees_csv(
     as a text/csv body or as multipart/form-data in the field `file`, as the other uploads take
     files: the same upsert as the JSON form, with errors naming the CSV line."""
     if is_multipart(request):
-        upload = await read_upload(request, "file", "Send the CSV in the multipart field `file`.")
+        upload = await read_upload(request, "file", "Send the CSV in the multipart field `file`.", as_text=True)
         if len(upload.data) > request.app.state.settings.max_body_bytes:
             raise PayloadTooLarge("The CSV is over the body limit.")
         data = upload.data

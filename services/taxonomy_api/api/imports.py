@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from services.taxonomy_api.db.tables import IdempotencyRecord, ImportJob
 from services.taxonomy_api.domain import import_jobs
 from services.taxonomy_api.domain.imports import IMPORT_KINDS, ImportKind
+from shared import input_guard
 from shared.auth import requires
 from shared.db import get_session
 from shared.errors import PayloadTooLarge, Unprocessable
@@ -99,6 +100,9 @@ async def import_server_files(
     return _with_location(response, orjson.loads(response.body)["id"])
 
 
+ZIP_MAGIC = b"PK\x03\x04"
+
+
 @router.post(
     "/uploads",
     status_code=202,
@@ -142,7 +146,16 @@ async def import_uploaded_files(
             data = await upload.read(limit + 1)
             if len(data) > limit:
                 raise PayloadTooLarge(f"{upload.filename} is over the upload limit of {limit} bytes.")
-            uploads.append((upload.filename or "upload", data))
+            name = upload.filename or "upload"
+            # The import reads the file as text or JSON; a zip is binary (its members are not screened here).
+            refused = (
+                None
+                if data.startswith(ZIP_MAGIC)
+                else input_guard.upload_problem(data, upload.content_type or "", f"the file {name}", as_text=True)
+            )
+            if refused:
+                raise Unprocessable(refused, field="files")
+            uploads.append((name, data))
     if not uploads:
         raise Unprocessable("Send the files to import in the field `files`.", field="files")
     fingerprint = UploadFingerprint(

@@ -213,3 +213,24 @@ async def test_a_case_package_uploaded_comes_back_from_the_export_route(
     assert {item["identifier"] for item in package["CFItems"]} == {item["identifier"] for item in original["CFItems"]}
     own = await client.get("/v1/versions/draft/export", params={"format": f"case-{case_version}"}, headers=headers)
     assert own.status_code == 200 and schema_errors(own.json(), case_version) == []
+
+
+async def test_an_uploaded_file_with_what_no_field_accepts_is_refused_before_a_job_is_queued(
+    client, taxonomy_app, org, bearer
+) -> None:
+    """The edge cannot read into a multipart body: each file is screened as text or JSON (whatever its
+    label) when it arrives, so a NUL or a 2**64 never reaches a job that would fail on it at the insert."""
+    headers = bearer(org, "admin")
+    cases = [
+        ("csv", ("skills.csv", (SKILLS_CSV + "acme:nul,N\x00ul,,,,,\n").encode(), "text/csv"), "NUL"),
+        ("csv", ("skills.csv", (SKILLS_CSV + "acme:nul,N\x00ul,,,,,\n").encode(), "application/octet-stream"), "NUL"),
+        ("case", ("case.json", b'{"CFDocument": {"title": "a\\u0000b"}}', "application/octet-stream"), "NUL"),
+        ("case", ("case.json", b'{"CFDocument": {"n": 18446744073709551616}}', "application/json"), "64 bits"),
+    ]
+    for kind, upload, expected in cases:
+        answer = await client.post(
+            "/v1/imports/uploads", data={"kind": kind}, files=[("files", upload)], headers=headers
+        )
+        assert answer.status_code == 422, answer.text
+        assert expected in answer.json()["detail"] and upload[0] in answer.json()["detail"]
+    assert (await client.get("/v1/imports", headers=headers)).json()["items"] == []
