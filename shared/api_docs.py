@@ -16,13 +16,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
-
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 
 from shared.auth import CLIENT_CREDENTIALS_SCHEME, Authenticator
 from shared.db import get_session
@@ -207,7 +206,9 @@ def _document_operation(operation: dict[str, Any], method: str, dependant: Depen
             response["description"] = _ERROR_DESCRIPTIONS[status]
     for status, response in responses.items():
         if status.isdigit() and int(status) >= 400:
-            response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA_NAME}"}}}
+            response["content"] = {
+                PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA_NAME}"}}
+            }
             if int(status) in (429, 503):
                 response.setdefault("headers", {})["Retry-After"] = _RETRY_AFTER
     required_headers = {
