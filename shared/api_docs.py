@@ -1,8 +1,13 @@
-"""Interactive API docs (Swagger UI at /docs, ReDoc at /redoc) that work with no internet.
+"""Interactive API docs (Swagger UI at /docs, ReDoc at /redoc) that work with no internet, and an
+OpenAPI document that lists every error a route can answer.
 
 FastAPI's own pages load their scripts from a CDN, so they are blank on an air-gapped machine. The
 files come from the fastapi-offline package instead and are served by each service itself, under a
 path that carries the package's version: a new version is a new URL, so browsers may keep them a year.
+
+The errors are derived here, once, from what each route declares (an auth dependency answers 401/403,
+a path parameter 404, a body 400/413/422, a database session 503 and, on a write, 409; the public rate
+limit 429) and are all documented as problem+json, which is what shared/errors.py answers.
 """
 
 from importlib.metadata import version
@@ -11,13 +16,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.auth import CLIENT_CREDENTIALS_SCHEME
-from shared.errors import NotFound
+from shared.auth import CLIENT_CREDENTIALS_SCHEME, Authenticator
+from shared.db import get_session
+from shared.errors import PROBLEM_MEDIA_TYPE, NotFound
+from shared.idempotency import IDEMPOTENCY_HEADER, MAX_KEY_LENGTH, IdempotencyKeyHeader
+from shared.rate_limit import public_rate_limit
 
 DOCS_PATH = "/docs"
 REDOC_PATH = "/redoc"
@@ -53,9 +63,11 @@ def install_api_docs(app: FastAPI, *, token_url: str) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schemes = generate().get("components", {}).get("securitySchemes", {})
+            document = generate()
+            schemes = document.get("components", {}).get("securitySchemes", {})
             if CLIENT_CREDENTIALS_SCHEME in schemes:
                 schemes[CLIENT_CREDENTIALS_SCHEME]["flows"]["clientCredentials"]["tokenUrl"] = token_url
+            document_errors(app, document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -124,3 +136,114 @@ class PathCORSMiddleware:
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+# --- errors in the OpenAPI document ---------------------------------------------------------------
+
+PROBLEM_SCHEMA_NAME = "Problem"
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": PROBLEM_SCHEMA_NAME,
+    "description": "RFC 9457 problem details; some problems add members of their own (errors, retry_after, ...).",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri", "description": "Identifies the kind of problem."},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "What went wrong with this request, for people."},
+        "errors": {
+            "type": "array",
+            "description": "Each invalid field, on a 422.",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 0}}
+_ERROR_DESCRIPTIONS = {
+    400: "The body cannot be read as the media type it declares",
+    401: "No access token, or one that is invalid or expired",
+    403: "The access token lacks a scope this route needs",
+    404: "No such object (in the caller's organisation, where the route is authenticated)",
+    409: "The change conflicts with existing data (a duplicate, or an object still referred to)",
+    413: "The body is larger than this route accepts",
+    422: "Invalid request: the problem names each invalid field",
+    429: "Rate limited: Retry-After says when to come back",
+    503: "The database or a service this one depends on is unavailable: retry after Retry-After",
+}
+# FastAPI's own description of the 422 it adds to every route with a parameter: replaced by ours.
+_FASTAPI_VALIDATION_DESCRIPTION = "Validation Error"
+_WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def document_errors(app: FastAPI, document: dict[str, Any]) -> None:
+    """Give every operation the error statuses its route can answer, each as problem+json, and mark
+    the headers its dependencies require as required."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components[PROBLEM_SCHEMA_NAME] = _PROBLEM_SCHEMA
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        path_item = document["paths"].get(route.path_format, {})
+        for method in route.methods or ():
+            operation = path_item.get(method.lower())
+            if operation is not None:
+                _document_operation(operation, method, route.dependant)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if unused not in str(document["paths"]):
+            components.pop(unused, None)
+
+
+def _document_operation(operation: dict[str, Any], method: str, dependant: Dependant) -> None:
+    calls = list(_dependency_calls(dependant))
+    responses = operation.setdefault("responses", {})
+    for status in sorted(error_statuses(operation, method, calls)):
+        response = responses.setdefault(str(status), {})
+        if response.get("description") in (None, "", _FASTAPI_VALIDATION_DESCRIPTION):
+            response["description"] = _ERROR_DESCRIPTIONS[status]
+    for status, response in responses.items():
+        if status.isdigit() and int(status) >= 400:
+            response["content"] = {
+                PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA_NAME}"}}
+            }
+            if int(status) in (429, 503):
+                response.setdefault("headers", {})["Retry-After"] = _RETRY_AFTER
+    required_headers = {
+        IDEMPOTENCY_HEADER.lower() for call in calls if isinstance(call, IdempotencyKeyHeader) and call.required
+    }
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "header" and parameter["name"].lower() in required_headers:
+            parameter["required"] = True
+            parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def error_statuses(operation: dict[str, Any], method: str, calls: list[Any]) -> set[int]:
+    """The error statuses a route answers, from what it declares. Every route may be refused at the
+    edge (a NUL character in its URL is a 422, shared/input_guard.py)."""
+    statuses = {422}
+    parameters = operation.get("parameters", [])
+    if any(parameter["in"] == "path" for parameter in parameters):
+        statuses.add(404)
+    if "requestBody" in operation:
+        statuses |= {400, 413}
+    if any(isinstance(call, Authenticator) for call in calls):
+        statuses |= {401, 403}
+    if public_rate_limit in calls:
+        statuses |= {401, 429}  # a bearer token on a public route is checked: a bad one is a 401
+    if get_session in calls:
+        statuses.add(503)
+        if method in _WRITE_METHODS:
+            statuses.add(409)
+    return statuses
+
+
+def _dependency_calls(dependant: Dependant):  # noqa: ANN202 - a generator of callables
+    pending = list(dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        yield dependency.call
+        pending.extend(dependency.dependencies)

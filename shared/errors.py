@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.web.negotiation import prefers_html
 
@@ -165,6 +167,18 @@ def _looks_unreachable(exc: DBAPIError) -> bool:
     return any(word in text for word in words)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (RFC 9110 §15.5.6): Starlette's own 405 names only
+    the methods of the first route whose path matched, so GET /v1/skills/{id} hid its PUT and DELETE."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):  # included routers flattened
+        route_methods = route.methods
+        # PARTIAL: the path matches and the method does not; FULL cannot happen here (that route served).
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route_methods
+    return sorted(methods)
+
+
 class SignInRequired(Unauthorized):
     """A page needs a signed-in person: browsers are sent to sign in, programs get the 401."""
 
@@ -214,9 +228,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         slug = "not-found" if exc.status_code == 404 else f"http-{exc.status_code}"
-        return _answer(
-            request, exc.status_code, str(exc.detail), str(exc.detail), slug, headers=getattr(exc, "headers", None)
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return _answer(request, exc.status_code, str(exc.detail), str(exc.detail), slug, headers=headers)
 
     @app.exception_handler(RecursionError)
     async def _too_deep(request: Request, exc: RecursionError) -> Response:

@@ -5,10 +5,10 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Integer, String, UniqueConstraint, Uuid, select
@@ -20,6 +20,7 @@ from shared.db import JSONType, UTCDateTime, utcnow
 from shared.errors import Unprocessable
 
 MAX_KEY_LENGTH = 255
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class IdempotencyRecordMixin:
@@ -46,6 +47,40 @@ def idempotency_key(request: Request) -> str | None:
     if not key or len(key) > MAX_KEY_LENGTH:
         raise Unprocessable(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
     return key
+
+
+class IdempotencyKeyHeader:
+    """Dependency declaring a route's Idempotency-Key header, optional or required; the OpenAPI
+    document marks the required one required (shared/api_docs.py reads `required`)."""
+
+    def __init__(self, *, required: bool, description: str) -> None:
+        self.required = required
+        self.description = description
+
+    def __call__(
+        self,
+        request: Request,
+        # Declared for the OpenAPI document; read (trimmed, bounded) by idempotency_key below.
+        _: Annotated[
+            str | None,
+            Header(
+                alias=IDEMPOTENCY_HEADER,
+                description="The caller's unique id for this request: a retry with the same key gets the first answer.",
+            ),
+        ] = None,
+    ) -> str | None:
+        key = idempotency_key(request)
+        if key is None and self.required:
+            raise Unprocessable(
+                f"The {IDEMPOTENCY_HEADER} header is required: {self.description}", header=IDEMPOTENCY_HEADER
+            )
+        return key
+
+
+# `dependencies=[HONOURS_IDEMPOTENCY_KEY]` on a creating route that replays a retry (create_once).
+HONOURS_IDEMPOTENCY_KEY = Depends(
+    IdempotencyKeyHeader(required=False, description="send a unique id for this request.")
+)
 
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:

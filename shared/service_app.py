@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -74,7 +74,12 @@ def _operations_router(service: str) -> APIRouter:
             )
         return JSONResponse({"status": "ready", "service": service, "migration": current})
 
-    @router.get("/metrics", summary="Prometheus metrics", description="Public (operational counters only).")
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        description="Public (operational counters only), in Prometheus' text format.",
+        response_class=PlainTextResponse,
+    )
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -130,3 +130,107 @@ async def test_the_token_endpoint_documents_examples_it_accepts(service_settings
         )
         assert response.status_code == 200, response.text
         assert response.json()["scope"] == " ".join(sorted(scope.split()))
+
+
+def _operations(document: dict) -> list[tuple[str, str, dict]]:
+    methods = {"get", "post", "put", "patch", "delete"}
+    return [
+        (method.upper(), path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in methods
+    ]
+
+
+async def test_every_error_is_documented_as_problem_json(each_service):
+    """What shared/errors.py answers for every error, the document says, on every operation."""
+
+    async def check(app, client, name):
+        document = (await client.get("/openapi.json")).json()
+        problem = document["components"]["schemas"]["Problem"]
+        assert problem["required"] == ["type", "title", "status", "detail"]
+        assert "HTTPValidationError" not in document["components"]["schemas"]
+        for method, path, operation in _operations(document):
+            errors = {status: response for status, response in operation["responses"].items() if status >= "400"}
+            assert "422" in errors, f"{name} {method} {path}: a NUL in the URL is a 422 everywhere"
+            for status, response in errors.items():
+                assert list(response["content"]) == ["application/problem+json"], f"{name} {method} {path} {status}"
+                assert response["content"]["application/problem+json"]["schema"] == {
+                    "$ref": "#/components/schemas/Problem"
+                }
+                assert response["description"]
+
+    await each_service(check)
+
+
+async def test_error_statuses_follow_what_each_route_declares(each_service):
+    """Auth gives 401/403, a path id 404, a body 400/413, a session 503 (and 409 on a write), the
+    public rate limit 429: derived from each route's dependencies, not listed by hand."""
+
+    async def check(app, client, name):
+        document = (await client.get("/openapi.json")).json()
+        for method, path, operation in _operations(document):
+            statuses = set(operation["responses"])
+            where = f"{name} {method} {path}"
+            if operation.get("security"):
+                assert {"401", "403"} <= statuses, where
+            if "{" in path:
+                assert "404" in statuses, where
+            if "requestBody" in operation:
+                assert {"400", "413"} <= statuses, where
+            for limited in ("429", "503"):
+                if limited in statuses:
+                    assert "Retry-After" in operation["responses"][limited]["headers"], where
+        skills = document["paths"].get("/v1/skills/{item_id}")
+        if skills is not None:  # the taxonomy: a read and a write on the database
+            assert {"404", "503"} <= set(skills["get"]["responses"]) and "409" not in skills["get"]["responses"]
+            assert {"409", "503"} <= set(skills["put"]["responses"])
+        public = document["paths"].get("/v1/public/credentials/{credential_id}")
+        if public is not None:  # the issuer's public, rate-limited page
+            assert {"401", "404", "429"} <= set(public["get"]["responses"]) and "security" not in public["get"]
+        assert "503" not in document["paths"]["/healthz"]["get"]["responses"]  # no database behind it
+        metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+        assert list(metrics) == ["text/plain"]
+
+    await each_service(check)
+
+
+async def test_the_idempotency_key_is_required_where_the_issuer_requires_it(each_service):
+    async def check(app, client, name):
+        if name != "badge_issuer":
+            return
+        document = (await client.get("/openapi.json")).json()
+
+        def key(path: str) -> dict:
+            parameters = document["paths"][path]["post"]["parameters"]
+            (header,) = [parameter for parameter in parameters if parameter["name"] == "Idempotency-Key"]
+            return header
+
+        required = key("/v1/assessment-results")
+        assert required["required"] is True and required["schema"]["type"] == "string"
+        assert required["schema"]["minLength"] == 1
+        for honoured in ("/v1/issuers", "/v1/webhook-subscriptions"):  # replayed when sent, not required
+            assert key(honoured)["required"] is False
+        missing = await client.post("/v1/assessment-results", json={})
+        assert missing.status_code in (401, 422)  # auth first: the header is checked for a caller
+
+    await each_service(check)
+
+
+async def test_a_405_allows_every_method_the_path_serves(each_service):
+    """Starlette's 405 named the methods of the first route matching the path only (GET of
+    /v1/skills/{id} hid PUT and DELETE); the Allow header now lists them all."""
+    expected = {
+        "taxonomy_api": ("/v1/skills/3fa85f64-5717-4562-b3fc-2c963f66afa6", "DELETE, GET, PUT"),
+        "badge_issuer": ("/v1/webhook-subscriptions", "GET, POST"),
+        "gap_engine": ("/v1/trusted-issuers/3fa85f64-5717-4562-b3fc-2c963f66afa6", "DELETE, PATCH"),
+    }
+
+    async def check(app, client, name):
+        path, allowed = expected[name]
+        response = await client.request("OPTIONS", path)
+        assert response.status_code == 405
+        assert response.headers["allow"] == allowed
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+    await each_service(check)

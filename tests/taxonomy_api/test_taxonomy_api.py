@@ -302,3 +302,18 @@ async def test_summaries_and_messages_built_from_a_noun_use_the_right_article(cl
     assert (await client.post("/v1/achievements", json=body, headers=headers)).status_code == 201
     again = await client.post("/v1/achievements", json=body, headers=headers)
     assert again.status_code == 409 and again.json()["detail"].startswith("An achievement named"), again.text
+
+
+async def test_the_uploads_path_is_not_read_as_an_import_job(client, headers):
+    """GET /v1/imports/uploads was taken for the job "uploads" (a 422 about a malformed id); it is a
+    method the uploads route does not serve."""
+    response = await client.get("/v1/imports/uploads", headers=headers)
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+
+
+async def test_no_identity_provider_is_a_documented_404(client, headers):
+    for method in ("GET", "DELETE"):
+        response = await client.request(method, "/v1/identity-provider", headers=headers)
+        assert response.status_code == 404
+        document = (await client.get("/openapi.json")).json()
+        assert "404" in document["paths"]["/v1/identity-provider"][method.lower()]["responses"]

@@ -2,18 +2,20 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.api.deps import ERRORS, AssessmentsWriter, base_url, key_vault, taxonomy
 from services.badge_issuer.db.tables import IdempotencyRecord
 from services.badge_issuer.domain import bulk_issuance, credentials, issuance
 from shared.db import get_session
-from shared.errors import PROBLEM_MEDIA_TYPE, Unprocessable
-from shared.idempotency import create_once, idempotency_key
+from shared.errors import PROBLEM_MEDIA_TYPE
+from shared.idempotency import IdempotencyKeyHeader, create_once
 from shared.schemas.issuer import AssessmentResultIn, BulkAssessmentIn, BulkOut, IssuanceOut
 
 router = APIRouter(prefix="/v1/assessment-results", tags=["issuance"])
+# The platform's id for the result: without it a retry after a lost answer would issue twice.
+_RESULT_KEY = IdempotencyKeyHeader(required=True, description="send the platform's unique id for this result.")
 
 
 @router.post(
@@ -31,23 +33,12 @@ async def post_assessment_result(
     request: Request,
     body: AssessmentResultIn,
     caller: AssessmentsWriter,
-    idempotency_key_header: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="Required. The platform's id for this result: a retry with the same key gets the same answer.",
-        ),
-    ] = None,
+    _: Annotated[str | None, Depends(_RESULT_KEY)],
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     """Judges the result against the achievement's criteria in taxonomy_api (fetched with the caller's
     token, which needs taxonomy:read too) and issues a signed Open Badges 3.0 credential, or answers 422
     with the reason, which is recorded. The same Idempotency-Key always yields the same answer."""
-    if idempotency_key(request) is None:
-        raise Unprocessable(
-            "The Idempotency-Key header is required: send the platform's unique id for this result.",
-            header="Idempotency-Key",
-        )
     context = _context(request, caller.client_id)
     response = await create_once(
         session,

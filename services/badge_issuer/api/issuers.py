@@ -11,7 +11,7 @@ from services.badge_issuer.db.tables import IdempotencyRecord, Issuer
 from services.badge_issuer.domain import credentials, issuers
 from shared.db import get_session
 from shared.etag import json_with_etag
-from shared.idempotency import create_once
+from shared.idempotency import HONOURS_IDEMPOTENCY_KEY, create_once
 from shared.pagination import Page
 from shared.schemas.issuer import IssuerIn, IssuerOut, KeyRevocationIn, KeyType
 
@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1/issuers", tags=["issuers"])
     summary="Create an issuer profile",
     status_code=201,
     response_model=IssuerOut,
+    dependencies=[HONOURS_IDEMPOTENCY_KEY],
     responses={**ERRORS, 422: {"description": "Invalid body"}},
 )
 async def create_issuer(

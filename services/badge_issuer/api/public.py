@@ -166,7 +166,13 @@ async def public_baked_svg(
 
 
 @router.get(
-    PREFIX + "/status-lists/{status_list_id}", summary="A signed Bitstring Status List credential", responses=NOT_FOUND
+    PREFIX + "/status-lists/{status_list_id}",
+    summary="A signed Bitstring Status List credential",
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"application/vc+ld+json": {"schema": {"type": "object"}}}},
+        304: {"description": "Not modified: the client's If-None-Match holds the current ETag"},
+    },
 )
 async def public_status_list(
     request: Request, status_list_id: uuid.UUID, session: AsyncSession = Depends(get_session)

@@ -11,7 +11,7 @@ from services.badge_issuer.db.tables import IdempotencyRecord, WebhookSubscripti
 from services.badge_issuer.domain import webhooks
 from shared.db import get_session
 from shared.etag import json_with_etag
-from shared.idempotency import create_once
+from shared.idempotency import HONOURS_IDEMPOTENCY_KEY, create_once
 from shared.pagination import Page
 from shared.schemas.issuer import (
     DeliveryStatus,
@@ -30,6 +30,7 @@ router = APIRouter(prefix="/v1/webhook-subscriptions", tags=["webhooks"])
     summary="Subscribe to credential events",
     status_code=201,
     response_model=WebhookSubscriptionCreatedOut,
+    dependencies=[HONOURS_IDEMPOTENCY_KEY],
     responses={
         **ERRORS,
         422: {"description": "Invalid body, or a URL the outbound policy refuses (not https, a private address)"},

@@ -189,7 +189,8 @@ def _options(raw: object) -> dict[str, Any]:
     return options
 
 
-@router.get("/{job_id}", response_model=ImportJobOut, summary="Get an import job", responses=ERRORS)
+# `:uuid`: GET /v1/imports/uploads is a method the uploads route lacks (405), not a job named "uploads".
+@router.get("/{job_id:uuid}", response_model=ImportJobOut, summary="Get an import job", responses=ERRORS)
 async def get_import_job(
     job_id: uuid.UUID, caller: ImportAdmin, session: AsyncSession = Depends(get_session)
 ) -> dict[str, Any]:

@@ -28,6 +28,8 @@ ERRORS = {
     401: {"description": "No or invalid access token"},
     403: {"description": "The token lacks the scope"},
     404: {"description": "Not found in the caller's organisation"},
+    # The cached reads open their session by hand (only on a miss), so no dependency says so.
+    503: {"description": "The database is unavailable: retry after Retry-After"},
 }
 WRITE_ERRORS = {
     **ERRORS,

@@ -162,7 +162,12 @@ async def put_identity_provider(
     return _provider_out(request, provider)
 
 
-@api.get("/identity-provider", response_model=IdentityProviderOut, summary="Show the organisation's identity provider")
+@api.get(
+    "/identity-provider",
+    response_model=IdentityProviderOut,
+    summary="Show the organisation's identity provider",
+    responses={404: {"description": "The organisation has no identity provider"}},
+)
 async def get_identity_provider(
     request: Request, caller: Admin, session: AsyncSession = Depends(get_session)
 ) -> IdentityProviderOut:
@@ -170,7 +175,12 @@ async def get_identity_provider(
     return _provider_out(request, await single_sign_on.provider_of(session, caller.org_id))
 
 
-@api.delete("/identity-provider", status_code=204, summary="Switch single sign-on off")
+@api.delete(
+    "/identity-provider",
+    status_code=204,
+    summary="Switch single sign-on off",
+    responses={404: {"description": "The organisation has no identity provider"}},
+)
 async def delete_identity_provider(caller: Admin, session: AsyncSession = Depends(get_session)) -> Response:
     """Admin. People sign in with their passwords again; sessions already open stay open."""
     await single_sign_on.remove_provider(session, caller.org_id)
