@@ -538,7 +538,7 @@ async def seed_demo_people(
     client_secret: str,
     *,
     plan: DemoPlan | None = None,
-    wait_seconds: float = 120.0,
+    wait_seconds: float = 300.0,
     progress: Callable[[str], None] = _stderr,
 ) -> DemoSummary:
     """Seeds the plan with the organisation's admin client and waits (bounded) until the gap engine
