@@ -45,6 +45,7 @@ ANCHOR = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 WINDOW_START = ANCHOR - timedelta(days=548)
 LAST_ASSESSMENT = ANCHOR - timedelta(days=7)
 PASS_MARK = 70
+DELIVERIES_PAGE = 200
 HOLDINGS_IN_FLIGHT = 8  # the gap engine's per-employee reads while waiting, at once
 EMAIL_DOMAIN = "demo.credstack.invalid"
 
@@ -569,6 +570,10 @@ async def seed_demo_people(
         body = {"employees": employees}
         _ok(await gap.post("/v1/employees/bulk", json=body, headers=_key("employees", body)))
         issued = await _assessments(issuer, plan, catalogue, profile["id"])
+        progress(
+            f"demo: {len(plan.results)} assessment results posted in bulk, {len(plan.results) - plan.refused} "
+            f"issued with {plan.capstones} capstones ({time.monotonic() - started:.0f} s)"
+        )
         for hris_id, achievement, reason in plan.revoked:
             credential_id = issued[(hris_id, achievement)]
             _ok(await issuer.post(f"/v1/credentials/{credential_id}/revoke", json={"reason": reason}), 200, 409)
@@ -758,9 +763,10 @@ def _caught_up(at_issuer: dict[str, bool], at_gap: dict[str, dict]) -> tuple[int
 
 
 async def _deliveries(issuer: httpx.AsyncClient, subscription: str, status: str) -> int:
-    """How many of the subscription's deliveries have `status` (one page: 200 means "200 or more")."""
+    """How many of the subscription's deliveries have `status` (one page: DELIVERIES_PAGE means that
+    many or more)."""
     path = f"/v1/webhook-subscriptions/{subscription}/deliveries"
-    return len(_ok(await issuer.get(path, params={"status": status, "limit": 200})).json()["items"])
+    return len(_ok(await issuer.get(path, params={"status": status, "limit": DELIVERIES_PAGE})).json()["items"])
 
 
 async def _wait_for_gap_engine(
@@ -785,7 +791,7 @@ async def _wait_for_gap_engine(
                 break
             state = f"it holds {settled} of the issuer's {len(at_issuer)} credentials as it should"
         else:
-            state = f"{pending} webhook deliveries pending"
+            state = f"{pending}{'+' if pending >= DELIVERIES_PAGE else ''} webhook deliveries pending"
         if state != last:
             progress(f"demo: waiting for the gap engine ({time.monotonic() - started:.0f} s): {state}…")
             last = state
