@@ -1,6 +1,6 @@
 """The demo organisation's people and evidence: a fixed plan, seeded through the public APIs.
 
-taxonomy_api's provisioning seeds the demo taxonomy (DESIGN.md §8) before the services start; this
+taxonomy_api's provisioning seeds the demo taxonomy (the Communication pathway) before the services start; this
 module, once they answer, gives that organisation its people and their evidence the way a real
 deployment would get them: an issuer profile, the gap engine's trust in it and the signed webhook pair,
 role sync, the HRIS's employees, assessment results from the learning platform (badges, a few refused
@@ -9,9 +9,10 @@ Idempotency-Key or an upsert, or a lookup first), so a second start changes noth
 
 The plan is drawn from a fixed random seed and dated against a fixed moment (ANCHOR), so tests and
 screenshots see the same people, badges and figures every time. The KPI values are made up to show
-what the KPI-linkage view does with real data: the uplifts follow the reported figures of §8 (handle
-time about -13 % after Active listening, project delay days about -15 % after Conflict navigation),
-with noise; they prove nothing about the real world.
+what the KPI-linkage view does with real data: the uplifts follow figures reported for these badges
+(handle time about -13 % after Active listening, project delay days about -15 % after Conflict
+navigation), with noise, and client satisfaction carries a planted effect (PLANTED_PAIR) for the
+question "which two badges precede top-quartile scores?"; they prove nothing about the real world.
 """
 
 import asyncio
@@ -171,7 +172,7 @@ HEADS = {
 }
 # Chance of each badge by the person's role: Active listening, then Conflict navigation once they hold it.
 RATES = {CSA: (0.75, 0.3), PM: (0.9, 0.6), BM: (1.0, 0.85), AM: (0.8, 0.35)}
-# The role a member may aim at next (a lateral move: an intermediate credential comes first, §8).
+# The role a member may aim at next (a lateral move, which an intermediate credential should precede).
 LATERAL_MOVES = {CSA: PM, PM: BM, AM: BM}
 # A role the provisioning does not seed, added through the taxonomy API: (job family, requirements as
 # (skill, level, weight, criticality)).
@@ -271,7 +272,7 @@ def _days(rng: random.Random, low: int, high: int) -> timedelta:
 
 
 def _hire_date(rng: random.Random) -> date:
-    if rng.random() < 0.3:  # a new hire within the window: their first badge within 90 days (§8)
+    if rng.random() < 0.3:  # a new hire within the window: their first badge within 90 days
         return (WINDOW_START + _days(rng, 0, 480)).date()
     return (WINDOW_START - _days(rng, 60, 3000)).date()
 
@@ -619,7 +620,7 @@ async def _taxonomy_additions(taxonomy: httpx.AsyncClient) -> dict[str, str]:
                     "expected_uplift_low": 10,
                     "expected_uplift_high": 10,
                     "unit": "points",
-                    "source": "reported figures (DESIGN.md §8)",
+                    "source": "reported figure for peer coaching programmes (not measured by CredStack)",
                 }
             ],
             "tags": ["communication", "coaching"],
@@ -737,16 +738,13 @@ async def _holdings(issuer: httpx.AsyncClient, gap: httpx.AsyncClient, plan: Dem
     """The issuer's credentials (document id -> revoked) and the gap engine's (document id -> item)."""
     at_issuer = {c["credential"]["id"]: c["status"]["revoked"] for c in await _all(issuer, "/v1/credentials")}
 
-    async def received(hris_id: str) -> list[dict[str, Any]]:
-        return _ok(await gap.get(f"/v1/employees/{hris_id}/credentials")).json()["items"]
-
     in_flight = asyncio.Semaphore(HOLDINGS_IN_FLIGHT)
 
-    async def bounded(hris_id: str) -> list[dict[str, Any]]:
+    async def received(hris_id: str) -> list[dict[str, Any]]:
         async with in_flight:
-            return await received(hris_id)
+            return _ok(await gap.get(f"/v1/employees/{hris_id}/credentials")).json()["items"]
 
-    lists = await asyncio.gather(*(bounded(p.hris_id) for p in plan.people))
+    lists = await asyncio.gather(*(received(p.hris_id) for p in plan.people))
     at_gap = {item["credential_id"]: item for items in lists for item in items}
     return at_issuer, at_gap
 
