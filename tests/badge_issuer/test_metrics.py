@@ -8,10 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from services.badge_issuer.app import create_app as create_issuer_app
 from services.badge_issuer.db.tables import OutboxEvent, WebhookDelivery
 from shared.db import utcnow
 from tests.badge_issuer.conftest import idempotent
 from tests.badge_issuer.test_api_webhooks import deliver, receiver, subscribe  # noqa: F401
+from tests.conftest import asgi_client
 from tests.metrics import MetricsReader
 
 
@@ -72,7 +74,15 @@ async def test_verification_is_counted_by_format_and_verdict(client, headers, as
     assert after.delta(before, "credstack_verification_duration_seconds_count", format="data-integrity") == 4
 
 
-async def test_outbox_backlog_is_read_from_the_database(client, issuer_app, headers, assessment, subscribe, deliver):  # noqa: F811
+async def test_outbox_backlog_is_read_from_the_database(
+    client,
+    issuer_app,
+    issuer_settings,
+    headers,
+    assessment,
+    subscribe,  # noqa: F811
+    deliver,  # noqa: F811
+):
     metrics = MetricsReader(client)
     pending, age = "credstack_outbox_pending_deliveries", "credstack_outbox_oldest_pending_age_seconds"
     empty = await metrics.read()  # `deliver` set aside what other tests left pending
@@ -93,7 +103,21 @@ async def test_outbox_backlog_is_read_from_the_database(client, issuer_app, head
     behind = await metrics.read()
     assert behind.value(pending) == 3
     assert 600 <= behind.value(age) < 660
+    # A second replica on the same database, which delivered nothing, reports the same backlog.
+    async for replica in asgi_client(create_issuer_app(issuer_settings())):
+        seen_by_replica = await MetricsReader(replica).read()
+    assert seen_by_replica.value(pending) == 3 and 600 <= seen_by_replica.value(age) < 660
 
     assert await deliver() == 3
     caught_up = await metrics.read()
     assert (caught_up.value(pending), caught_up.value(age)) == (0, 0)
+
+
+async def test_metrics_answer_when_the_database_is_away(issuer_settings):
+    """A scrape during a database outage still answers: the backlog gauges keep their last value and
+    each probe that failed is counted."""
+    away = issuer_settings().model_copy(update={"database_url": "postgresql+asyncpg://nobody@127.0.0.1:9/none"})
+    app = create_issuer_app(away)
+    async for client in asgi_client(app):
+        scrape = await MetricsReader(client).read()
+    assert scrape.value("credstack_background_events_total", event="metrics_probe_failed") == 2  # both gauges
