@@ -1,4 +1,5 @@
-"""`credstack`: migrate, bootstrap an organisation, seed the demo, run the embedded platform."""
+"""`credstack`: migrate, bootstrap an organisation, seed the demo (into the embedded platform or a
+running install), run one service or the embedded platform."""
 
 import argparse
 import asyncio
@@ -75,6 +76,25 @@ def run_service(service: str, *, host: str, port: int | None, workers: int) -> N
     )
 
 
+def _seed_demo(args: argparse.Namespace) -> int:
+    from services import demo_data
+    from services.platform import DEMO_CREDENTIALS_FILE, page_urls, seed_running_install
+
+    settings = _settings("taxonomy_api")
+    defaults = page_urls(settings)
+    urls = demo_data.ServiceUrls(
+        (args.taxonomy_url or defaults.taxonomy).rstrip("/"),
+        (args.issuer_url or defaults.issuer).rstrip("/"),
+        (args.gap_url or defaults.gap_engine).rstrip("/"),
+    )
+    try:
+        asyncio.run(seed_running_install(settings, urls, args.credentials_file or DEMO_CREDENTIALS_FILE))
+    except demo_data.DemoSeedError as error:
+        print(f"credstack demo: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="credstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +121,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, help="default: the port of the service's public base URL")
     run.add_argument("--workers", type=int, default=1, help="worker processes (uvicorn)")
+    demo = commands.add_parser(
+        "demo",
+        help="seed the demo organisation into an install that is running: its taxonomy, admin client and "
+        "users through the taxonomy database (CREDSTACK_TAXONOMY_DATABASE_URL), its people and evidence "
+        "through the three services' APIs",
+    )
+    demo.add_argument("--taxonomy-url", help="default: CREDSTACK_TAXONOMY_PAGE_URL (http://127.0.0.1:8001)")
+    demo.add_argument("--issuer-url", help="default: CREDSTACK_ISSUER_PAGE_URL (http://127.0.0.1:8002)")
+    demo.add_argument(
+        "--gap-url",
+        help="default: CREDSTACK_GAP_PAGE_URL (http://127.0.0.1:8003); the issuer delivers webhooks here, "
+        "so it must be reachable from the issuer",
+    )
+    demo.add_argument(
+        "--credentials-file",
+        type=Path,
+        help="where the demo's admin client and sign-in passwords are kept (mode 600); "
+        "default var/demo-credentials.json",
+    )
     serve = commands.add_parser("serve", help="migrate, seed the demo organisation, run all three services")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--no-demo", action="store_true", help="do not seed the demo organisation")
@@ -133,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _revision(args.service, args.message)
     elif args.command == "run":
         run_service(args.service, host=args.host, port=args.port, workers=args.workers)
+    elif args.command == "demo":
+        return _seed_demo(args)
     elif args.command == "serve":
         from services.platform import serve_platform
 

@@ -1,6 +1,6 @@
 """The demo organisation's people and evidence: a fixed plan, seeded through the public APIs.
 
-taxonomy_api's provisioning seeds the demo taxonomy (DESIGN.md §8) before the services start; this
+taxonomy_api's provisioning seeds the demo taxonomy (the Communication pathway) before the services start; this
 module, once they answer, gives that organisation its people and their evidence the way a real
 deployment would get them: an issuer profile, the gap engine's trust in it and the signed webhook pair,
 role sync, the HRIS's employees, assessment results from the learning platform (badges, a few refused
@@ -9,9 +9,10 @@ Idempotency-Key or an upsert, or a lookup first), so a second start changes noth
 
 The plan is drawn from a fixed random seed and dated against a fixed moment (ANCHOR), so tests and
 screenshots see the same people, badges and figures every time. The KPI values are made up to show
-what the KPI-linkage view does with real data: the uplifts follow the reported figures of §8 (handle
-time about -13 % after Active listening, project delay days about -15 % after Conflict navigation),
-with noise; they prove nothing about the real world.
+what the KPI-linkage view does with real data: the uplifts follow figures reported for these badges
+(handle time about -13 % after Active listening, project delay days about -15 % after Conflict
+navigation), with noise, and client satisfaction carries a planted effect (PLANTED_PAIR) for the
+question "which two badges precede top-quartile scores?"; they prove nothing about the real world.
 """
 
 import asyncio
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import select
@@ -44,9 +46,11 @@ ANCHOR = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 WINDOW_START = ANCHOR - timedelta(days=548)
 LAST_ASSESSMENT = ANCHOR - timedelta(days=7)
 PASS_MARK = 70
+DELIVERIES_PAGE = 200
+HOLDINGS_IN_FLIGHT = 8  # the gap engine's per-employee reads while waiting, at once
 EMAIL_DOMAIN = "demo.credstack.invalid"
 
-CSA, PM, BM = "Customer Service Agent", "Project Manager", "Bid Manager"
+CSA, PM, BM, AM = "Customer Service Agent", "Project Manager", "Bid Manager", "Account Manager"
 AL = "Active listening (Foundational)"
 CN = "Conflict navigation (Intermediate)"
 SS = "Strategic storytelling (Advanced)"
@@ -59,8 +63,12 @@ CSAT = "client satisfaction"
 AHT = "average handle time (first-call resolution)"
 DELAY = "project delay days"
 # The metrics with enough people on each side for the KPI-linkage view (at least 10 holders and 10
-# non-holders of some achievement); project delay days has too few project managers, and says so.
-LINKED_METRICS = {CSAT: "increase", AHT: "decrease"}
+# non-holders of some achievement): client satisfaction for everyone, handle time for the agents,
+# project delay days for the project managers.
+LINKED_METRICS = {CSAT: "increase", AHT: "decrease", DELAY: "decrease"}
+# "Which two badges precede top-quartile client-satisfaction scores?": these two (and the capstone
+# that holding both awards, Strategic storytelling, which goes with them).
+PLANTED_PAIR = (AL, CN)
 
 FIRST_NAMES = [
     "Ada",
@@ -145,15 +153,39 @@ LAST_NAMES = [
 
 # (department, team, lead's current role, lead's target role, members' role, members)
 TEAMS = (
-    ("Customer Operations", "Support North", CSA, PM, CSA, 11),
-    ("Customer Operations", "Support South", CSA, PM, CSA, 10),
-    ("Customer Operations", "Service Desk", CSA, None, CSA, 8),
-    ("Delivery and Sales", "Project Delivery", PM, BM, PM, 10),
-    ("Delivery and Sales", "Bids", BM, None, BM, 6),
+    ("Customer Operations", "Support North", CSA, PM, CSA, 36),
+    ("Customer Operations", "Support South", CSA, PM, CSA, 34),
+    ("Customer Operations", "Support East", CSA, None, CSA, 32),
+    ("Customer Operations", "Service Desk", CSA, None, CSA, 30),
+    ("Customer Operations", "Escalations", CSA, PM, CSA, 20),
+    ("Customer Operations", "Onboarding", CSA, None, CSA, 20),
+    ("Delivery and Sales", "Project Delivery", PM, BM, PM, 26),
+    ("Delivery and Sales", "Programme Office", PM, None, PM, 20),
+    ("Delivery and Sales", "Bids", BM, None, BM, 14),
+    ("Client Success", "Key Accounts", AM, BM, AM, 24),
+    ("Client Success", "Customer Success", AM, None, AM, 30),
 )
-HEADS = {"Customer Operations": ("E-1000", PM), "Delivery and Sales": ("E-2000", BM)}
+HEADS = {
+    "Customer Operations": ("E-1000", PM),
+    "Delivery and Sales": ("E-2000", BM),
+    "Client Success": ("E-3000", AM),
+}
 # Chance of each badge by the person's role: Active listening, then Conflict navigation once they hold it.
-RATES = {CSA: (0.75, 0.3), PM: (0.9, 0.6), BM: (1.0, 0.85)}
+RATES = {CSA: (0.75, 0.3), PM: (0.9, 0.6), BM: (1.0, 0.85), AM: (0.8, 0.35)}
+# The role a member may aim at next (a lateral move, which an intermediate credential should precede).
+LATERAL_MOVES = {CSA: PM, PM: BM, AM: BM}
+# A role the provisioning does not seed, added through the taxonomy API: (job family, requirements as
+# (skill, level, weight, criticality)).
+ADDED_ROLES = {
+    AM: (
+        "Client Success",
+        (
+            ("Active listening", 2, 2.0, "must"),
+            ("Conflict navigation", 2, 1.0, "should"),
+            ("Peer coaching", 1, 1.0, "should"),
+        ),
+    ),
+}
 REVOCATION_REASONS = (
     "Assessment voided: the observer's notes were missing from the evidence.",
     "Issued against the wrong assessment form; the learner is re-assessed.",
@@ -240,7 +272,7 @@ def _days(rng: random.Random, low: int, high: int) -> timedelta:
 
 
 def _hire_date(rng: random.Random) -> date:
-    if rng.random() < 0.3:  # a new hire within the window: their first badge within 90 days (§8)
+    if rng.random() < 0.3:  # a new hire within the window: their first badge within 90 days
         return (WINDOW_START + _days(rng, 0, 480)).date()
     return (WINDOW_START - _days(rng, 60, 3000)).date()
 
@@ -260,14 +292,17 @@ def build_plan(seed: int = SEED) -> DemoPlan:
 
     for department, (head_id, head_role) in HEADS.items():
         add(head_id, department, None, None, head_role, None, is_lead=True)
-    for number, (department, team, lead_role, lead_target, member_role, members) in enumerate(TEAMS):
-        prefix = HEADS[department][0][:3]
-        lead_id = f"{prefix}{number + 1}00"
+    teams_so_far: Counter[str] = Counter()
+    for department, team, lead_role, lead_target, member_role, members in TEAMS:
+        # E-<department><team in the department><member>: E-1100 leads Support North, E-1101 is in it.
+        teams_so_far[department] += 1
+        prefix = f"{HEADS[department][0][:3]}{teams_so_far[department]}"
+        lead_id = f"{prefix}00"
         add(lead_id, department, team, HEADS[department][0], lead_role, lead_target, is_lead=True)
         for index in range(1, members + 1):
-            lateral = {CSA: PM, PM: BM}.get(member_role)
+            lateral = LATERAL_MOVES.get(member_role)
             target = lateral if lateral and rng.random() < 0.2 else None
-            add(f"{lead_id[:-2]}{index:02d}", department, team, lead_id, member_role, target)
+            add(f"{prefix}{index:02d}", department, team, lead_id, member_role, target)
 
     manager = next(p for p in people if p.team == "Support North" and p.is_lead)
     employee = next(p for p in people if p.manager_hris_id == manager.hris_id)
@@ -342,6 +377,13 @@ def _months() -> list[tuple[date, date]]:
     return sorted(months)
 
 
+def _csat_uplift(person: DemoPerson, listened: bool, navigates: bool) -> float:
+    """The planted effect the KPI-linkage view finds: a little for each Communication step, most for
+    holding both (PLANTED_PAIR). Leads and heads take the escalated cases and score lower whatever they
+    hold, so the pairs only they hold (Peer coaching with anything) are not what precedes the top."""
+    return 2 * listened + 1 * navigates + 7 * (listened and navigates) - 6 * person.is_lead
+
+
 def _observations(rng: random.Random, plan: DemoPlan) -> list[dict[str, Any]]:
     """Monthly values for the months each person was employed: client satisfaction for everyone,
     handle time for agents, project delay days for project managers. A badge moves a value only from
@@ -352,7 +394,7 @@ def _observations(rng: random.Random, plan: DemoPlan) -> list[dict[str, Any]]:
         metrics = [CSAT]
         if person.current_role == CSA and not person.is_lead:
             metrics.append(AHT)
-        if person.current_role == PM and person.team == "Project Delivery":
+        if person.current_role == PM and not person.is_lead:
             metrics.append(DELAY)
         for start, end in _months():
             if start < person.hire_date:
@@ -360,12 +402,7 @@ def _observations(rng: random.Random, plan: DemoPlan) -> list[dict[str, Any]]:
             held = plan.counted(person.hris_id, datetime.combine(start, datetime.min.time(), tzinfo=UTC))
             listened, navigates = AL in held, CN in held
             values = {
-                CSAT: 74
-                + baseline[CSAT]
-                + rng.gauss(0, 2.5)
-                + 4 * listened
-                + 3 * navigates
-                + 3 * (listened and navigates),
+                CSAT: 74 + baseline[CSAT] + rng.gauss(0, 2.5) + _csat_uplift(person, listened, navigates),
                 AHT: (8.5 + baseline[AHT] + rng.gauss(0, 0.4)) * (0.87 if listened else 1.0),
                 DELAY: (18 + baseline[DELAY] + rng.gauss(0, 1.5)) * (0.85 if navigates else 1.0),
             }
@@ -443,6 +480,26 @@ class DemoSummary:
         )
 
 
+def where_to_look(pages: ServiceUrls, plan: DemoPlan, credentials_file: str) -> list[str]:
+    """The lines a newcomer reads at the end of the seeding: each page of the story, by URL."""
+    metric = quote(CSAT)
+    employee, manager = plan.person(plan.employee_hris_id), plan.person(plan.manager_hris_id)
+    first, second = PLANTED_PAIR
+    return [
+        "Where to look:",
+        f"  sign in          {pages.taxonomy}/sign-in  (users and passwords: {credentials_file})",
+        f"  organisation     {pages.gap_engine}/dashboard",
+        f"  teams            {pages.gap_engine}/dashboard/teams  ({manager.name} leads {manager.team})",
+        f"  an employee      {pages.gap_engine}/dashboard/employees/{employee.hris_id}  ({employee.name})",
+        f"  KPI linkage      {pages.gap_engine}/dashboard/kpis?metric={metric}  (which two badges precede "
+        f"top-quartile client satisfaction? {first.split(' (')[0]} and {second.split(' (')[0]})",
+        f"  as JSON          {pages.gap_engine}/v1/kpis/{metric}/linkage",
+        f"  verify a badge   {pages.issuer}/verify",
+        f"  wallet           {pages.issuer}/wallet  (signed in as {employee.email})",
+        f"  API docs         {pages.taxonomy}/docs  {pages.issuer}/docs  {pages.gap_engine}/docs",
+    ]
+
+
 def _ok(response: httpx.Response, *statuses: int) -> httpx.Response:
     if response.status_code not in (statuses or (200, 201)):
         request = response.request
@@ -483,7 +540,7 @@ async def seed_demo_people(
     client_secret: str,
     *,
     plan: DemoPlan | None = None,
-    wait_seconds: float = 120.0,
+    wait_seconds: float = 300.0,
     progress: Callable[[str], None] = _stderr,
 ) -> DemoSummary:
     """Seeds the plan with the organisation's admin client and waits (bounded) until the gap engine
@@ -514,6 +571,10 @@ async def seed_demo_people(
         body = {"employees": employees}
         _ok(await gap.post("/v1/employees/bulk", json=body, headers=_key("employees", body)))
         issued = await _assessments(issuer, plan, catalogue, profile["id"])
+        progress(
+            f"demo: {len(plan.results)} assessment results posted in bulk, {len(plan.results) - plan.refused} "
+            f"issued with {plan.capstones} capstones ({time.monotonic() - started:.0f} s)"
+        )
         for hris_id, achievement, reason in plan.revoked:
             credential_id = issued[(hris_id, achievement)]
             _ok(await issuer.post(f"/v1/credentials/{credential_id}/revoke", json={"reason": reason}), 200, 409)
@@ -526,7 +587,8 @@ async def seed_demo_people(
 async def _taxonomy_additions(taxonomy: httpx.AsyncClient) -> dict[str, str]:
     """Peer coaching and the Coaching pathway (Active listening, then Peer coaching, to the advanced
     capstone), beside the Communication pathway the provisioning seeded: so one person can hold several
-    badges, one pathway complete and the other partway. Returns achievement ids by name."""
+    badges, one pathway complete and the other partway; and the Account Manager role. Returns
+    achievement ids by name."""
     skills = {s["name"]: s for s in await _all(taxonomy, "/v1/skills")}
     listening = skills["Active listening"]
     if "Peer coaching" not in skills:
@@ -558,7 +620,7 @@ async def _taxonomy_additions(taxonomy: httpx.AsyncClient) -> dict[str, str]:
                     "expected_uplift_low": 10,
                     "expected_uplift_high": 10,
                     "unit": "points",
-                    "source": "reported figures (DESIGN.md §8)",
+                    "source": "reported figure for peer coaching programmes (not measured by CredStack)",
                 }
             ],
             "tags": ["communication", "coaching"],
@@ -566,6 +628,19 @@ async def _taxonomy_additions(taxonomy: httpx.AsyncClient) -> dict[str, str]:
         achievements[name] = _ok(
             await taxonomy.post("/v1/achievements", json=body, headers=_key("badge", body))
         ).json()["id"]
+    existing_roles = {role["name"] for role in await _all(taxonomy, "/v1/roles")}
+    for name, (family, requirements) in ADDED_ROLES.items():
+        if name in existing_roles:
+            continue
+        body = {
+            "name": name,
+            "job_family": family,
+            "requirements": [
+                {"skill_id": skills[skill]["id"], "level": level, "weight": weight, "criticality": criticality}
+                for skill, level, weight, criticality in requirements
+            ],
+        }
+        _ok(await taxonomy.post("/v1/roles", json=body, headers=_key("role", body)))
     if "Coaching" not in {p["name"] for p in await _all(taxonomy, "/v1/pathways")}:
         body = {
             "name": "Coaching",
@@ -663,8 +738,11 @@ async def _holdings(issuer: httpx.AsyncClient, gap: httpx.AsyncClient, plan: Dem
     """The issuer's credentials (document id -> revoked) and the gap engine's (document id -> item)."""
     at_issuer = {c["credential"]["id"]: c["status"]["revoked"] for c in await _all(issuer, "/v1/credentials")}
 
+    in_flight = asyncio.Semaphore(HOLDINGS_IN_FLIGHT)
+
     async def received(hris_id: str) -> list[dict[str, Any]]:
-        return _ok(await gap.get(f"/v1/employees/{hris_id}/credentials")).json()["items"]
+        async with in_flight:
+            return _ok(await gap.get(f"/v1/employees/{hris_id}/credentials")).json()["items"]
 
     lists = await asyncio.gather(*(received(p.hris_id) for p in plan.people))
     at_gap = {item["credential_id"]: item for items in lists for item in items}
@@ -683,9 +761,10 @@ def _caught_up(at_issuer: dict[str, bool], at_gap: dict[str, dict]) -> tuple[int
 
 
 async def _deliveries(issuer: httpx.AsyncClient, subscription: str, status: str) -> int:
-    """How many of the subscription's deliveries have `status` (one page: 200 means "200 or more")."""
+    """How many of the subscription's deliveries have `status` (one page: DELIVERIES_PAGE means that
+    many or more)."""
     path = f"/v1/webhook-subscriptions/{subscription}/deliveries"
-    return len(_ok(await issuer.get(path, params={"status": status, "limit": 200})).json()["items"])
+    return len(_ok(await issuer.get(path, params={"status": status, "limit": DELIVERIES_PAGE})).json()["items"])
 
 
 async def _wait_for_gap_engine(
@@ -710,7 +789,7 @@ async def _wait_for_gap_engine(
                 break
             state = f"it holds {settled} of the issuer's {len(at_issuer)} credentials as it should"
         else:
-            state = f"{pending} webhook deliveries pending"
+            state = f"{pending}{'+' if pending >= DELIVERIES_PAGE else ''} webhook deliveries pending"
         if state != last:
             progress(f"demo: waiting for the gap engine ({time.monotonic() - started:.0f} s): {state}…")
             last = state

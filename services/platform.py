@@ -21,6 +21,7 @@ from services.taxonomy_api.settings import TaxonomySettings
 from shared.settings import VAR_DIR
 
 READY_SECONDS = 60.0
+DEMO_CREDENTIALS_FILE = VAR_DIR / "demo-credentials.json"
 SIGN_INS = (("admin", "the organisation's admin"), ("manager", "a team lead"), ("employee", "an agent"))
 
 
@@ -75,22 +76,54 @@ async def _wait_ready(urls: list[str]) -> None:
                 await asyncio.sleep(0.2)
 
 
-async def _seed_when_ready(urls: demo_data.ServiceUrls, credentials: dict[str, str]) -> None:
+async def seed_and_show(
+    urls: demo_data.ServiceUrls, pages: demo_data.ServiceUrls, credentials: dict[str, str], path: Path
+) -> demo_data.DemoSummary:
+    """The demo's people and evidence through the services' APIs at `urls`, then what was seeded and
+    where to look (`pages`: the URLs people open, which may differ from those this machine calls)."""
+    summary = await demo_data.seed_demo_people(
+        urls, uuid.UUID(credentials["org_id"]), credentials["client_id"], credentials["client_secret"]
+    )
+    print(summary.line(), file=sys.stderr)
+    for line in demo_data.where_to_look(pages, demo_data.build_plan(), str(path)):
+        print(line, file=sys.stderr)
+    return summary
+
+
+def page_urls(settings: TaxonomySettings) -> demo_data.ServiceUrls:
+    return demo_data.ServiceUrls(settings.taxonomy_page_url, settings.issuer_page_url, settings.gap_page_url)
+
+
+async def _seed_when_ready(
+    urls: demo_data.ServiceUrls, pages: demo_data.ServiceUrls, credentials: dict[str, str], path: Path
+) -> None:
     """Never raises: a demo that cannot be seeded is reported, and the services go on serving."""
     try:
         await _wait_ready([urls.taxonomy, urls.issuer, urls.gap_engine])
-        summary = await demo_data.seed_demo_people(
-            urls, uuid.UUID(credentials["org_id"]), credentials["client_id"], credentials["client_secret"]
-        )
-        print(summary.line(), file=sys.stderr)
+        await seed_and_show(urls, pages, credentials, path)
     except Exception as error:  # noqa: BLE001 - a failed demo must not take the services down with it
         print(f"The demo organisation's people were not seeded: {error!r}", file=sys.stderr)
 
 
+async def seed_running_install(settings: TaxonomySettings, urls: demo_data.ServiceUrls, path: Path) -> None:
+    """`credstack demo`: the demo organisation's taxonomy, admin client and sign-in users written
+    through the taxonomy database (as `serve` and `bootstrap` do: no API creates an organisation), then
+    its people and evidence through the APIs of the services already running at `urls`."""
+    credentials = await prepare_demo(settings, path)
+    if credentials is None:
+        raise demo_data.DemoSeedError(
+            f"the demo organisation exists but {path} (its admin client's secret) is gone; "
+            "pass the file that `credstack serve` or an earlier `credstack demo` wrote"
+        )
+    _announce(credentials, path, f"{urls.taxonomy}/sign-in")
+    await _wait_ready([urls.taxonomy, urls.issuer, urls.gap_engine])
+    await seed_and_show(urls, urls, credentials, path)
+
+
 async def _serve(host: str, seed_demo: bool) -> None:
     credentials = None
+    settings, path = TaxonomySettings(), DEMO_CREDENTIALS_FILE
     if seed_demo:
-        settings, path = TaxonomySettings(), VAR_DIR / "demo-credentials.json"
         credentials = await prepare_demo(settings, path)
         if credentials is None:
             print(f"The demo organisation exists but {path} is gone: its people are not seeded.", file=sys.stderr)
@@ -115,7 +148,9 @@ async def _serve(host: str, seed_demo: bool) -> None:
     taxonomy, issuer, gap = (f"http://{loopback}:{_port(app)}" for app in apps)
     tasks = [server.serve() for server in servers]
     if credentials is not None:
-        tasks.append(_seed_when_ready(demo_data.ServiceUrls(taxonomy, issuer, gap), credentials))
+        tasks.append(
+            _seed_when_ready(demo_data.ServiceUrls(taxonomy, issuer, gap), page_urls(settings), credentials, path)
+        )
     await asyncio.gather(*tasks)
 
 

@@ -279,7 +279,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "2"},
         )
 
+    # Reached only by an error raised outside RequestContextMiddleware (which answers the rest itself,
+    # through unhandled_error_response, so the 500 carries the request id and keeps the connection).
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error")
-        return _answer(request, 500, "Internal error", "An internal error occurred.", "internal")
+        return unhandled_error_response(request, exc)
+
+
+def unhandled_error_response(request: Request, exc: Exception) -> Response:
+    """A bug's answer: logged with its traceback (and the request id, from the context), answered as a
+    500 problem that says nothing of the cause."""
+    logger.error("unhandled error", exc_info=exc)
+    return _answer(request, 500, "Internal error", "An internal error occurred.", "internal")

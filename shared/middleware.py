@@ -10,10 +10,11 @@ import uuid
 from collections.abc import Mapping
 
 import orjson
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import input_guard
-from shared.errors import PROBLEM_MEDIA_TYPE, problem_body
+from shared.errors import PROBLEM_MEDIA_TYPE, problem_body, unhandled_error_response
 from shared.observability import ServiceMetrics, request_id_var
 
 access_logger = logging.getLogger("credstack.access")
@@ -146,6 +147,12 @@ class RequestContextMiddleware:
                 raise
             status_holder[0] = 413
             await _send_problem(send, 413, "Payload too large", _too_large(limit), "payload-too-large", request_id)
+        except Exception as error:
+            # Answered here, not by Starlette's ServerErrorMiddleware (outside this one): its 500 would
+            # miss the request id, and its re-raise makes uvicorn close the keep-alive connection.
+            if started_response:
+                raise
+            await unhandled_error_response(Request(scope), error)(scope, receive, tagged_send)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")

@@ -81,7 +81,9 @@ def _operations_router(service: str) -> APIRouter:
         response_class=PlainTextResponse,
     )
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        service_metrics: ServiceMetrics = request.app.state.metrics
+        await service_metrics.refresh_from_database(request.app.state.database.sessions)
+        return Response(generate_latest(service_metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from services.badge_issuer.api import assessments, credentials, issuers, pages, public, verification, wallet, webhooks
 from services.badge_issuer.domain import outbox
 from services.badge_issuer.domain.key_vault import KeyVault, master_key_from_settings
+from services.badge_issuer.domain.outbox_lag import register_outbox_gauges
 from services.badge_issuer.domain.taxonomy_client import TaxonomyClient
 from services.badge_issuer.settings import IssuerSettings
 from shared.safe_fetch import Resolver, SafeFetcher
@@ -64,6 +65,7 @@ def create_app(
         ],
     )
     app.state.key_vault = vault
+    register_outbox_gauges(app.state.metrics)
     taxonomy_http = httpx.AsyncClient(
         base_url=settings.taxonomy_url, transport=taxonomy_transport, timeout=settings.taxonomy_timeout_seconds
     )

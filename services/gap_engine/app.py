@@ -14,6 +14,7 @@ from services.gap_engine.api import credentials, employees, gaps, insights, page
 from services.gap_engine.domain import status_sweep
 from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.page_tokens import PageAuthorizations
+from services.gap_engine.domain.recheck_lag import register_recheck_gauges
 from services.gap_engine.domain.service_tokens import ServiceTokens
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
 from services.gap_engine.settings import GapSettings
@@ -87,6 +88,7 @@ def create_app(
         grace=timedelta(seconds=settings.status_grace_seconds),
         lease=timedelta(seconds=settings.status_sweep_lease_seconds),
     )
+    register_recheck_gauges(app.state.metrics, app.state.sweep_policy.recheck)
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:

@@ -43,7 +43,7 @@ async def _seed(platform) -> tuple[dict[str, str], dict[str, str]]:  # noqa: ANN
     org_id = uuid.UUID(admin["org_id"])
     logins = {**admin, **await demo_data.ensure_demo_users(settings, org_id, PLAN)}
     urls = demo_data.ServiceUrls(*(platform.urls[s] for s in ("taxonomy_api", "badge_issuer", "gap_engine")))
-    await demo_data.seed_demo_people(urls, org_id, admin["client_id"], admin["client_secret"], wait_seconds=60)
+    await demo_data.seed_demo_people(urls, org_id, admin["client_id"], admin["client_secret"])
     async with httpx.AsyncClient() as http:
         token = await http.post(
             f"{urls.taxonomy}/oauth/token",

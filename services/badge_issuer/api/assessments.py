@@ -1,15 +1,18 @@
 """Assessment results from learning platforms: the door through which credentials are issued."""
 
+import time
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.badge_issuer.api.deps import ERRORS, AssessmentsWriter, base_url, key_vault, taxonomy
+from services.badge_issuer.api.deps import ERRORS, AssessmentsWriter, base_url, key_vault, metrics, taxonomy
 from services.badge_issuer.db.tables import IdempotencyRecord
 from services.badge_issuer.domain import bulk_issuance, credentials, issuance
+from services.badge_issuer.domain.issuance_metrics import record_answer
 from shared.db import get_session
-from shared.errors import PROBLEM_MEDIA_TYPE
+from shared.errors import PROBLEM_MEDIA_TYPE, ProblemError, problem_body
 from shared.idempotency import IdempotencyKeyHeader, create_once
 from shared.schemas.issuer import AssessmentResultIn, BulkAssessmentIn, BulkOut, IssuanceOut
 
@@ -40,14 +43,23 @@ async def post_assessment_result(
     token, which needs taxonomy:read too) and issues a signed Open Badges 3.0 credential, or answers 422
     with the reason, which is recorded. The same Idempotency-Key always yields the same answer."""
     context = _context(request, caller.client_id)
-    response = await create_once(
-        session,
-        IdempotencyRecord,
-        request,
-        body,
-        org_id=caller.org_id,
-        create=lambda: issuance.issue_from_assessment(session, caller.org_id, body, context),
-    )
+    started = time.perf_counter()
+    try:
+        response = await create_once(
+            session,
+            IdempotencyRecord,
+            request,
+            body,
+            org_id=caller.org_id,
+            create=lambda: issuance.issue_from_assessment(session, caller.org_id, body, context),
+        )
+    except ProblemError as error:  # answered by the problem handler; counted here, as a bulk item's is
+        problem = problem_body(error.status, error.title, error.detail, error.type_slug)
+        record_answer(context.metrics, error.status, problem, time.perf_counter() - started, replayed=False)
+        raise
+    replayed = response.headers.get("idempotent-replay") == "true"
+    seconds = time.perf_counter() - started
+    record_answer(context.metrics, response.status_code, orjson.loads(response.body), seconds, replayed=replayed)
     if response.status_code >= 400:
         response.headers["content-type"] = PROBLEM_MEDIA_TYPE
     return response
@@ -80,4 +92,5 @@ def _context(request: Request, actor: str) -> credentials.IssuanceContext:
         vault=key_vault(request),
         base_url=base_url(request),
         actor=actor,
+        metrics=metrics(request),
     )

@@ -13,9 +13,9 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
-from services.badge_issuer.api.deps import base_url, key_vault
+from services.badge_issuer.api.deps import base_url, verify_and_count
 from services.badge_issuer.db.tables import Credential, Issuer
-from services.badge_issuer.domain import issuers, presented, verification
+from services.badge_issuer.domain import issuers, presented
 from services.badge_issuer.domain.credential_page import describe_credential
 from services.badge_issuer.domain.verdicts import verdict_of
 from shared.db import get_session
@@ -45,11 +45,7 @@ def _own_bases(request: Request) -> tuple[str, ...]:
 
 
 async def _verify(request: Request, session: AsyncSession, shown: dict[str, Any]) -> VerificationOut:
-    result = await verification.verify_presented(
-        session, shown, vault=key_vault(request), base_url=base_url(request), fetcher=request.app.state.fetcher
-    )
-    await session.commit()  # a status list re-signed while checking is kept
-    return result
+    return await verify_and_count(request, session, shown)
 
 
 def _render_verify(request: Request, *, status: int = 200, **context: Any) -> Response:

@@ -5,9 +5,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.badge_issuer.api.deps import base_url, key_vault
+from services.badge_issuer.api.deps import verify_and_count
 from services.badge_issuer.domain import presented as presented_input
-from services.badge_issuer.domain import verification
 from shared.db import get_session
 from shared.rate_limit import public_rate_limit
 from shared.schemas.issuer import VerificationOut
@@ -78,10 +77,7 @@ async def verify_credential(request: Request, session: AsyncSession = Depends(ge
     copy, BadgeClass and issuer Profile; a signed one (JWS) with the issuer Profile's key and
     revocation list; `format` is then `ob2-hosted` or `ob2-signed`."""
     presented = await _presented(request)
-    result = await verification.verify_presented(
-        session, presented, vault=key_vault(request), base_url=base_url(request), fetcher=request.app.state.fetcher
-    )
-    await session.commit()  # a status list re-signed while checking is kept
+    result = await verify_and_count(request, session, presented)
     if is_multipart(request):
         result.extracted = presented
     return result

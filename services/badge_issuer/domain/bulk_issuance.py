@@ -5,6 +5,7 @@ single POST (a result sent once alone and once in a batch yields one credential)
 rolls back only itself; the report says, per item, what a single POST would have answered.
 """
 
+import time
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import IdempotencyRecord
 from services.badge_issuer.domain import credentials, issuance
+from services.badge_issuer.domain.issuance_metrics import record_answer
 from shared.errors import ProblemError, problem_body, validation_detail, validation_errors
 from shared.idempotency import request_fingerprint
 from shared.schemas.issuer import AssessmentResultIn, BulkAssessmentItemIn, BulkItemOut, BulkOut
@@ -26,7 +28,12 @@ SINGLE_PATH = "/v1/assessment-results"
 async def issue_batch(
     session: AsyncSession, org_id: uuid.UUID, items: list[dict[str, Any]], context: "credentials.IssuanceContext"
 ) -> BulkOut:
-    reports = [await _issue_item(session, org_id, index, item, context) for index, item in enumerate(items)]
+    reports = []
+    for index, item in enumerate(items):
+        started = time.perf_counter()
+        key, status, body, replayed = await _issue_item(session, org_id, item, context)
+        record_answer(context.metrics, status, body, time.perf_counter() - started, replayed=replayed)
+        reports.append(_report(index, key, status, body, replayed=replayed))
     return BulkOut(
         issued=sum(report.outcome == "issued" for report in reports),
         refused=sum(report.outcome == "refused" for report in reports),
@@ -36,21 +43,22 @@ async def issue_batch(
 
 
 async def _issue_item(
-    session: AsyncSession, org_id: uuid.UUID, index: int, raw: dict[str, Any], context: "credentials.IssuanceContext"
-) -> BulkItemOut:
+    session: AsyncSession, org_id: uuid.UUID, raw: dict[str, Any], context: "credentials.IssuanceContext"
+) -> tuple[str | None, int, dict[str, Any], bool]:
+    """(idempotency key, status, body, replayed): the answer a single POST of the item would give."""
     key = raw.get("idempotency_key") if isinstance(raw.get("idempotency_key"), str) else None
     try:
         item = BulkAssessmentItemIn.model_validate(raw)
     except ValidationError as error:
         errors = validation_errors(error, within=("body",))  # as the single POST would name them
         problem = problem_body(422, "Invalid request", validation_detail(errors), "validation", errors=errors)
-        return _report(index, key, 422, problem, replayed=False)
+        return key, 422, problem, False
     key = item.idempotency_key
     result = AssessmentResultIn.model_validate(item.model_dump(exclude={"idempotency_key"}))
     fingerprint = request_fingerprint("POST", SINGLE_PATH, result.model_dump(mode="json"))
     stored = await _stored(session, org_id, key, fingerprint)
     if stored is not None:
-        return _report(index, key, *stored, replayed=True)
+        return key, *stored, True
     try:
         status, body = await issuance.issue_from_assessment(session, org_id, result, context)
         session.add(
@@ -60,14 +68,14 @@ async def _issue_item(
     except ProblemError as error:
         await session.rollback()
         problem = problem_body(error.status, error.title, error.detail, error.type_slug, **error.extensions)
-        return _report(index, key, error.status, problem, replayed=False)
+        return key, error.status, problem, False
     except IntegrityError:
         await session.rollback()  # the same key, committed concurrently: answer as it did
         stored = await _stored(session, org_id, key, fingerprint)
         if stored is None:
             raise
-        return _report(index, key, *stored, replayed=True)
-    return _report(index, key, status, body, replayed=False)
+        return key, *stored, True
+    return key, status, body, False
 
 
 async def _stored(

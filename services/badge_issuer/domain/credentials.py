@@ -18,6 +18,7 @@ from services.badge_issuer.ob3.schema_validation import validate_achievement_cre
 from services.badge_issuer.proofs import data_integrity, vc_jwt
 from shared.db import utcnow
 from shared.errors import Conflict, Unprocessable
+from shared.observability import ServiceMetrics
 from shared.pagination import decode_cursor, encode_cursor
 from shared.repository import TenantRepository
 from shared.schemas.issuer import CredentialOut, CredentialStatusOut
@@ -36,6 +37,7 @@ class IssuanceContext:
     vault: KeyVault
     base_url: str
     actor: str
+    metrics: ServiceMetrics | None = None  # where each answer is counted (domain/issuance_metrics.py)
 
 
 def repository(session: AsyncSession, org_id: uuid.UUID) -> TenantRepository[Credential]:
