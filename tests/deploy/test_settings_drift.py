@@ -13,6 +13,7 @@ from shared.settings import ServiceSettings
 from tests.deploy.deployment_files import (
     Workload,
     all_workloads,
+    compose_document,
     compose_workloads,
     image_environment,
     k8s_objects,
@@ -148,3 +149,22 @@ def test_ingress_serves_each_service_at_its_public_host(settings_of: SettingsOf)
     assert served == {host: service for service, host in public_hosts.items()}
     (tls,) = ingress["spec"]["tls"]
     assert set(tls["hosts"]) == set(served)
+
+
+# shared/db.py's Database keeps a pool of 2 (+2 overflow) beside the main one for side transactions.
+SIDE_CONNECTIONS = 4
+
+
+def test_compose_postgres_admits_every_connection_the_services_may_open(settings_of: SettingsOf) -> None:
+    """One process per service in compose: their pools together must fit max_connections, or a busy
+    moment answers 'too many clients' (a 503) instead of waiting for a pooled connection."""
+    command = compose_document()["services"]["postgres"]["command"]
+    setting = next(part for part in command if part.startswith("max_connections="))
+    max_connections = int(setting.split("=", 1)[1])
+    needed = 0
+    for workload in compose_workloads():
+        if workload.service:
+            settings = settings_of(workload, workload.service)
+            needed += settings.db_pool_size + settings.db_max_overflow + SIDE_CONNECTIONS
+    reserved_for_migrations_and_operators = 10
+    assert needed + reserved_for_migrations_and_operators <= max_connections
