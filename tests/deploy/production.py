@@ -84,9 +84,13 @@ def _path_fields(settings_class: type[ServiceSettings]) -> set[str]:
 
 @contextmanager
 def deployed_environment(workload: Workload, keys: PlatformKeys, scratch: Path) -> Iterator[dict[str, str]]:
-    """os.environ as the container sees it (only CREDSTACK_ names matter to the settings); a setting
+    """The container's CREDSTACK_ names in os.environ (nothing else reaches the settings); a setting
     naming a file must name one mounted into the container, and reads the test's key from there."""
-    environment = {name: _filled(workload, name, value, keys) for name, value in workload.environment.items()}
+    environment = {
+        name: _filled(workload, name, value, keys)
+        for name, value in workload.environment.items()
+        if name.startswith("CREDSTACK_")
+    }
     for name, value in list(environment.items()):
         fields = [settings_env_names(cls).get(name.upper()) for cls in SETTINGS_CLASSES.values()]
         is_path = any(field in _path_fields(cls) for field, cls in zip(fields, SETTINGS_CLASSES.values(), strict=True))
