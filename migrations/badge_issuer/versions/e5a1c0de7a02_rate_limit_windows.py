@@ -1,7 +1,7 @@
 """rate limit windows: the public rate limit counted in the database, one budget for every replica
 
 Revision ID: e5a1c0de7a02
-Revises: b7c2e9d40a11
+Revises: d4e8a2c61f30
 Create Date: 2026-12-02 18:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e5a1c0de7a02"
-down_revision: str | None = "b7c2e9d40a11"
+down_revision: str | None = "d4e8a2c61f30"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
