@@ -7,11 +7,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from alembic import command
 
 from services.taxonomy_api.cli import STARTER_FRAMEWORKS, add_taxonomy_commands, run_taxonomy_command, starter_paths
 from shared.migrations import alembic_config, upgrade
+from shared.settings import ServiceSettings
 
 SERVICES = ("taxonomy_api", "badge_issuer", "gap_engine")
 
@@ -54,25 +57,32 @@ APP_FACTORIES = {
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
+def server_options(settings: ServiceSettings) -> dict[str, Any]:
+    """uvicorn's options for one service: graceful shutdown, and forwarded client addresses believed
+    only from the proxies the operator names (`forwarded_allow_ips`), none by default."""
+    trusted_proxies = settings.forwarded_allow_ips.strip()
+    return {
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": trusted_proxies or None,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+
+
 def run_service(service: str, *, host: str, port: int | None, workers: int) -> None:
     """One service under uvicorn, its settings from the environment. On SIGTERM uvicorn stops accepting,
     lets in-flight requests finish (up to GRACEFUL_SHUTDOWN_SECONDS) and then runs the app's shutdown,
     which stops its background workers."""
-    from urllib.parse import urlsplit
-
     import uvicorn
 
-    if port is None:
-        port = urlsplit(_settings(service).public_base_url).port or 80
+    settings = _settings(service)
     uvicorn.run(
         APP_FACTORIES[service],
         factory=True,
         host=host,
-        port=port,
+        port=port or urlsplit(settings.public_base_url).port or 80,
         workers=workers,
-        proxy_headers=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_level="info",
+        **server_options(settings),
     )
 
 

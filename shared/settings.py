@@ -51,6 +51,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", validation_alias=shared_env("LOG_LEVEL"))
     access_log: bool = True
     public_rate_limit_per_minute: int = Field(600, ge=1)
+    # The proxies (addresses or CIDRs, comma-separated; CREDSTACK_FORWARDED_ALLOW_IPS) whose
+    # X-Forwarded-For / X-Forwarded-Proto `credstack run` believes. Behind a load balancer the peer is
+    # the balancer, so without this every caller shares one public rate-limit budget; empty (the
+    # default) believes no one, so a client cannot forge its address.
+    forwarded_allow_ips: str = Field("", max_length=2000, validation_alias=shared_env("FORWARDED_ALLOW_IPS"))
     # Per organisation, for callers with an access token (the gap engine verifying, an HRIS): sized for
     # bulk intake (1,000 credentials a second), still a bound.
     authenticated_rate_limit_per_minute: int = Field(60_000, ge=1)
