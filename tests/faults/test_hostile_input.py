@@ -711,7 +711,13 @@ def assert_verdict(response: httpx.Response, detail: str = "") -> None:
 
 
 def assert_rejected(response: httpx.Response, detail: str = "") -> None:
-    """The gap engine's record of a credential it refused: kept, with why, never counted."""
+    """The gap engine's refusal, never counted: a credential the verifier read and found wanting is kept
+    as a rejected record (201) with why; a document in which it found no credential at all is a 422
+    problem carrying the verifier's reason, and nothing is kept."""
+    if response.status_code == 422:
+        problem = assert_problem(response, 422, "This is not a verifiable credential")
+        assert detail.lower() in problem["detail"].lower(), problem
+        return
     assert response.status_code == 201, response.text[:2000]
     record = response.json()
     assert record["status"] == "rejected" and record["reasons"], record
