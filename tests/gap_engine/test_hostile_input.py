@@ -74,14 +74,17 @@ async def test_a_webhook_body_over_its_bound_is_a_413(client, headers):
     assert str(MAX_WEBHOOK_BODY_BYTES) in response.json()["detail"]
 
 
-async def test_a_baked_credential_with_numbers_no_store_can_hold_is_rejected_not_a_500(client, headers):
+async def test_a_baked_credential_with_numbers_no_store_can_hold_is_refused_not_a_500(client, headers):
     """The edge cannot see into an image: an integer over 64 bits inside a baked PNG used to reach the
-    rejected record's insert (orjson) and answer 500."""
+    rejected record's insert (orjson) and answer 500. The verifier now refuses to read it, so there is
+    no credential to keep: a 422 with its reason, nothing stored."""
     await client.put("/v1/employees/E-1", json={"name": "Ada"}, headers=headers)
     for member in (b'"n": 18446744073709551616', b'"x": 1e400', b'"a": ' + b"[" * 5000 + b"]" * 5000):
         image = hand_built_png(chunk(b"iTXt", b"openbadgecredential\x00\x00\x00\x00\x00{" + member + b"}"))
         response = await client.post(
             "/v1/employees/E-1/credentials/baked", files={"file": ("b.png", image, "image/png")}, headers=headers
         )
-        assert response.status_code == 201, response.text
-        assert response.json()["status"] == "rejected" and "baked credential" in response.json()["reasons"][0]
+        assert response.status_code == 422, response.text
+        assert "baked credential" in response.json()["detail"]
+    listed = (await client.get("/v1/employees/E-1/credentials", headers=headers)).json()["items"]
+    assert listed == []

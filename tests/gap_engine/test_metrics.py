@@ -2,6 +2,8 @@
 whichever replica holds the sweep's lease): a counted credential past its re-check shows, and goes
 once the sweep has checked it."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import update
 
@@ -19,8 +21,9 @@ async def test_a_credential_past_its_recheck_shows_until_the_sweep_checks_it(cli
     metrics = MetricsReader(client)
     before = await metrics.read()
 
-    # As if the sweep had stopped two intervals ago: last checked (and received) that long ago.
-    long_ago = utcnow() - 2 * recheck
+    # As if the sweep had stopped long ago: last checked (and received) ten years back, older than
+    # anything another test leaves in the shared database, so it is the most overdue of all.
+    long_ago = utcnow() - max(2 * recheck, timedelta(days=3650))
     async with gap_app.state.database.sessions() as session:
         await session.execute(
             update(ReceivedCredential)
@@ -30,7 +33,7 @@ async def test_a_credential_past_its_recheck_shows_until_the_sweep_checks_it(cli
         await session.commit()
     behind = await metrics.read()
     assert behind.delta(before, OVERDUE) == 1
-    assert behind.value(AGE) >= recheck.total_seconds() - 1
+    assert behind.value(AGE) >= (utcnow() - long_ago - recheck).total_seconds() - 5  # overdue since due
 
     outcome = await _sweep(gap_app, now=utcnow(), org_id=org)
     assert outcome.leased and outcome.checked == 1
