@@ -9,8 +9,9 @@ Two results for different steps of one pathway, issued at the same moment (two r
 would each see only their own step under READ COMMITTED, and neither would award the capstone. So the
 learner's pathways are checked one transaction at a time: a transaction lock per organisation and
 learner (PostgreSQL advisory lock, bounded by lock_timeout), taken only when the credential is a step of
-some pathway; the second waits for the first to commit and then sees both steps. SQLite has one writer,
-so its transactions are already one at a time.
+some pathway that the learner did not hold before; the second waits for the first to commit and then sees
+both steps. A step held already (committed) is seen by every concurrent transaction, so issuing it again
+takes no lock. SQLite has one writer, so its transactions are already one at a time.
 """
 
 import uuid
@@ -29,14 +30,17 @@ from services.badge_issuer.ob3 import credential as ob3_credential
 MAX_CHAIN = 10
 
 
-async def held_achievements(session: AsyncSession, org_id: uuid.UUID, learner_key: str) -> set[uuid.UUID]:
-    """Achievements the learner holds in this organisation: credentials issued and not revoked."""
-    rows = await session.scalars(
-        select(Credential.achievement_id).where(
-            Credential.org_id == org_id, Credential.learner_key == learner_key, Credential.revoked_at.is_(None)
-        )
+async def held_achievements(
+    session: AsyncSession, org_id: uuid.UUID, learner_key: str, *, besides: uuid.UUID | None = None
+) -> set[uuid.UUID]:
+    """Achievements the learner holds in this organisation: credentials issued and not revoked (other
+    than the credential `besides`)."""
+    statement = select(Credential.achievement_id).where(
+        Credential.org_id == org_id, Credential.learner_key == learner_key, Credential.revoked_at.is_(None)
     )
-    return set(rows)
+    if besides is not None:
+        statement = statement.where(Credential.id != besides)
+    return set(await session.scalars(statement))
 
 
 async def award_completed_pathways(
@@ -61,8 +65,13 @@ async def award_completed_pathways(
         if not pathways:
             continue
         if trigger is issued:
-            await _one_transaction_per_learner(session, org_id, subject.key)
-        held = await held_achievements(session, org_id, subject.key)
+            held = await held_achievements(session, org_id, subject.key, besides=issued.id)
+            if issued.achievement_id not in held:  # a new step: another may be committing beside it
+                await _one_transaction_per_learner(session, org_id, subject.key)
+                held = await held_achievements(session, org_id, subject.key)
+            held.add(issued.achievement_id)
+        else:
+            held = await held_achievements(session, org_id, subject.key)
         for pathway in pathways:
             if not _may_be_due(pathway, held):
                 continue
