@@ -30,7 +30,7 @@ subset_sizes=())`:
   a benchmark compares 1 and 2 replicas in one run.
 - `env` adds or overrides settings per service (e.g. {"gap_engine": {"CREDSTACK_GAP_STATUS_RECHECK_SECONDS": "5"}}).
 - Everything is stopped on exit (SIGTERM to each process group, SIGKILL after a grace period): no leftovers.
-  CREDSTACK_CLUSTER_KEEP_LOGS=1 keeps `platform.work` (the logs, haproxy.cfg) for a post-mortem.
+  CREDSTACK_CLUSTER_KEEP_LOGS=1 keeps `platform.work` (the logs, PostgreSQL's too, haproxy.cfg) for a post-mortem.
 - `seed_organisation(name)` writes an organisation with the demo taxonomy (DESIGN.md §8) straight into the
   taxonomy database and returns its id and the demo's ids by name.
 """
@@ -157,8 +157,10 @@ class Postgres:
         self.stop()
         self.start()
 
-    def discard(self) -> None:
+    def discard(self, keep_log_in: Path | None = None) -> None:
         if self.folder is not None:
+            if keep_log_in is not None and (self.folder / "server.log").exists():
+                shutil.copy(self.folder / "server.log", keep_log_in / "postgres.log")
             subprocess.run([str(REPO / "scripts" / "temp-postgres"), "stop", str(self.folder)], check=False)
 
 
@@ -494,6 +496,7 @@ def cluster(
                 asyncio.run(
                     _admin(postgres.admin_url, *(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names.values()))
                 )
-        postgres.discard()
-        if os.environ.get("CREDSTACK_CLUSTER_KEEP_LOGS") is None:
+        keep = os.environ.get("CREDSTACK_CLUSTER_KEEP_LOGS") is not None
+        postgres.discard(keep_log_in=work if keep else None)
+        if not keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -4,13 +4,21 @@ taxonomy_api owns the pathways and the rule for completing one (its progress end
 asks it, with the caller's token, and issues each due capstone inside the issuance's transaction. A
 capstone is awarded once per learner and achievement: the unique constraint on the credentials table
 holds even when two results complete the pathway at the same moment (the later one skips it).
+
+Two results for different steps of one pathway, issued at the same moment (two replicas, two requests),
+would each see only their own step under READ COMMITTED, and neither would award the capstone. So the
+learner's pathways are checked one transaction at a time: a transaction lock per organisation and
+learner (PostgreSQL advisory lock, bounded by lock_timeout), taken only when the credential is a step of
+some pathway that the learner did not hold before; the second waits for the first to commit and then sees
+both steps. A step held already (committed) is seen by every concurrent transaction, so issuing it again
+takes no lock. SQLite has one writer, so its transactions are already one at a time.
 """
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,14 +30,17 @@ from services.badge_issuer.ob3 import credential as ob3_credential
 MAX_CHAIN = 10
 
 
-async def held_achievements(session: AsyncSession, org_id: uuid.UUID, learner_key: str) -> set[uuid.UUID]:
-    """Achievements the learner holds in this organisation: credentials issued and not revoked."""
-    rows = await session.scalars(
-        select(Credential.achievement_id).where(
-            Credential.org_id == org_id, Credential.learner_key == learner_key, Credential.revoked_at.is_(None)
-        )
+async def held_achievements(
+    session: AsyncSession, org_id: uuid.UUID, learner_key: str, *, besides: uuid.UUID | None = None
+) -> set[uuid.UUID]:
+    """Achievements the learner holds in this organisation: credentials issued and not revoked (other
+    than the credential `besides`)."""
+    statement = select(Credential.achievement_id).where(
+        Credential.org_id == org_id, Credential.learner_key == learner_key, Credential.revoked_at.is_(None)
     )
-    return set(rows)
+    if besides is not None:
+        statement = statement.where(Credential.id != besides)
+    return set(await session.scalars(statement))
 
 
 async def award_completed_pathways(
@@ -53,7 +64,14 @@ async def award_completed_pathways(
         pathways = await context.taxonomy.pathways_containing(trigger.achievement_id, context.authorization)
         if not pathways:
             continue
-        held = await held_achievements(session, org_id, subject.key)
+        if trigger is issued:
+            held = await held_achievements(session, org_id, subject.key, besides=issued.id)
+            if issued.achievement_id not in held:  # a new step: another may be committing beside it
+                await _one_transaction_per_learner(session, org_id, subject.key)
+                held = await held_achievements(session, org_id, subject.key)
+            held.add(issued.achievement_id)
+        else:
+            held = await held_achievements(session, org_id, subject.key)
         for pathway in pathways:
             if not _may_be_due(pathway, held):
                 continue
@@ -63,6 +81,15 @@ async def award_completed_pathways(
                 pending.append(capstone)
                 held.add(capstone.achievement_id)
     return awarded
+
+
+async def _one_transaction_per_learner(session: AsyncSession, org_id: uuid.UUID, learner_key: str) -> None:
+    """Until this transaction ends, another one checking this learner's pathways waits here."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"capstones:{org_id}:{learner_key}"},
+        )
 
 
 def _may_be_due(pathway: dict, held: set[uuid.UUID]) -> bool:

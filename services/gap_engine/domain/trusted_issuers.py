@@ -12,6 +12,7 @@ and distrusting one DID of an own issuer distrusts all of them (kept, so no deli
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gap_engine.db.tables import TrustedIssuer
@@ -136,13 +137,13 @@ async def distrust_issuer(session: AsyncSession, org_id: uuid.UUID, trusted_id: 
 async def ensure_own_issuer(session: AsyncSession, org_id: uuid.UUID, did: str, issuer_ref: uuid.UUID) -> None:
     """Trusts one of the organisation's own issuers under `did`, with the weight (and trust) the
     registry already gives that issuer under another DID, or 1. An entry an admin made for the DID
-    is kept as it is, only linked to the issuer."""
-    existing = await session.scalar(
-        select(TrustedIssuer).where(TrustedIssuer.org_id == org_id, TrustedIssuer.issuer_id == did)
-    )
+    is kept as it is, only linked to the issuer.
+
+    Two first deliveries from the issuer taken at once (two replicas) both find no entry; the later
+    insert meets the earlier's unique key, and then uses that entry as if it had found it."""
+    existing = await _own_entry(session, org_id, did)
     if existing is not None:
-        if existing.issuer_ref is None:
-            existing.issuer_ref = issuer_ref
+        _link(existing, issuer_ref)
         return
     sibling = await session.scalar(
         select(TrustedIssuer)
@@ -161,8 +162,29 @@ async def ensure_own_issuer(session: AsyncSession, org_id: uuid.UUID, did: str, 
         created_at=utcnow(),
     )
     row.id = uuid.uuid4()
-    session.add(row)
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        existing = await _own_entry(session, org_id, did)
+        if existing is None:
+            raise
+        _link(existing, issuer_ref)
+        await _resettle(session, [existing])  # this transaction's credential counts under that entry
+        return
     await _resettle(session, [row])
+
+
+async def _own_entry(session: AsyncSession, org_id: uuid.UUID, did: str) -> TrustedIssuer | None:
+    return await session.scalar(
+        select(TrustedIssuer).where(TrustedIssuer.org_id == org_id, TrustedIssuer.issuer_id == did)
+    )
+
+
+def _link(entry: TrustedIssuer, issuer_ref: uuid.UUID) -> None:
+    if entry.issuer_ref is None:
+        entry.issuer_ref = issuer_ref
 
 
 async def trust_if_own(
