@@ -19,6 +19,7 @@ import base64
 import gzip
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import socket
@@ -117,6 +118,13 @@ def _ipv6_loopback_available() -> bool:
         return False
 
 
+def _is_loopback_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: the policy connects to vetted addresses, so this one was never vetted
+
+
 LISTS_HOST = "lists.remote.example"  # a "public" host served in process (never over the network)
 # Names that resolve, through the resolver override, to addresses the production policy refuses.
 PRIVATE_NAMES = {
@@ -130,13 +138,17 @@ PRIVATE_NAMES = {
 class Network:
     """Where the apps' outbound requests go. Names resolve only here (`resolve`): the remote web's
     names to a public address, PRIVATE_NAMES to theirs, anything else fails (no real DNS). A request
-    to the remote web's host is answered in process; any other reaches the real network stack, so a
-    request the policy wrongly lets through connects to a loopback listener and is counted."""
+    to the remote web's host is answered in process; one to a loopback address reaches the real
+    network stack, so a request the policy wrongly lets through connects to a loopback listener and is
+    counted; one to any other address is recorded and never dialled (tests reach loopback only)."""
 
     def __init__(self, web: RemoteWeb) -> None:
         self.web = web
         self.sent: list[str] = []  # every request that got past the policy to a transport
-        self._real = httpx.AsyncHTTPTransport(verify=False)
+        self._real = httpx.AsyncHTTPTransport()
+
+    async def close(self) -> None:
+        await self._real.aclose()
 
     async def resolve(self, host: str, port: int) -> list[str]:
         if host in self.web.addresses:
@@ -155,6 +167,8 @@ class Network:
                 if host in network.web.addresses:
                     return await network.web.transport.handle_async_request(request)
                 network.sent.append(str(request.url))
+                if not _is_loopback_address(request.url.host):
+                    raise httpx.ConnectError("the test network dials loopback only", request=request)
                 return await network._real.handle_async_request(request)
 
         return Routing()
@@ -186,6 +200,13 @@ class Platform:
     @property
     def loopback_port(self) -> int:
         return self.listeners[0].port
+
+    def ssrf_target(self, name: str) -> str:
+        return _ssrf_targets(self.loopback_port, self.listeners[-1].port)[name]
+
+    def connections(self) -> tuple[int, int]:
+        """Connections the loopback listeners accepted, requests that got past the policy."""
+        return self.accepted(), len(self.network.sent)
 
     def accepted(self) -> int:
         return sum(listener.accepted for listener in self.listeners)
@@ -310,6 +331,7 @@ async def platform(database_urls, auth_key_file, listeners) -> AsyncIterator[Pla
     )
     for client in clients:
         await client.aclose()
+    await network.close()
     await issuer_app.state.taxonomy.http.aclose()
     await issuer_app.state.fetcher.aclose()
     await issuer_app.state.webhook_http.aclose()
@@ -830,11 +852,11 @@ def _did_web(host_and_port: str) -> str:
     return "did:web:" + host_and_port.replace(":", "%3A")
 
 
-def _ssrf_targets(port: int) -> dict[str, str]:
-    """Hosts (with port) the policy must refuse, keyed by what they are."""
+def _ssrf_targets(port: int, ipv6_port: int) -> dict[str, str]:
+    """Hosts (with port: a loopback listener's) the policy must refuse, keyed by what they are."""
     return {
         "loopback-ipv4": f"127.0.0.1:{port}",
-        "loopback-ipv6": f"[::1]:{port}",
+        "loopback-ipv6": f"[::1]:{ipv6_port}",
         "name-resolving-to-loopback": f"loopback.remote.example:{port}",
         "name-with-one-loopback-answer": f"rebound.remote.example:{port}",
         "metadata-169.254.169.254": "169.254.169.254",
@@ -845,7 +867,7 @@ def _ssrf_targets(port: int) -> dict[str, str]:
     }
 
 
-SSRF_TARGET_NAMES = list(_ssrf_targets(0))
+SSRF_TARGET_NAMES = list(_ssrf_targets(0, 0))
 REFUSAL_WORDS = ("loopback", "link-local", "private", "metadata", "embeds")
 
 
@@ -867,8 +889,8 @@ def _failed_check(result: dict[str, Any], name: str) -> str:
 
 @pytest.mark.parametrize("target", SSRF_TARGET_NAMES)
 async def test_the_verifier_fetches_no_did_web_document_key_or_status_list_from_private_addresses(platform, target):
-    before_accepted, before_sent = platform.accepted(), len(platform.network.sent)
-    host = _ssrf_targets(platform.loopback_port)[target]
+    before = platform.connections()
+    host = platform.ssrf_target(target)
     signer = keys.generate_private_key("Ed25519")
 
     did = _did_web(host)
@@ -887,29 +909,28 @@ async def test_the_verifier_fetches_no_did_web_document_key_or_status_list_from_
     reason = _failed_check(await _verify(platform, signed), "status")
     assert _names_a_refusal(reason), reason
 
-    assert platform.accepted() == before_accepted, "a refused URL was connected to"
-    assert platform.network.sent[before_sent:] == []
+    assert platform.connections() == before, "a refused URL was connected to"
     await assert_still_serving(platform, "badge_issuer")
 
 
 @pytest.mark.parametrize("target", SSRF_TARGET_NAMES)
 async def test_a_credential_taken_in_by_the_gap_engine_fetches_nothing_private(platform, target):
     """The gap engine verifies what it takes in through the issuer's verifier: the same policy holds."""
-    before = platform.accepted()
-    host = _ssrf_targets(platform.loopback_port)[target]
+    before = platform.connections()
+    host = platform.ssrf_target(target)
     signer = keys.generate_private_key("Ed25519")
     did = _did_web(host)
     signed = data_integrity.sign(_credential(did), signer, f"{did}#key-1")
     response = await platform.gap.post("/v1/employees/E-1/credentials", json=signed, headers=platform.headers)
     assert response.status_code < 500, response.text
-    assert platform.accepted() == before
+    assert platform.connections() == before, "a refused URL was connected to"
     await assert_still_serving(platform, "gap_engine")
 
 
 @pytest.mark.parametrize("target", SSRF_TARGET_NAMES)
 async def test_a_webhook_subscription_to_a_private_address_is_refused_without_a_connection(platform, target):
-    before = platform.accepted()
-    host = _ssrf_targets(platform.loopback_port)[target]
+    before = platform.connections()
+    host = platform.ssrf_target(target)
     response = await platform.issuer.post(
         "/v1/webhook-subscriptions",
         json={"url": f"https://{host}/hooks"},
@@ -923,7 +944,7 @@ async def test_a_webhook_subscription_to_a_private_address_is_refused_without_a_
         headers={**platform.headers, "Idempotency-Key": uuid.uuid4().hex},
     )
     assert "scheme" in assert_problem(plain, 422)["detail"]
-    assert platform.accepted() == before
+    assert platform.connections() == before, "a refused URL was connected to"
     await assert_still_serving(platform, "badge_issuer")
 
 
