@@ -1,10 +1,11 @@
 """How far the status sweep is behind, read from the database at scrape time (shared/observability.py),
 so that it is right whichever replica holds the sweep's lease."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from services.gap_engine.db.tables import ReceivedCredential
 from services.gap_engine.domain.status_sweep import SWEPT
@@ -12,12 +13,13 @@ from shared.db import utcnow
 from shared.observability import DatabaseProbe, ServiceMetrics
 
 
-def _last_checked():  # noqa: ANN202 - a SQL expression
+def _last_checked() -> ColumnElement[datetime]:
     # A credential never re-checked was verified when it was received.
     return func.coalesce(ReceivedCredential.checked_at, ReceivedCredential.received_at)
 
 
-def _swept():  # noqa: ANN202 - SQL conditions
+def _swept() -> tuple[ColumnElement[bool], ...]:
+    # As the sweep selects what it re-checks (status_sweep._swept, across organisations).
     return (ReceivedCredential.status.in_(SWEPT), ReceivedCredential.employee_id.is_not(None))
 
 
