@@ -7,6 +7,8 @@ shared/safe_fetch.py still runs in front of both, so tests exercise its real ref
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,11 +54,14 @@ class RemoteWeb:
         self.pages[(parsed.host, parsed.path)] = Page(body, **page)
 
     async def resolve(self, host: str, port: int) -> list[str]:
-        """Names this web serves resolve to their addresses; any other goes to the system resolver
-        (so `localhost` is loopback, and reserved test names do not resolve)."""
+        """Names this web serves resolve to their addresses, `localhost` and address literals as the
+        system has them; any other name does not resolve, as a name unknown to DNS would not, and no
+        query ever leaves the machine."""
         if host in self.addresses:
             return self.addresses[host]
-        return await system_resolver(host, port)
+        if host.lower().rstrip(".") == "localhost" or _is_address(host):
+            return await system_resolver(host, port)
+        raise socket.gaierror(socket.EAI_NONAME, f"{host} is not a name of the test web")
 
     async def _answer(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -70,6 +75,18 @@ class RemoteWeb:
         if page.chunks:
             return httpx.Response(page.status, headers=headers, content=_chunked(page.body, page.chunks))
         return httpx.Response(page.status, headers=headers, content=page.body)
+
+
+def _is_address(host: str) -> bool:
+    """An address literal, in any form the C library reads without asking DNS (2130706433 too)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        try:
+            socket.inet_aton(host)
+        except OSError:
+            return False
+    return True
 
 
 async def _chunked(body: bytes, chunks: int) -> AsyncIterator[bytes]:
