@@ -17,6 +17,7 @@ import contextlib
 import functools
 import json
 import logging
+import time
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
@@ -41,7 +42,9 @@ DELIVERY_TIMEOUT_SECONDS = 5.0
 MAX_ATTEMPTS = 10
 MAX_BACKOFF_SECONDS = 3600
 POLL_INTERVAL_SECONDS = 1.0
-BATCH_SIZE = 50
+BATCH_SIZE = 200
+# While one subscription's batch is being sent, its outcomes are written at least this often.
+RECORD_EVERY_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,7 @@ class DeliveryPolicy:
     lease outlasts the fetch timeout, so two workers never send the same delivery at once)."""
 
     concurrency: int = 8
-    per_subscription: int = 10
+    per_subscription: int = 25
     batch: int = BATCH_SIZE
     lease: timedelta = timedelta(seconds=60)
 
@@ -151,6 +154,7 @@ class ClaimedDelivery:
     id: uuid.UUID
     event_id: str
     attempts: int
+    next_attempt_at: datetime
     payload: dict[str, Any]
     lease_until: datetime
 
@@ -242,6 +246,7 @@ async def claim_due(
                     deliveries.id,
                     deliveries.event_id,
                     deliveries.attempts,
+                    deliveries.next_attempt_at,
                     OutboxEvent.payload,
                     subscriptions.id,
                     subscriptions.url,
@@ -257,14 +262,14 @@ async def claim_due(
         await session.commit()
     grouped: dict[uuid.UUID, list[Any]] = {}
     for row in rows:
-        grouped.setdefault(row[4], []).append(row)
+        grouped.setdefault(row[5], []).append(row)
     return [
         ClaimedSubscription(
             id=subscription_id,
-            url=owed[0][5],
-            encrypted_secret=owed[0][6],
-            consecutive_failures=owed[0][7],
-            deliveries=tuple(ClaimedDelivery(row[0], row[1], row[2], row[3], lease_until) for row in owed),
+            url=owed[0][6],
+            encrypted_secret=owed[0][7],
+            consecutive_failures=owed[0][8],
+            deliveries=tuple(ClaimedDelivery(*row[:5], lease_until=lease_until) for row in owed),
         )
         for subscription_id, owed in grouped.items()
     ]
@@ -275,16 +280,20 @@ async def release_leases(
 ) -> int:
     """Gives back this worker's claims (the given ones, or all): another worker may take them at once
     instead of waiting for the lease to lapse."""
+    if delivery_ids is not None and not delivery_ids:
+        return 0
+    async with sessions() as session:
+        result = await session.execute(_release_statement(worker, delivery_ids))
+        await session.commit()
+    return int(result.rowcount or 0)
+
+
+def _release_statement(worker: str, delivery_ids: Sequence[uuid.UUID] | None) -> Any:
     table = WebhookDelivery.__table__
     statement = update(table).where(table.c.lease_owner == worker).values(lease_owner=None, lease_until=None)
     if delivery_ids is not None:
-        if not delivery_ids:
-            return 0
         statement = statement.where(table.c.id.in_(list(delivery_ids)))
-    async with sessions() as session:
-        result = await session.execute(statement)
-        await session.commit()
-    return int(result.rowcount or 0)
+    return statement
 
 
 async def send_to_subscription(
@@ -298,13 +307,16 @@ async def send_to_subscription(
     stop: asyncio.Event | None = None,
     metrics: ServiceMetrics | None = None,
 ) -> int:
-    """Sends one subscription's claimed deliveries in order, no transaction open during a POST, each
-    outcome recorded at once; returns how many were attempted. The first failure backs the whole
-    subscription off and gives the rest back unsent. `now` fixes the clock (tests); `stop` set means
-    no new send starts."""
+    """Sends one subscription's claimed deliveries in order, no transaction open during a POST;
+    returns how many were attempted. Outcomes are recorded together (one short transaction for the
+    batch, sooner if sending runs past RECORD_EVERY_SECONDS): a crash re-sends at most what was not
+    recorded yet, which receivers deduplicate. The first failure backs the whole subscription off and
+    gives the rest back unsent. `now` fixes the clock (tests); `stop` set means no new send starts."""
     attempted = 0
     failures = subscription.consecutive_failures
     unsent = list(subscription.deliveries)
+    outcomes: list[_Outcome] = []
+    recorded_at = time.monotonic()
     try:
         secret = vault.open_bytes(subscription.encrypted_secret, secret_binding(subscription.id)).decode()
     except MasterKeyError:
@@ -321,14 +333,21 @@ async def send_to_subscription(
             error = await _post(http, subscription.url, secret, delivery, moment)
         attempted += 1
         failures = 0 if error is None else failures + 1
-        became_dead = await _record(sessions, worker, subscription, delivery, error, failures, moment)
-        if became_dead and metrics is not None:
-            metrics.count("webhook_delivery_dead")
+        outcomes.append(_Outcome(delivery, error, moment))
         if error is not None:
             break
-    if unsent:
-        await release_leases(sessions, worker, [delivery.id for delivery in unsent])
+        if time.monotonic() - recorded_at > RECORD_EVERY_SECONDS:
+            await _record(sessions, worker, subscription, outcomes, failures, (), metrics)
+            outcomes, recorded_at = [], time.monotonic()
+    await _record(sessions, worker, subscription, outcomes, failures, unsent, metrics)
     return attempted
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    delivery: ClaimedDelivery
+    error: str | None
+    at: datetime
 
 
 async def _post(http: SafeFetcher, url: str, secret: str, delivery: ClaimedDelivery, now: datetime) -> str | None:
@@ -344,48 +363,82 @@ async def _post(http: SafeFetcher, url: str, secret: str, delivery: ClaimedDeliv
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
+def _outcome_values(outcome: _Outcome) -> dict[str, Any]:
+    delivery, error, at = outcome.delivery, outcome.error, outcome.at
+    attempts = delivery.attempts + 1
+    values = {
+        "b_id": delivery.id,
+        "b_attempts": attempts,
+        "b_error": error,
+        "b_status": "pending",
+        "b_next": delivery.next_attempt_at,
+        "b_delivered": None,
+    }
+    if error is None:
+        values |= {"b_status": "delivered", "b_delivered": at}
+    elif attempts >= MAX_ATTEMPTS:
+        values["b_status"] = "dead"
+        logger.warning("webhook delivery %s gave up after %d attempts: %s", delivery.id, attempts, error)
+    else:
+        values["b_next"] = at + backoff(attempts)
+    return values
+
+
+@functools.cache
+def _outcome_statement() -> Any:
+    """One UPDATE for a batch of outcomes (executemany), each row only while this worker holds it."""
+    table = WebhookDelivery.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == bindparam("b_worker"))
+        .values(
+            status=bindparam("b_status"),
+            attempts=bindparam("b_attempts"),
+            last_error=bindparam("b_error"),
+            next_attempt_at=bindparam("b_next"),
+            delivered_at=bindparam("b_delivered"),
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+
+
 async def _record(
     sessions: async_sessionmaker[AsyncSession],
     worker: str,
     subscription: ClaimedSubscription,
-    delivery: ClaimedDelivery,
-    error: str | None,
+    outcomes: Sequence[_Outcome],
     failures: int,
-    now: datetime,
-) -> bool:
-    """The outcome in one short transaction, only while this worker holds the lease (a subscription
-    deleted meanwhile simply matches no row); returns whether the delivery was given up (dead)."""
-    attempts = delivery.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts, "lease_owner": None, "lease_until": None, "last_error": error}
-    dead = error is not None and attempts >= MAX_ATTEMPTS
-    if error is None:
-        values |= {"status": "delivered", "delivered_at": now}
-    elif dead:
-        values["status"] = "dead"
-        logger.warning("webhook delivery %s gave up after %d attempts: %s", delivery.id, attempts, error)
-    else:
-        values["next_attempt_at"] = now + backoff(attempts)
-    deliveries, subscriptions = WebhookDelivery.__table__, WebhookSubscription.__table__
+    unsent: Sequence[ClaimedDelivery],
+    metrics: ServiceMetrics | None,
+) -> None:
+    """Outcomes, the subscription's backoff (set after a failure, lifted after a success that
+    followed failures) and the release of what was not sent, in one short transaction. A
+    subscription deleted meanwhile simply matches no row."""
+    if not outcomes and not unsent:
+        return
+    rows = [{**_outcome_values(outcome), "b_worker": worker} for outcome in outcomes]
+    subscriptions = WebhookSubscription.__table__
     async with sessions() as session:
-        await session.execute(
-            update(deliveries)
-            .where(deliveries.c.id == delivery.id, deliveries.c.lease_owner == worker)
-            .values(**values)
-        )
-        if error is not None:
+        if rows:
+            await session.execute(_outcome_statement(), rows)
+        if outcomes and outcomes[-1].error is not None:
             await session.execute(
                 update(subscriptions)
                 .where(subscriptions.c.id == subscription.id)
-                .values(consecutive_failures=failures, backoff_until=now + backoff(failures))
+                .values(consecutive_failures=failures, backoff_until=outcomes[-1].at + backoff(failures))
             )
-        elif subscription.consecutive_failures:
+        elif outcomes and subscription.consecutive_failures:
             await session.execute(
                 update(subscriptions)
-                .where(subscriptions.c.id == subscription.id)
+                .where(subscriptions.c.id == subscription.id, subscriptions.c.consecutive_failures != 0)
                 .values(consecutive_failures=0, backoff_until=None)
             )
+        if unsent:
+            await session.execute(_release_statement(worker, [delivery.id for delivery in unsent]))
         await session.commit()
-    return dead
+    if metrics is not None:
+        metrics.count("webhook_delivery_dead", sum(1 for row in rows if row["b_status"] == "dead"))
 
 
 async def deliver_due(
