@@ -196,7 +196,8 @@ Fraction = Annotated[
 
 class RoiIn(Schema):
     seats: int = Field(ge=1, le=10_000_000)
-    cost_per_seat: float = Field(gt=0, le=1_000_000, allow_inf_nan=False)
+    # At least a cent: a cost just above 0 (5e-324) made the multiples infinite, answered as nulls.
+    cost_per_seat: float = Field(ge=0.01, le=1_000_000, allow_inf_nan=False)
     revenue_per_head: float = Field(ge=0, le=1_000_000_000, allow_inf_nan=False)
     expected_uplift: Fraction = Field(description="The revenue uplift per head, a fraction: 0.05 for 5 %, at most 1.")
     retention: Fraction = Field(description="Share of the uplift that sticks, a fraction: 0.5 for 50 %.")

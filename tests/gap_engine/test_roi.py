@@ -41,3 +41,14 @@ async def test_roi_expected_uplift_is_a_fraction_and_the_error_says_so(client, b
         assert "a fraction: 0.05 for 5 %" in error["message"], error
     schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["RoiIn"]
     assert "a fraction: 0.05 for 5 %" in schema["properties"]["expected_uplift"]["description"]
+
+
+async def test_a_cost_too_small_to_divide_by_is_a_422_not_infinite_multiples(client, bearer, org):
+    """Found by the fuzz: cost_per_seat 5e-324 passed `> 0` and gain / cost overflowed to infinity,
+    which the response carried as null where a number is documented."""
+    body = {"seats": 1, "cost_per_seat": 5e-324, "revenue_per_head": 1.0, "expected_uplift": 0.5, "retention": 0.5}
+    response = await client.post("/v1/roi", json=body, headers=bearer(org, "gaps:read"))
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "body.cost_per_seat"
+    body["cost_per_seat"] = 0.01
+    answered = (await client.post("/v1/roi", json=body, headers=bearer(org, "gaps:read"))).json()
+    assert answered["gross_multiple"] == pytest.approx(25.0) and answered["net_multiple"] == pytest.approx(24.0)

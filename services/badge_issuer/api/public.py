@@ -52,7 +52,11 @@ async def public_issuer_profile(
     return json_with_etag(request, profile, media_type="application/ld+json")
 
 
-@router.get(PREFIX + "/issuers/{issuer_id}/jwks.json", summary="An issuer's public keys (JWKS)", responses=NOT_FOUND)
+@router.get(
+    PREFIX + "/issuers/{issuer_id}/jwks.json",
+    summary="An issuer's public keys (JWKS)",
+    responses={**NOT_FOUND, 200: {"content": {"application/jwk-set+json": {"schema": {"type": "object"}}}}},
+)
 async def public_issuer_jwks(
     request: Request, issuer_id: uuid.UUID, session: AsyncSession = Depends(get_session)
 ) -> Response:
