@@ -88,3 +88,14 @@ async def test_a_baked_credential_with_numbers_no_store_can_hold_is_refused_not_
         assert "baked credential" in response.json()["detail"]
     listed = (await client.get("/v1/employees/E-1/credentials", headers=headers)).json()["items"]
     assert listed == []
+
+
+async def test_a_multipart_body_past_its_field_bound_is_a_422_problem(client, headers):
+    """Starlette answers more fields than a form allows with a bare 400; every upload route answers the
+    422 problem other unprocessable bodies get, saying which bound (schemathesis found it)."""
+    await client.put("/v1/employees/E-1", json={"name": "Ada"}, headers=headers)
+    fields = [(f"extra{n}", (None, "x")) for n in range(6)] + [("file", ("b.png", b"\x89PNG", "image/png"))]
+    response = await client.post("/v1/employees/E-1/credentials/baked", files=fields, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "Maximum number of fields is 5" in response.json()["detail"]

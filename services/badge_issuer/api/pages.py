@@ -23,6 +23,7 @@ from shared.errors import ProblemError, Unprocessable, problem_response
 from shared.links import safe_url
 from shared.rate_limit import public_rate_limit
 from shared.schemas.issuer import VerificationOut
+from shared.uploads import bounded_form
 from shared.web.negotiation import prefers_html
 from shared.web.pages import Pages
 from shared.web.session import OptionalUser, check_form_origin
@@ -82,7 +83,7 @@ async def verify_page_submit(
     bound = form_input_bound(settings.max_body_bytes)
     pasted = url = ""
     try:
-        async with request.form(max_files=1, max_fields=5, max_part_size=settings.max_body_bytes) as form:
+        async with bounded_form(request, max_files=1, max_fields=5, max_part_size=settings.max_body_bytes) as form:
             upload = form.get("file")
             pasted_field, url_field = form.get("credential"), form.get("url")
             pasted = pasted_field if isinstance(pasted_field, str) else ""

@@ -19,6 +19,7 @@ from shared.db import get_session
 from shared.errors import PayloadTooLarge, Unprocessable
 from shared.idempotency import create_once
 from shared.pagination import Page, paginate
+from shared.uploads import bounded_form
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 ImportAdmin = requires("admin")
@@ -134,7 +135,7 @@ async def import_uploaded_files(
     """Queue an import of the files in a multipart body (field `files`, repeated; `kind`; `options` as
     JSON): the ESCO zips, O*NET text files, a CASE CFPackage, CSV files. Kept until the job ends."""
     limit = request.app.state.settings.max_upload_bytes
-    async with request.form(max_files=import_jobs.MAX_FILES, max_fields=10, max_part_size=limit) as form:
+    async with bounded_form(request, max_files=import_jobs.MAX_FILES, max_fields=10, max_part_size=limit) as form:
         kind = form.get("kind")
         if kind not in IMPORT_KINDS:
             raise Unprocessable(f"kind must be one of {', '.join(IMPORT_KINDS)}.", field="kind")
