@@ -207,6 +207,10 @@ async def receive_from_own_issuer(
         return received
     await trusted_issuers.ensure_own_issuer(session, org_id, did, issuer_ref)
     row = await received_credentials.received_by_id(session, org_id, received.id)
+    if row.status == received_credentials.NOT_TRUSTED:
+        # Another replica's intake trusted the issuer after this one read the registry and before it
+        # looked again: that entry's re-settling could not see this uncommitted row, so settle it here.
+        await received_credentials.settle(session, row, row.skills, "")
     return received.model_copy(update={"status": row.status, "reasons": row.reasons})
 
 
