@@ -63,6 +63,9 @@ SERVICES = ("taxonomy_api", "badge_issuer", "gap_engine")
 PREFIX = {"taxonomy_api": "CREDSTACK_TAXONOMY_", "badge_issuer": "CREDSTACK_ISSUER_", "gap_engine": "CREDSTACK_GAP_"}
 READY_SECONDS = 90.0  # two cores shared with others: imports alone can take several seconds
 STOP_SECONDS = 25.0  # beyond `credstack run`'s graceful shutdown (20 s)
+# Load clients keep idle connections for less than uvicorn's 5 s keep-alive, so they never reuse one the
+# server is closing at that moment (an HTTP race every client has, not an unanswered request).
+CLIENT_KEEPALIVE_SECONDS = 2.0
 ADMIN_SCOPES = frozenset(
     {
         "admin",

@@ -22,7 +22,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.cluster import Cluster, cluster
+from tests.cluster import CLIENT_KEEPALIVE_SECONDS, Cluster, cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -31,7 +31,6 @@ TWINS = 25  # learners whose first result is posted four times at once, twice to
 AT_ONCE = 25  # learners whose two steps are posted at the same moment, one to each replica
 CLIENTS = 32
 CLIENT_RETRIES = 2
-KEEPALIVE_SECONDS = 2.0  # below uvicorn's 5 s, so the client never reuses a connection the server is closing
 PUBLIC_LIMIT = 100  # per address and minute, on the issuer
 PROBE_ADDRESS = "127.0.0.2"  # a client of its own, so nothing else spends its budget
 DELIVERY_SECONDS = 90.0
@@ -132,7 +131,9 @@ async def _load(platform: Cluster, outcome: Outcome, issuer_id: str, demo: dict[
     balanced = platform.url("badge_issuer")
     direct = [platform.direct("badge_issuer", i) for i in range(len(platform.replicas["badge_issuer"]))]
     async with httpx.AsyncClient(
-        headers=outcome.headers, timeout=60, limits=httpx.Limits(max_connections=64, keepalive_expiry=KEEPALIVE_SECONDS)
+        headers=outcome.headers,
+        timeout=60,
+        limits=httpx.Limits(max_connections=64, keepalive_expiry=CLIENT_KEEPALIVE_SECONDS),
     ) as http:
 
         async def post(base: str, body: dict[str, Any], key: str, slots: asyncio.Semaphore = gate) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cluster import Cluster, cluster
+from tests.cluster import CLIENT_KEEPALIVE_SECONDS, Cluster, cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -129,7 +129,9 @@ async def _post_results(
     """Post one result per learner from CLIENTS clients; each retried with its key until a 2xx."""
     pending = [(uuid.uuid4().hex, _result(tenant, learner)) for learner in learners]
     deadline = time.monotonic() + deadline_seconds
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    limits = httpx.Limits(
+        max_connections=CLIENTS, max_keepalive_connections=CLIENTS, keepalive_expiry=CLIENT_KEEPALIVE_SECONDS
+    )
     async with httpx.AsyncClient(base_url=issuer_url, timeout=15, limits=limits) as http:
 
         async def client() -> None:
@@ -277,7 +279,9 @@ def test_a_postgresql_restart_under_load_is_503s_with_retry_after_and_the_servic
         stop = asyncio.Event()
 
         async def read_load() -> None:
-            async with httpx.AsyncClient(timeout=15) as http:
+            async with httpx.AsyncClient(
+                timeout=15, limits=httpx.Limits(keepalive_expiry=CLIENT_KEEPALIVE_SECONDS)
+            ) as http:
                 calls = [
                     _read(http, reads, f"{platform.url(service)}{path}", tenant.headers)
                     for service, path in reads_of.items()
