@@ -42,7 +42,7 @@ async def verified_skill_profile(
         best = top[fact.skill_id]
         if not best or best[0].level == fact.level:
             best.append(fact)
-    names = await _skill_names(session, org_id, employee.id)
+    names = await _skill_names(session, org_id, employee.id, list(top))
     skills = []
     for skill_id, proofs in top.items():
         expiries = [proof.expires_at for proof in proofs]
@@ -61,13 +61,17 @@ async def verified_skill_profile(
     return SkillProfile(hris_id=employee.hris_id, skills=skills)
 
 
-async def _skill_names(session: AsyncSession, org_id: uuid.UUID, employee_id: uuid.UUID) -> dict[str, str]:
+async def _skill_names(
+    session: AsyncSession, org_id: uuid.UUID, employee_id: uuid.UUID, skill_ids: list[uuid.UUID]
+) -> dict[str, str]:
     """Skill names the gap engine was told: by the synced roles' requirements, and, taking precedence,
     by the taxonomy when it mapped this employee's credentials (the gap engine keeps no skill table)."""
     names = {
         str(skill_id): name
         for skill_id, name in await session.execute(
-            select(RoleRequirement.skill_id, RoleRequirement.skill_name).where(RoleRequirement.org_id == org_id)
+            select(RoleRequirement.skill_id, RoleRequirement.skill_name)
+            .where(RoleRequirement.org_id == org_id, RoleRequirement.skill_id.in_(skill_ids))
+            .distinct()
         )
     }
     mapped = await session.scalars(
