@@ -1,5 +1,6 @@
 """Database plumbing shared by the services: typed columns, engines, the one session dependency."""
 
+import contextlib
 import ipaddress
 import uuid
 from collections.abc import AsyncIterator
@@ -221,6 +222,21 @@ async def allow_long_statements(session: AsyncSession, *, statement_ms: int, idl
         return
     await session.execute(text(f"SET LOCAL statement_timeout = {int(statement_ms)}"))
     await session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(idle_ms)}"))
+
+
+@contextlib.asynccontextmanager
+async def hash_joins_only(session: AsyncSession) -> AsyncIterator[None]:
+    """For set-based statements over a whole organisation: on PostgreSQL no nested-loop join inside
+    (SET LOCAL, back to the default after; a failed transaction rolls it back anyway). Right after a
+    bulk load the tables have no statistics yet, the planner takes each for a row or two, and a nested
+    loop then runs the other side once per row (a correlated subquery per credential: minutes on 2,000
+    employees). A hash join costs the sizes of its two sides, whatever the estimates say."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        await session.execute(text("SET LOCAL enable_nestloop = off"))
+    yield
+    if postgres:
+        await session.execute(text("SET LOCAL enable_nestloop = DEFAULT"))
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from services.gap_engine.db.tables import KpiObservation, ReceivedCredential
 from services.gap_engine.domain.received_credentials import VERIFIED
+from shared.db import hash_joins_only
 from shared.errors import NotFound, Unprocessable
 from shared.schemas.gap_insights import AchievementLinkage, AchievementPair, KpiLinkage
 
@@ -66,7 +67,9 @@ async def observed_holdings(
 ) -> Observed:
     # The latest observation per employee as an anti-join (no later one in the filter), not as a
     # row_number() = 1 filter: PostgreSQL then estimates the rows it yields (one per employee) and
-    # hash-joins the credentials to them, instead of 100,000 index probes and a sort on disk.
+    # hash-joins the credentials to them, instead of 100,000 index probes and a sort on disk. Both
+    # statements run with hash joins only: right after a bulk load, before any statistics, the planner
+    # otherwise nests the anti-join inside a loop over the credentials (hash_joins_only).
     later = aliased(KpiObservation)
     conditions = [KpiObservation.org_id == org_id, KpiObservation.metric == metric]
     later_conditions = [
@@ -94,6 +97,18 @@ async def observed_holdings(
         .where(*conditions, ~exists().where(*later_conditions))
         .subquery("observed")
     )
+    async with hash_joins_only(session):
+        values, holders = await _values_and_holders(session, org_id, observed)
+    holders.sort(key=lambda row: str(row[0]))
+    held = np.zeros((len(values), len(holders)), dtype=bool)
+    for column, (_, positions) in enumerate(holders):
+        # Two credentials for the same achievement repeat a position: setting True twice is harmless.
+        held[np.fromstring(positions, dtype=np.int64, sep=","), column] = True
+    return Observed(values=values, held=held, achievements=[row[0] for row in holders])
+
+
+async def _values_and_holders(session: AsyncSession, org_id: uuid.UUID, observed) -> tuple[np.ndarray, list]:
+    """The observed values in employee order, and per achievement its holders' positions."""
     values = np.array(
         (await session.execute(select(observed.c.value).order_by(observed.c.position))).scalars().all(),
         dtype=np.float64,
@@ -116,12 +131,7 @@ async def observed_holdings(
             .group_by(ReceivedCredential.achievement_id)
         )
     ).all()
-    holders.sort(key=lambda row: str(row[0]))
-    held = np.zeros((len(values), len(holders)), dtype=bool)
-    for column, (_, positions) in enumerate(holders):
-        # Two credentials for the same achievement repeat a position: setting True twice is harmless.
-        held[np.fromstring(positions, dtype=np.int64, sep=","), column] = True
-    return Observed(values=values, held=held, achievements=[row[0] for row in holders])
+    return values, list(holders)
 
 
 def resampled_means(group: np.ndarray, rng: np.random.Generator, resamples: int = RESAMPLES) -> np.ndarray:
