@@ -41,6 +41,9 @@ def configure_logging(level: str) -> None:
         root.handlers = [handler]
     root.setLevel(level)
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every outgoing request at INFO: a service's own access log says what it did, and the
+    # demo's "where to look" was lost among a thousand lines of its calls. Failures still log as warnings.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
 
 
 logger = logging.getLogger(__name__)
