@@ -14,11 +14,12 @@ both steps. A step held already (committed) is seen by every concurrent transact
 takes no lock. SQLite has one writer, so its transactions are already one at a time.
 """
 
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, Uuid, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,19 +45,27 @@ async def held_achievements(
     Only the achievements of the pathways in question are asked for, each once (DISTINCT): a learner who
     holds thousands of credentials (one achievement earned again and again) costs one row per
     achievement that matters, not one per credential, on every issuance."""
+    parameters = {"org_id": org_id, "learner_key": learner_key, "among": sorted(set(among), key=str)}
+    if besides is not None:
+        parameters["besides"] = besides
+    return set(await session.scalars(_held_statement(besides is not None), parameters))
+
+
+@functools.cache
+def _held_statement(besides: bool) -> Select:
+    """Built once per shape, with bound parameters (the IN list expanding): building it per issuance
+    cost more than running it."""
     statement = (
         select(Credential.achievement_id)
         .distinct()
         .where(
-            Credential.org_id == org_id,
-            Credential.learner_key == learner_key,
+            Credential.org_id == bindparam("org_id", type_=Uuid),
+            Credential.learner_key == bindparam("learner_key"),
             Credential.revoked_at.is_(None),
-            Credential.achievement_id.in_(sorted(set(among), key=str)),
+            Credential.achievement_id.in_(bindparam("among", expanding=True, type_=Uuid)),
         )
     )
-    if besides is not None:
-        statement = statement.where(Credential.id != besides)
-    return set(await session.scalars(statement))
+    return statement.where(Credential.id != bindparam("besides", type_=Uuid)) if besides else statement
 
 
 def pathway_achievements(pathways: Sequence[dict]) -> set[uuid.UUID]:

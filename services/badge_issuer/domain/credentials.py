@@ -1,12 +1,13 @@
 """Issued credentials: issuing from an assessment result, reading, revoking."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_, update
+from sqlalchemy import Select, Uuid, and_, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import Credential, Issuer, IssuerKey
@@ -81,21 +82,25 @@ class IssuingProfile:
 async def issuing_profile(session: AsyncSession, org_id: uuid.UUID, issuer_id: uuid.UUID) -> IssuingProfile:
     """The caller's issuer with its active keys, one round trip instead of one per key type; a 404 for
     another organisation's issuer, as the repository answers."""
-    rows = (
-        await session.execute(
-            select(Issuer, IssuerKey)
-            .outerjoin(
-                IssuerKey,
-                and_(IssuerKey.issuer_id == Issuer.id, IssuerKey.org_id == Issuer.org_id, IssuerKey.status == "active"),
-            )
-            .where(Issuer.org_id == org_id, Issuer.id == issuer_id)
-            .order_by(IssuerKey.created_at, IssuerKey.id)
-        )
-    ).all()
+    rows = (await session.execute(_issuing_profile_statement(), {"org_id": org_id, "issuer_id": issuer_id})).all()
     if not rows:
         raise NotFound(f"No issuer with id {issuer_id} in this organisation.")
     # One active key per type (a partial unique index); were there two, the newest signs, as in active_key.
     return IssuingProfile(rows[0][0], {key.key_type: key for _, key in rows if key is not None})
+
+
+@functools.cache
+def _issuing_profile_statement() -> Select:
+    """Built once, with bound parameters: building the expression cost more than running it."""
+    key_is_active = and_(
+        IssuerKey.issuer_id == Issuer.id, IssuerKey.org_id == Issuer.org_id, IssuerKey.status == "active"
+    )
+    return (
+        select(Issuer, IssuerKey)
+        .outerjoin(IssuerKey, key_is_active)
+        .where(Issuer.org_id == bindparam("org_id", type_=Uuid), Issuer.id == bindparam("issuer_id", type_=Uuid))
+        .order_by(IssuerKey.created_at, IssuerKey.id)
+    )
 
 
 async def sign_and_store(
