@@ -49,3 +49,31 @@ async def test_items_across_groups_each_answer_as_alone(client, issuer_app, head
     replay = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
     assert [item["credential_id"] for item in replay["items"]] == [item["credential_id"] for item in report["items"]]
     assert await _count(issuer_app, Credential, org) == 2
+
+
+async def test_a_key_committed_meanwhile_by_another_request_settles_the_group_item_by_item(
+    client, issuer_app, headers, assessment, org, monkeypatch
+):
+    """Another request commits one of the group's keys after the group read the stored keys: the group's
+    records then meet the unique constraint, nothing of it is kept, and each item is settled alone."""
+    single = await client.post(
+        "/v1/assessment-results", json=assessment(), headers={**headers, "Idempotency-Key": "w-0"}
+    )
+    assert single.status_code == 201
+    real_stored_many = bulk_issuance._stored_many
+
+    async def stored_before_the_other_commit(session, org_id, items):
+        seen = await real_stored_many(session, org_id, items)
+        seen.pop("w-1", None)  # as read just before another request committed w-1 (below, for real)
+        return seen
+
+    items = [_item(assessment, "w-a"), _item(assessment, "w-1"), _item(assessment, "w-b")]
+    first_time = (await client.post("/v1/assessment-results/bulk", json={"items": [items[1]]}, headers=headers)).json()
+    monkeypatch.setattr(bulk_issuance, "_stored_many", stored_before_the_other_commit)
+    report = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    assert [item["status"] for item in report["items"]] == [201, 201, 201]
+    assert [item["replayed"] for item in report["items"]] == [False, True, False]
+    assert report["items"][1]["credential_id"] == first_time["items"][0]["credential_id"]
+    # w-0, w-1, and w-a and w-b once each: the group's first attempt left nothing behind.
+    assert await _count(issuer_app, Credential, org) == 4
+    assert await _count(issuer_app, IdempotencyRecord, org) == 4

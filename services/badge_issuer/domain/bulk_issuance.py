@@ -6,7 +6,8 @@ so a failing item rolls back only itself. Items are committed in groups of COMMI
 transaction, one commit, one read of the stored keys per group) instead of one transaction each:
 that commit and the read before every item were most of what an item cost beyond issuing itself. An
 item whose key meets the unique constraint (the same key earlier in the group, or committed meanwhile
-by another request) is settled after its group's commit, on its own, as before. The report says, per
+by another request) is settled after its group's commit, on its own, as before. Groups are
+PostgreSQL's; on SQLite (one writer) each item keeps its own transaction. The report says, per
 item, what a single POST would have answered, and is only written once every item in it is committed.
 """
 
@@ -16,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import IdempotencyRecord
 from services.badge_issuer.domain import credentials, issuance
 from services.badge_issuer.domain.issuance_metrics import record_answer
+from shared.db import utcnow
 from shared.errors import ProblemError, problem_body, validation_detail, validation_errors
 from shared.idempotency import request_fingerprint
 from shared.schemas.issuer import AssessmentResultIn, BulkAssessmentItemIn, BulkItemOut, BulkOut
@@ -68,10 +70,18 @@ async def _issue_group(
     session: AsyncSession, org_id: uuid.UUID, raws: list[dict[str, Any]], context: "credentials.IssuanceContext"
 ) -> list[_Item]:
     """Answer every item of the group: replays and invalid items first, then the new ones, each in its
-    savepoint of one transaction, committed together; those that met a key taken meanwhile, alone."""
+    savepoint of one transaction, their idempotency records in one statement, committed together.
+    A key seen earlier in the group is settled after the commit, alone (it replays, or is refused as
+    reused). Should a record meet a key committed meanwhile by another request, nothing of the group
+    is kept and its items are settled one at a time instead, as they were before groups."""
+    if session.bind.dialect.name != "postgresql":
+        return await _issue_one_by_one(session, org_id, raws, context)
     group = [_parse(raw) for raw in raws]
     stored = await _stored_many(session, org_id, [item for item in group if item.answer is None])
     deferred: list[tuple[_Item, dict[str, Any]]] = []
+    records: list[dict[str, Any]] = []
+    keys_in_group: set[str] = set()
+    profiles: dict[uuid.UUID, credentials.IssuingProfile] = {}
     for item, raw in zip(group, raws, strict=True):
         if item.answer is not None:
             continue
@@ -79,32 +89,60 @@ async def _issue_group(
             item.answer = (*_stored_answer(stored[item.key], item.fingerprint), True)
             continue
         assert item.result is not None and item.key is not None
+        if item.key in keys_in_group:
+            deferred.append((item, raw))
+            continue
+        keys_in_group.add(item.key)
         item.started = time.perf_counter()
         try:
             async with session.begin_nested():
-                status, body = await issuance.issue_from_assessment(session, org_id, item.result, context)
-                session.add(
-                    IdempotencyRecord(
-                        org_id=org_id,
-                        key=item.key,
-                        request_hash=item.fingerprint,
-                        status_code=status,
-                        response_body=body,
-                    )
+                status, body = await issuance.issue_from_assessment(
+                    session, org_id, item.result, context, profiles=profiles
                 )
-                await session.flush()  # a key already taken fails here, inside the savepoint
             item.answer = (status, body, False)
+            records.append(_record(org_id, item, status, body))
         except ProblemError as error:
             problem = problem_body(error.status, error.title, error.detail, error.type_slug, **error.extensions)
             item.answer = (error.status, problem, False)
-        except IntegrityError:  # its key is taken (earlier in this group, or by a concurrent request)
-            deferred.append((item, raw))
-    await session.commit()
+    try:
+        if records:
+            await session.execute(insert(IdempotencyRecord.__table__), records)
+        await session.commit()
+    except IntegrityError:  # a key committed meanwhile by another request: redo the group item by item
+        await session.rollback()
+        deferred = [(item, raw) for item, raw in zip(group, raws, strict=True) if item.key not in stored]
     for item, raw in deferred:
         item.started = time.perf_counter()
         _key, status, body, replayed = await _issue_item(session, org_id, raw, context)
         item.answer = (status, body, replayed)
     return group
+
+
+async def _issue_one_by_one(
+    session: AsyncSession, org_id: uuid.UUID, raws: list[dict[str, Any]], context: "credentials.IssuanceContext"
+) -> list[_Item]:
+    """SQLite: each item in its own transaction. Its driver begins a transaction only before a write,
+    so a savepoint opened first would be the outermost and its release a commit of the item alone;
+    and SQLite has one writer, so a group would save no lock, only a commit."""
+    answered = []
+    for raw in raws:
+        started = time.perf_counter()
+        key, status, body, replayed = await _issue_item(session, org_id, raw, context)
+        answered.append(_Item(key, answer=(status, body, replayed), started=started))
+    return answered
+
+
+def _record(org_id: uuid.UUID, item: _Item, status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The item's idempotency record, as the single POST stores it."""
+    return {
+        "id": uuid.uuid4(),
+        "org_id": org_id,
+        "key": item.key,
+        "request_hash": item.fingerprint,
+        "status_code": status,
+        "response_body": body,
+        "created_at": utcnow(),
+    }
 
 
 def _parse(raw: dict[str, Any]) -> _Item:

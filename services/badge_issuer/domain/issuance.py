@@ -19,11 +19,23 @@ from shared.schemas.issuer import AssessmentResultIn, IssuanceOut
 
 
 async def issue_from_assessment(
-    session: AsyncSession, org_id: uuid.UUID, data: AssessmentResultIn, context: credentials.IssuanceContext
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    data: AssessmentResultIn,
+    context: credentials.IssuanceContext,
+    *,
+    profiles: dict[uuid.UUID, credentials.IssuingProfile] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Judge the result; issue (201) or record the refusal (422, with the reason). The caller commits,
-    so the result, the credential, its status index and the audit entry land in one transaction."""
-    profile = await credentials.issuing_profile(session, org_id, data.issuer_id)
+    so the result, the credential, its status index and the audit entry land in one transaction.
+
+    `profiles` lets a caller issuing many in one transaction (a bulk group) read each issuer and its
+    keys once: the transaction's first read of them, as a single POST's transaction has."""
+    profile = profiles.get(data.issuer_id) if profiles is not None else None
+    if profile is None:
+        profile = await credentials.issuing_profile(session, org_id, data.issuer_id)
+        if profiles is not None:
+            profiles[data.issuer_id] = profile
     achievement = await context.taxonomy.achievement(data.achievement_id, context.authorization)
     judgement = criteria.judge(
         achievement.definition, achievement.ob3, score=data.score, rubric_level=data.rubric_level
