@@ -57,7 +57,7 @@ class IdempotencyKeyHeader:
         self.required = required
         self.description = description
 
-    def __call__(
+    async def __call__(  # async: no I/O here, and a sync dependency costs each request a thread hop
         self,
         request: Request,
         # Declared for the OpenAPI document; read (trimmed, bounded) by idempotency_key below.

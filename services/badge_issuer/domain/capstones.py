@@ -14,15 +14,16 @@ both steps. A step held already (committed) is seen by every concurrent transact
 takes no lock. SQLite has one writer, so its transactions are already one at a time.
 """
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, Uuid, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.badge_issuer.db.tables import Credential, Issuer
+from services.badge_issuer.db.tables import Credential
 from services.badge_issuer.domain import credentials
 from services.badge_issuer.ob3 import credential as ob3_credential
 
@@ -31,22 +32,53 @@ MAX_CHAIN = 10
 
 
 async def held_achievements(
-    session: AsyncSession, org_id: uuid.UUID, learner_key: str, *, besides: uuid.UUID | None = None
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    learner_key: str,
+    *,
+    among: Collection[uuid.UUID],
+    besides: uuid.UUID | None = None,
 ) -> set[uuid.UUID]:
-    """Achievements the learner holds in this organisation: credentials issued and not revoked (other
-    than the credential `besides`)."""
-    statement = select(Credential.achievement_id).where(
-        Credential.org_id == org_id, Credential.learner_key == learner_key, Credential.revoked_at.is_(None)
-    )
+    """Which of the achievements `among` the learner holds in this organisation: credentials issued and
+    not revoked (other than the credential `besides`).
+
+    Only the achievements of the pathways in question are asked for, each once (DISTINCT): a learner who
+    holds thousands of credentials (one achievement earned again and again) costs one row per
+    achievement that matters, not one per credential, on every issuance."""
+    parameters = {"org_id": org_id, "learner_key": learner_key, "among": sorted(set(among), key=str)}
     if besides is not None:
-        statement = statement.where(Credential.id != besides)
-    return set(await session.scalars(statement))
+        parameters["besides"] = besides
+    return set(await session.scalars(_held_statement(besides is not None), parameters))
+
+
+@functools.cache
+def _held_statement(besides: bool) -> Select:
+    """Built once per shape, with bound parameters (the IN list expanding): building it per issuance
+    cost more than running it."""
+    statement = (
+        select(Credential.achievement_id)
+        .distinct()
+        .where(
+            Credential.org_id == bindparam("org_id", type_=Uuid),
+            Credential.learner_key == bindparam("learner_key"),
+            Credential.revoked_at.is_(None),
+            Credential.achievement_id.in_(bindparam("among", expanding=True, type_=Uuid)),
+        )
+    )
+    return statement.where(Credential.id != bindparam("besides", type_=Uuid)) if besides else statement
+
+
+def pathway_achievements(pathways: Sequence[dict]) -> set[uuid.UUID]:
+    """Every step and capstone of `pathways`: all that deciding whether one is due looks at."""
+    found = {uuid.UUID(str(step["achievement_id"])) for pathway in pathways for step in pathway["steps"]}
+    found.update(uuid.UUID(str(p["capstone_achievement_id"])) for p in pathways if p.get("capstone_achievement_id"))
+    return found
 
 
 async def award_completed_pathways(
     session: AsyncSession,
     org_id: uuid.UUID,
-    issuer: Issuer,
+    profile: "credentials.IssuingProfile",
     issued: Credential,
     subject: "credentials.Subject",
     context: "credentials.IssuanceContext",
@@ -64,18 +96,19 @@ async def award_completed_pathways(
         pathways = await context.taxonomy.pathways_containing(trigger.achievement_id, context.authorization)
         if not pathways:
             continue
+        among = pathway_achievements(pathways)
         if trigger is issued:
-            held = await held_achievements(session, org_id, subject.key, besides=issued.id)
+            held = await held_achievements(session, org_id, subject.key, among=among, besides=issued.id)
             if issued.achievement_id not in held:  # a new step: another may be committing beside it
                 await _one_transaction_per_learner(session, org_id, subject.key)
-                held = await held_achievements(session, org_id, subject.key)
+                held = await held_achievements(session, org_id, subject.key, among=among)
             held.add(issued.achievement_id)
         else:
-            held = await held_achievements(session, org_id, subject.key)
+            held = await held_achievements(session, org_id, subject.key, among=among)
         for pathway in pathways:
             if not _may_be_due(pathway, held):
                 continue
-            capstone = await _award_if_due(session, org_id, issuer, trigger, pathway, held, subject, context)
+            capstone = await _award_if_due(session, org_id, profile, trigger, pathway, held, subject, context)
             if capstone is not None:
                 awarded.append(capstone)
                 pending.append(capstone)
@@ -104,7 +137,7 @@ def _may_be_due(pathway: dict, held: set[uuid.UUID]) -> bool:
 async def _award_if_due(
     session: AsyncSession,
     org_id: uuid.UUID,
-    issuer: Issuer,
+    profile: "credentials.IssuingProfile",
     trigger: Credential,
     pathway: dict,
     held: set[uuid.UUID],
@@ -135,12 +168,12 @@ async def _award_if_due(
             return await credentials.sign_and_store(
                 session,
                 org_id,
-                issuer,
+                profile,
                 achievement,
                 subject,
                 context,
                 proof_format=trigger.proof_format,
-                assessment_result_id=None,
+                assessment_result=None,
                 results=[],
                 activity_end=None,
                 awarded_at=awarded_at,

@@ -1,23 +1,24 @@
 """Issued credentials: issuing from an assessment result, reading, revoking."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import Select, Uuid, and_, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import Credential, Issuer, IssuerKey
-from services.badge_issuer.domain import audit, issuers, outbox, status_lists
+from services.badge_issuer.domain import audit, issuance_rows, issuers, outbox, status_lists
 from services.badge_issuer.domain.key_vault import KeyVault
 from services.badge_issuer.domain.taxonomy_client import AchievementDefinition, TaxonomyClient
 from services.badge_issuer.ob3 import credential as ob3_credential
 from services.badge_issuer.ob3.schema_validation import validate_achievement_credential
 from services.badge_issuer.proofs import data_integrity, vc_jwt
 from shared.db import utcnow
-from shared.errors import Conflict, Unprocessable
+from shared.errors import Conflict, NotFound, Unprocessable
 from shared.observability import ServiceMetrics
 from shared.pagination import decode_cursor, encode_cursor
 from shared.repository import TenantRepository
@@ -62,31 +63,74 @@ class Subject:
         return f"hris:{self.hris_id}" if self.hris_id else f"email:{(self.email or '').lower()}"
 
 
+@dataclass(frozen=True, slots=True)
+class IssuingProfile:
+    """An issuer and its active keys by key type, read in one statement when an issuance starts (the
+    capstones it completes reuse it: the same transaction, the same keys)."""
+
+    issuer: Issuer
+    active_keys: dict[str, IssuerKey]
+
+    def active_key(self, key_type: str) -> IssuerKey:
+        """The active key of `key_type`; a 422 saying why when the issuer has none."""
+        row = self.active_keys.get(key_type)
+        if row is None:
+            raise issuers.no_active_key(self.issuer, key_type)
+        return row
+
+
+async def issuing_profile(session: AsyncSession, org_id: uuid.UUID, issuer_id: uuid.UUID) -> IssuingProfile:
+    """The caller's issuer with its active keys, one round trip instead of one per key type; a 404 for
+    another organisation's issuer, as the repository answers."""
+    rows = (await session.execute(_issuing_profile_statement(), {"org_id": org_id, "issuer_id": issuer_id})).all()
+    if not rows:
+        raise NotFound(f"No issuer with id {issuer_id} in this organisation.")
+    # One active key per type (a partial unique index); were there two, the newest signs, as in active_key.
+    return IssuingProfile(rows[0][0], {key.key_type: key for _, key in rows if key is not None})
+
+
+@functools.cache
+def _issuing_profile_statement() -> Select:
+    """Built once, with bound parameters: building the expression cost more than running it."""
+    key_is_active = and_(
+        IssuerKey.issuer_id == Issuer.id, IssuerKey.org_id == Issuer.org_id, IssuerKey.status == "active"
+    )
+    return (
+        select(Issuer, IssuerKey)
+        .outerjoin(IssuerKey, key_is_active)
+        .where(Issuer.org_id == bindparam("org_id", type_=Uuid), Issuer.id == bindparam("issuer_id", type_=Uuid))
+        .order_by(IssuerKey.created_at, IssuerKey.id)
+    )
+
+
 async def sign_and_store(
     session: AsyncSession,
     org_id: uuid.UUID,
-    issuer: Issuer,
+    profile: IssuingProfile,
     achievement: AchievementDefinition,
     subject: Subject,
     context: IssuanceContext,
     *,
     proof_format: str,
-    assessment_result_id: uuid.UUID | None,
+    assessment_result: dict[str, Any] | None,
     results: list[dict[str, Any]],
     activity_end: datetime | None,
     awarded_at: datetime,
     evidence: list[dict[str, Any]],
     capstone_pathway_id: uuid.UUID | None = None,
 ) -> Credential:
-    """Build, sign and add one credential with its status index and audit entry (not committed).
+    """Build, sign and write one credential with its status index, audit entry and outbox event (and
+    `assessment_result`, the row of the result that earned it, when there is one), not committed.
 
     VC-JWTs are signed with the active key of the issuer's `jwt_key_type`; Data Integrity proofs and
-    the status lists with its active Ed25519 key (422 when there is none)."""
+    the status lists with its active Ed25519 key (422 when there is none). The rows are written by
+    write_issuance in one statement; the credential returned is not in the session (nothing to flush)."""
+    issuer = profile.issuer
     key_type = issuer.jwt_key_type if proof_format == "vc-jwt" else "Ed25519"
-    signing = await issuers.current_signing_key(session, issuer, context.vault, key_type)
+    signing = issuers.unlock(profile.active_key(key_type), context.vault, issuer.did)
     # Status lists are signed with eddsa-rdfc-2022 under the issuer's id, so a VC-JWT signed with a
     # P-256 or RSA key still takes its index from the list of the issuer's Ed25519 key.
-    status_key = signing.row if key_type == "Ed25519" else await issuers.require_active_key(session, issuer, "Ed25519")
+    status_key = signing.row if key_type == "Ed25519" else profile.active_key("Ed25519")
     status_list, index, status_entry = await status_lists.allocate_index(session, status_key, context.base_url)
     credential_id = uuid.uuid4()
     issued_at = utcnow()
@@ -113,34 +157,41 @@ async def sign_and_store(
     errors = validate_achievement_credential(document)
     if errors:
         raise IssuedCredentialInvalid("; ".join(map(str, errors[:5])))
-    credential = Credential(
-        id=credential_id,
-        org_id=org_id,
-        issuer_id=issuer.id,
-        key_id=signing.row.id,
-        assessment_result_id=assessment_result_id,
-        achievement_id=achievement_id,
-        achievement_tier=achievement.definition.get("tier"),
-        learner_hris_id=subject.hris_id,
-        learner_key=subject.key,
-        capstone_pathway_id=capstone_pathway_id,
-        capstone_achievement_id=achievement_id if capstone_pathway_id else None,
-        proof_format=proof_format,
-        document=document,
-        compact_jwt=compact_jwt,
-        status_list_id=status_list.id,
-        status_index=index,
-        issued_at=issued_at,
-    )
-    session.add(credential)
+    assessment_result_id = assessment_result["id"] if assessment_result else None
+    credential_row = {
+        "id": credential_id,
+        "org_id": org_id,
+        "issuer_id": issuer.id,
+        "key_id": signing.row.id,
+        "assessment_result_id": assessment_result_id,
+        "achievement_id": achievement_id,
+        "achievement_tier": achievement.definition.get("tier"),
+        "learner_hris_id": subject.hris_id,
+        "learner_key": subject.key,
+        "capstone_pathway_id": capstone_pathway_id,
+        "capstone_achievement_id": achievement_id if capstone_pathway_id else None,
+        "proof_format": proof_format,
+        "document": document,
+        "compact_jwt": compact_jwt,
+        "status_list_id": status_list.id,
+        "status_index": index,
+        "issued_at": issued_at,
+    }
+    credential = Credential(**credential_row)
     detail: dict[str, Any] = {"status_list_id": str(status_list.id), "index": index}
     if assessment_result_id:
         detail["assessment_result_id"] = str(assessment_result_id)
     if capstone_pathway_id:
         detail["capstone_of_pathway"] = str(capstone_pathway_id)
-    audit.record(session, org_id, "credential.issued", str(credential_id), context.actor, detail)
-    await outbox.emit(session, org_id, "credential.issued", event_data(credential, signing.did, context.base_url))
-    await session.flush()
+    await issuance_rows.write_issuance(
+        session,
+        credential=credential_row,
+        audit=audit.row(org_id, "credential.issued", str(credential_id), context.actor, detail),
+        event=outbox.event_parameters(
+            org_id, "credential.issued", event_data(credential, signing.did, context.base_url)
+        ),
+        assessment_result=assessment_result,
+    )
     return credential
 
 

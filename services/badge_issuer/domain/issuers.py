@@ -241,13 +241,18 @@ async def require_active_key(session: AsyncSession, issuer: Issuer, key_type: st
     """The active key of `key_type`; a 422 saying why when the issuer has none."""
     row = await active_key(session, issuer, key_type)
     if row is None:
-        purpose = "Data Integrity proofs and status lists are" if key_type == "Ed25519" else "its VC-JWTs are"
-        raise Unprocessable(
-            f"Issuer {issuer.id} has no active {key_type} key, and {purpose} signed with one; "
-            f"rotate with key_type={key_type} to create it.",
-            key_type=key_type,
-        )
+        raise no_active_key(issuer, key_type)
     return row
+
+
+def no_active_key(issuer: Issuer, key_type: str) -> Unprocessable:
+    """The 422 for an issuer without an active key of `key_type`, saying what needs one."""
+    purpose = "Data Integrity proofs and status lists are" if key_type == "Ed25519" else "its VC-JWTs are"
+    return Unprocessable(
+        f"Issuer {issuer.id} has no active {key_type} key, and {purpose} signed with one; "
+        f"rotate with key_type={key_type} to create it.",
+        key_type=key_type,
+    )
 
 
 async def current_signing_key(

@@ -71,18 +71,12 @@ async def emit(session: AsyncSession, org_id: uuid.UUID, event_type: str, data: 
     webhook_subscriptions), executed now: no subscription rows come back to Python, and a subscription
     committed before this statement runs gets the event. Loading them through the ORM on every
     issuance was about a tenth of its time."""
-    now = utcnow()
-    event_id = f"msg_{uuid.uuid4().hex}"
-    values = {
-        "id": event_id,
-        "org_id": org_id,
-        "type": event_type,
-        "payload": {"type": event_type, "timestamp": now.isoformat(), "data": data},
-        "created_at": now,
-    }
+    values = event_parameters(org_id, event_type, data)
+    event_id, now = values["id"], values["created_at"]
     if session.bind.dialect.name == "postgresql":
-        await session.execute(_emit_statement(), {**values, "wanted": [event_type]})
+        await session.execute(emit_statement(), values)
         return event_id
+    del values["wanted"]
     session.add(OutboxEvent(**values))
     subscriptions = await session.execute(
         select(WebhookSubscription.id, WebhookSubscription.event_types).where(
@@ -104,8 +98,21 @@ async def emit(session: AsyncSession, org_id: uuid.UUID, event_type: str, data: 
     return event_id
 
 
+def event_parameters(org_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The bound parameters of emit_statement() for one event (its id under "id")."""
+    now = utcnow()
+    return {
+        "id": f"msg_{uuid.uuid4().hex}",
+        "org_id": org_id,
+        "type": event_type,
+        "payload": {"type": event_type, "timestamp": now.isoformat(), "data": data},
+        "created_at": now,
+        "wanted": [event_type],
+    }
+
+
 @functools.cache
-def _emit_statement() -> Insert:
+def emit_statement() -> Insert:
     """WITH event AS (INSERT INTO outbox_events …) INSERT INTO webhook_deliveries SELECT … FROM
     webhook_subscriptions, event WHERE org, active, event_types @> [type]: the foreign key is checked
     at the end of the statement, when the event row exists. Built once (building it cost more than

@@ -1,0 +1,79 @@
+"""Bulk items committed in groups keep the single POST's promises: each item alone is all-or-nothing,
+a key used twice in one batch issues once, and groups after the first see what the first committed."""
+
+import uuid
+
+from sqlalchemy import func, select
+
+from services.badge_issuer.db.tables import AssessmentResult, Credential, IdempotencyRecord
+from services.badge_issuer.domain import bulk_issuance
+
+
+def _item(assessment, key: str, **overrides) -> dict:
+    return {**assessment(**overrides), "idempotency_key": key}
+
+
+async def _count(issuer_app, model, org) -> int:
+    async with issuer_app.state.database.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(model).where(model.org_id == org))
+
+
+async def test_a_key_twice_in_one_group_issues_once(client, issuer_app, headers, assessment, org):
+    items = [_item(assessment, "dup-1"), _item(assessment, "dup-1"), _item(assessment, "dup-1", score=99)]
+    report = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    first, again, changed = report["items"]
+    assert first["status"] == 201 and not first["replayed"]
+    assert again["status"] == 201 and again["replayed"] and again["credential_id"] == first["credential_id"]
+    assert changed["status"] == 422 and "different result" in changed["problem"]["detail"]
+    assert await _count(issuer_app, Credential, org) == 1
+    assert await _count(issuer_app, AssessmentResult, org) == 1  # the twin's rows rolled back with it
+    assert await _count(issuer_app, IdempotencyRecord, org) == 1
+
+
+async def test_items_across_groups_each_answer_as_alone(client, issuer_app, headers, assessment, org, monkeypatch):
+    monkeypatch.setattr(bulk_issuance, "COMMIT_GROUP", 2)
+    items = [
+        _item(assessment, "g-1"),
+        _item(assessment, "g-2", issuer_id=str(uuid.uuid4())),  # fails alone, mid-group
+        _item(assessment, "g-3", score=10),  # refused: its result is kept
+        _item(assessment, "g-4"),
+        _item(assessment, "g-1"),  # the first group's key, replayed from what that group committed
+    ]
+    report = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    assert [item["status"] for item in report["items"]] == [201, 404, 422, 201, 201]
+    assert [item["replayed"] for item in report["items"]] == [False, False, False, False, True]
+    assert report["items"][4]["credential_id"] == report["items"][0]["credential_id"]
+    assert await _count(issuer_app, Credential, org) == 2
+    assert await _count(issuer_app, AssessmentResult, org) == 3
+    # Every answer given is the stored one: replaying the batch changes nothing.
+    replay = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    assert [item["credential_id"] for item in replay["items"]] == [item["credential_id"] for item in report["items"]]
+    assert await _count(issuer_app, Credential, org) == 2
+
+
+async def test_a_key_committed_meanwhile_by_another_request_settles_the_group_item_by_item(
+    client, issuer_app, headers, assessment, org, monkeypatch
+):
+    """Another request commits one of the group's keys after the group read the stored keys: the group's
+    records then meet the unique constraint, nothing of it is kept, and each item is settled alone."""
+    single = await client.post(
+        "/v1/assessment-results", json=assessment(), headers={**headers, "Idempotency-Key": "w-0"}
+    )
+    assert single.status_code == 201
+    real_stored_many = bulk_issuance._stored_many
+
+    async def stored_before_the_other_commit(session, org_id, items):
+        seen = await real_stored_many(session, org_id, items)
+        seen.pop("w-1", None)  # as read just before another request committed w-1 (below, for real)
+        return seen
+
+    items = [_item(assessment, "w-a"), _item(assessment, "w-1"), _item(assessment, "w-b")]
+    first_time = (await client.post("/v1/assessment-results/bulk", json={"items": [items[1]]}, headers=headers)).json()
+    monkeypatch.setattr(bulk_issuance, "_stored_many", stored_before_the_other_commit)
+    report = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    assert [item["status"] for item in report["items"]] == [201, 201, 201]
+    assert [item["replayed"] for item in report["items"]] == [False, True, False]
+    assert report["items"][1]["credential_id"] == first_time["items"][0]["credential_id"]
+    # w-0, w-1, and w-a and w-b once each: the group's first attempt left nothing behind.
+    assert await _count(issuer_app, Credential, org) == 4
+    assert await _count(issuer_app, IdempotencyRecord, org) == 4
