@@ -43,13 +43,14 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    column,
     delete,
     func,
     literal,
     or_,
     select,
+    table,
     text,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -158,35 +159,21 @@ def _parts(org_id: uuid.UUID, basis: str, as_of: datetime, where: ColumnElement[
     return _staff(org_id, basis, where), _verified(org_id, basis, as_of, where)
 
 
-def _covered(verified: CTE) -> ColumnElement[Any]:
-    """Σ weight × covered share over a person's requirements of level > 0 (the aggregate, ungrouped)."""
-    return func.sum(verified.c.weight * _credited(verified) / verified.c.required_level).filter(
-        verified.c.required_level > 0
-    )
-
-
-def _meeting(verified: CTE) -> ColumnElement[Any]:
-    return func.sum(case((meets(verified.c.level, verified.c.required_level), 1), else_=0))
-
-
 def _employee_rows(
-    org_id: uuid.UUID,
-    basis: str,
-    as_of: datetime,
-    where: ColumnElement[bool] | None,
-    parts: Parts | None = None,
-    covered: Any = None,
+    org_id: uuid.UUID, basis: str, as_of: datetime, where: ColumnElement[bool] | None, parts: Parts | None = None
 ) -> Select:
     """(employee_id, role_id, team, department, readiness): readiness null when the role is not synced,
-    rounded to 6 decimals so that the order of summation never shows. `covered` (employee_id, covered)
-    when already aggregated (the full recompute's one pass)."""
+    rounded to 6 decimals so that the order of summation never shows."""
     staff, verified = parts or _parts(org_id, basis, as_of, where)
-    if covered is None:
-        covered = (
-            select(verified.c.employee_id, _covered(verified).label("covered"))
-            .group_by(verified.c.employee_id)
-            .cte("covered")
+    covered = (
+        select(
+            verified.c.employee_id,
+            func.sum(verified.c.weight * _credited(verified) / verified.c.required_level).label("covered"),
         )
+        .where(verified.c.required_level > 0)
+        .group_by(verified.c.employee_id)
+        .cte("covered")
+    )
     weights = (
         select(
             RoleRequirement.role_id,
@@ -225,11 +212,9 @@ def _cell_rows(
     *,
     by_team: bool = False,
     parts: Parts | None = None,
-    credited: Any = None,
 ) -> Select:
     """(role_id, skill_id[, team], headcount, meeting, weighted_shortfall) over the people in scope:
-    weighted shortfall = weight × (required × headcount − Σ credited levels). `credited` (role_id,
-    skill_id, meeting, levels) when already aggregated (the full recompute's one pass)."""
+    weighted shortfall = weight × (required × headcount − Σ credited levels)."""
     staff, verified = parts or _parts(org_id, basis, as_of, where)
     group = [staff.c.team] if by_team else []
     verified_group = [staff.c.team] if by_team else []
@@ -240,19 +225,18 @@ def _cell_rows(
         .group_by(staff.c.role_id, *group)
         .cte("headcount")
     )
-    if credited is None:
-        credited = (
-            select(
-                verified.c.role_id,
-                verified.c.skill_id,
-                *verified_group,
-                _meeting(verified).label("meeting"),
-                func.sum(_credited(verified)).label("levels"),
-            )
-            .select_from(facts_from)
-            .group_by(verified.c.role_id, verified.c.skill_id, *verified_group)
-            .cte("credited")
+    credited = (
+        select(
+            verified.c.role_id,
+            verified.c.skill_id,
+            *verified_group,
+            func.sum(case((meets(verified.c.level, verified.c.required_level), 1), else_=0)).label("meeting"),
+            func.sum(_credited(verified)).label("levels"),
         )
+        .select_from(facts_from)
+        .group_by(verified.c.role_id, verified.c.skill_id, *verified_group)
+        .cte("credited")
+    )
     required = RoleRequirement.required_level
     join = and_(credited.c.role_id == RoleRequirement.role_id, credited.c.skill_id == RoleRequirement.skill_id)
     if by_team:
@@ -291,40 +275,28 @@ def _next_expiry(org_id: uuid.UUID, as_of: datetime, employees: ColumnElement[bo
 # --- full recompute ---------------------------------------------------------------------------------------
 
 RECOMPUTE_WORK_MEM = "256MB"
+_VERIFIED_TABLE = "gap_recompute_verified"
 
 
-def _one_pass_sums(verified: CTE) -> tuple[Any, Any, Any]:
-    """The per-person and per role × skill sums of the verified levels in one pass (GROUPING SETS): the
-    verified levels, about 650k joined rows at 100k employees, are then never materialised or read
-    twice. Returns the covered, credited and per-person first-expiry selections of that one CTE."""
-    sums = (
-        select(
-            func.grouping(verified.c.employee_id).label("by_cell"),
-            verified.c.employee_id,
-            verified.c.role_id,
-            verified.c.skill_id,
-            _covered(verified).label("covered"),
-            _meeting(verified).label("meeting"),
-            func.sum(_credited(verified)).label("levels"),
-            func.min(verified.c.expires_at).label("expires_at"),
-        )
-        .group_by(func.grouping_sets(tuple_(verified.c.employee_id), tuple_(verified.c.role_id, verified.c.skill_id)))
-        .cte("sums")
+def _verified_table(connection: Connection, verified: CTE) -> Any:
+    """The verified levels written once to a temporary table: CREATE TABLE AS may run in parallel workers,
+    which a statement that writes through data-modifying CTEs never does, and this step is most of it."""
+    columns = [column(c.name, c.type) for c in verified.c]
+    compiled = select(*verified.c).compile(dialect=connection.dialect)
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_VERIFIED_TABLE}")
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {_VERIFIED_TABLE} ON COMMIT DROP AS {compiled.string}",
+        tuple(compiled.construct_params()[name] for name in compiled.positiontup or ()),
     )
-    people = sums.c.by_cell == 0
-    covered = select(sums.c.employee_id, sums.c.covered).where(people).subquery("covered")
-    credited = (
-        select(sums.c.role_id, sums.c.skill_id, sums.c.meeting, sums.c.levels).where(~people).subquery("credited")
-    )
-    return covered, credited, select(func.min(sums.c.expires_at)).where(people)
+    return table(_VERIFIED_TABLE, *columns)
 
 
 def recompute(connection: Connection, org_id: uuid.UUID, basis: str, as_of: datetime) -> None:
-    """The organisation's stored aggregates for one basis, from scratch. On PostgreSQL one statement: the
-    verified levels summed per person and per role × skill in one pass (`_one_pass_sums`), both tables
-    written by INSERTs as CTEs; elsewhere the verified levels as a CTE, in two statements. On PostgreSQL
-    only the people's rows that changed are upserted: deleting and inserting 100k rows per recompute cost
-    more than the maths and left as many dead rows behind each time."""
+    """The organisation's stored aggregates for one basis, from scratch. The verified levels are computed
+    once for both tables: on PostgreSQL into a temporary table (in parallel), then one statement (two
+    INSERTs as CTEs); elsewhere as a CTE, in two. On PostgreSQL only the people's rows that changed are
+    upserted: deleting and inserting 100k rows per recompute cost more than the maths and left as many
+    dead rows behind each time."""
     postgres = connection.dialect.name == "postgresql"
     people_key = (GapReportEmployee.org_id == org_id, GapReportEmployee.basis == basis)
     if postgres:
@@ -341,13 +313,9 @@ def recompute(connection: Connection, org_id: uuid.UUID, basis: str, as_of: date
         connection.execute(delete(GapReportEmployee).where(*people_key))
     connection.execute(delete(GapReportCell).where(GapReportCell.org_id == org_id, GapReportCell.basis == basis))
     parts = _parts(org_id, basis, as_of, None)
-    verified = parts[1]
     if postgres:
-        covered, credited, first_expiry = _one_pass_sums(verified)
-    else:
-        covered = credited = None
-        first_expiry = select(func.min(verified.c.expires_at)).where(verified.c.expires_at > as_of)
-    people = _employee_rows(org_id, basis, as_of, None, parts, covered).subquery("people")
+        parts = (parts[0], _verified_table(connection, parts[1]))
+    people = _employee_rows(org_id, basis, as_of, None, parts).subquery("people")
     people_columns = ["org_id", "basis", "employee_id", "role_id", "team", "department", "readiness"]
     people_rows = select(literal(org_id, GapReportEmployee.org_id.type), literal(basis), *people.c)
     if postgres:
@@ -367,11 +335,13 @@ def recompute(connection: Connection, org_id: uuid.UUID, basis: str, as_of: date
         )
     else:
         write_people = GapReportEmployee.__table__.insert().from_select(people_columns, people_rows)
-    cells = _cell_rows(org_id, basis, as_of, None, parts=parts, credited=credited).subquery("cells")
+    cells = _cell_rows(org_id, basis, as_of, None, parts=parts).subquery("cells")
     write_cells = GapReportCell.__table__.insert().from_select(
         ["org_id", "basis", "role_id", "skill_id", "headcount", "meeting", "weighted_shortfall"],
         select(literal(org_id, GapReportCell.org_id.type), literal(basis), *cells.c),
     )
+    verified = parts[1]
+    first_expiry = select(func.min(verified.c.expires_at)).where(verified.c.expires_at > as_of)
     if postgres:
         people_written = write_people.returning(GapReportEmployee.employee_id).cte("people_written")
         cells_written = write_cells.returning(GapReportCell.role_id).cte("cells_written")
