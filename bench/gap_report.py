@@ -10,10 +10,11 @@
    incrementally by the session hooks (median / p99), each beside the naive full recompute as a ratio;
    then a check that the incrementally kept report equals a fresh full recompute.
 
-    uv run python bench/gap_report.py [--employees 100000] [--facts 1000000] [--events 200]
+    uv run python bench/gap_report.py [--employees 100000] [--facts 1000000] [--events 200] [--workers 1,2]
 
-Targets: HTTP >= 2,000 req/s with p99 < 20 ms; organisation recompute <= 1.5 s and < 1 GiB resident;
-snapshot served < 50 ms; incremental event < 100 ms.
+Targets (issue 16): HTTP >= 2,000 req/s with p99 < 20 ms at 32 clients, reported for 1 and 2 workers;
+the stored recompute <= 1.0x the reference set-based SQL (rounds interleaved in one run) and <= 1.5 s where
+the machine gives that SQL <= 1.4 s; < 1 GiB resident; snapshot served < 50 ms; incremental event < 100 ms.
 Each organisation-wide implementation runs in its own child process (this file with --child), so its
 peak RSS is its own and every phase is bounded by a timeout.
 """
@@ -489,7 +490,11 @@ def _group(rows: list) -> dict:
     return grouped
 
 
-def http_phase(url: str, org: uuid.UUID, employees: int, seconds: int, work: Path) -> tuple[LoadResult, dict]:
+def http_phase(
+    url: str, org: uuid.UUID, employees: int, seconds: int, work: Path, workers: list[int]
+) -> tuple[dict[int, LoadResult], dict]:
+    """The one-employee read under wrk at each worker count (same server settings otherwise), then the
+    stored organisation report served by the first."""
     key_file = work / "auth.pem"
     authority = TokenAuthority(
         load_or_create_private_key(key_file, create=True), issuer="credstack", audience="credstack", ttl_seconds=3600
@@ -503,14 +508,34 @@ def http_phase(url: str, org: uuid.UUID, employees: int, seconds: int, work: Pat
         "CREDSTACK_GAP_ACCESS_LOG": "false",
         "CREDSTACK_LOG_LEVEL": "WARNING",
     }
-    with uvicorn_server("services.gap_engine.app:create_app", env) as base:
-        sample = httpx.get(f"{base}/v1/employees/E000001/gap", headers=headers, timeout=10)
-        sample.raise_for_status()
-        report = sample.json()
-        assert len(report["requirements"]) == REQUIREMENTS_PER_ROLE, report
-        print(f"sample: E000001 readiness {report['readiness']} ({len(report['requirements'])} requirements)")
-        load = wrk_rotating(base, headers=headers, employees=employees, seconds=seconds)
-        return load, snapshot_http(base, headers)
+    loads: dict[int, LoadResult] = {}
+    served: dict = {}
+    for count in workers:
+        with uvicorn_server("services.gap_engine.app:create_app", env, workers=count) as base:
+            sample = httpx.get(f"{base}/v1/employees/E000001/gap", headers=headers, timeout=10)
+            sample.raise_for_status()
+            report = sample.json()
+            assert len(report["requirements"]) == REQUIREMENTS_PER_ROLE, report
+            if not loads:
+                print(f"sample: E000001 readiness {report['readiness']} ({len(report['requirements'])} requirements)")
+            loads[count] = wrk_rotating(base, headers=headers, employees=employees, seconds=seconds)
+            if not served:
+                served = snapshot_http(base, headers)
+    return loads, served
+
+
+def interleaved_recomputes(url: str, org: uuid.UUID, rounds: int) -> tuple[dict, dict]:
+    """The reference SQL and the stored snapshot's recompute, one round of each in turn, so a noisy
+    machine slows both alike and their ratio holds."""
+    sql: dict = {"seconds": [], "peak_rss_mib": 0.0, "summary": {}}
+    snapshot: dict = {"seconds": [], "peak_rss_mib": 0.0, "summary": {}}
+    for _ in range(rounds):
+        for kind, into in (("sql", sql), ("snapshot", snapshot)):
+            result = run_child(kind, url, org, 1)
+            into["seconds"] += result["seconds"]
+            into["peak_rss_mib"] = max(into["peak_rss_mib"], result["peak_rss_mib"])
+            into["summary"] = result["summary"]
+    return sql, snapshot
 
 
 def main() -> None:
@@ -520,6 +545,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts for the HTTP read, e.g. 1,2")
     parser.add_argument("--child", choices=["sql", "naive", "snapshot"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--org", help=argparse.SUPPRESS)
@@ -538,10 +564,10 @@ def main() -> None:
             f"generated {args.employees:,} employees, {ROLES} roles x {REQUIREMENTS_PER_ROLE} requirements, "
             f"{SKILLS:,} skills, {args.facts:,} skill facts (COPY + VACUUM ANALYZE) in {generation:.1f} s"
         )
-        snapshot = run_child("snapshot", url, org, args.rounds)
-        http, served = http_phase(url, org, args.employees, args.seconds, work)
+        sql, snapshot = interleaved_recomputes(url, org, args.rounds)
+        workers = [int(count) for count in args.workers.split(",")]
+        loads, served = http_phase(url, org, args.employees, args.seconds, work, workers)
         events = asyncio.run(incremental_events(url, org, args.employees, args.events))
-        sql = run_child("sql", url, org, args.rounds)
         naive = run_child("naive", url, org, args.rounds)
     sql_median, naive_median = statistics.median(sql["seconds"]), statistics.median(naive["seconds"])
     snapshot_median = statistics.median(snapshot["seconds"])
@@ -554,20 +580,26 @@ def main() -> None:
     def line(name: str, result: str, target: str, ok: bool) -> None:
         print(f"{name:<46}{result:>22}  {target:<22}{'yes' if ok else 'NO':>4}")
 
-    line(
-        "employee gap, HTTP, 32 clients: req/s",
-        f"{http.requests_per_second:,.0f}",
-        ">= 2,000",
-        http.requests_per_second >= 2000,
-    )
-    line("employee gap, HTTP: p50 / p99 ms", f"{http.p50_ms:.2f} / {http.p99_ms:.2f}", "p99 < 20", http.p99_ms < 20)
-    line("employee gap, HTTP: errors", str(http.errors), "0", http.errors == 0)
-    line("organisation, set-based SQL: s", f"{sql_median:.3f}", "<= 1.5", sql_median <= 1.5)
+    for count, http in loads.items():
+        label = f"employee gap, HTTP, {count} worker{'s' if count > 1 else ''}"
+        line(f"{label}: req/s", f"{http.requests_per_second:,.0f}", ">= 2,000", http.requests_per_second >= 2000)
+        line(f"{label}: p50 / p99 ms", f"{http.p50_ms:.2f} / {http.p99_ms:.2f}", "p99 < 20", http.p99_ms < 20)
+        line(f"{label}: errors", str(http.errors), "0", http.errors == 0)
+    line("organisation, set-based SQL (reference): s", f"{sql_median:.3f}", "(reference)", True)
     line("organisation, SQL process peak RSS: MiB", f"{sql['peak_rss_mib']:.0f}", "< 1024", sql["peak_rss_mib"] < 1024)
     line("organisation, naive Python (fetch+loops): s", f"{naive_median:.3f}", "(baseline)", True)
     line("organisation, naive process peak RSS: MiB", f"{naive['peak_rss_mib']:.0f}", "(baseline)", True)
     print(f"ratio SQL / naive: {sql_median / naive_median:.2f}  (naive / SQL: {naive_median / sql_median:.1f}x)")
-    line("snapshot full recompute (target roles): s", f"{snapshot_median:.3f}", "<= 1.5", snapshot_median <= 1.5)
+    ratio = snapshot_median / sql_median
+    line("snapshot recompute / reference SQL (ratio)", f"{ratio:.2f}x", "<= 1.00x", ratio <= 1.0)
+    # The absolute bound holds where the machine runs the reference SQL within 1.4 s; else only the ratio.
+    quiet = sql_median <= 1.4
+    line(
+        "snapshot full recompute (target roles): s",
+        f"{snapshot_median:.3f}",
+        "<= 1.5" if quiet else "(SQL > 1.4 s: n/a)",
+        snapshot_median <= 1.5 or not quiet,
+    )
     line(
         "snapshot recompute process peak RSS: MiB",
         f"{snapshot['peak_rss_mib']:.0f}",
