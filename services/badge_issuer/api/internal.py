@@ -8,19 +8,20 @@ from services.badge_issuer.domain import issued_verification
 from shared.db import get_session
 from shared.errors import TooManyRequests
 from shared.rate_limit import SharedWindowLimiter
-from shared.schemas.issuer import MAX_ISSUED_VERIFICATIONS, IssuedVerificationIn, IssuedVerificationOut
+from shared.schemas.issuer import IssuedVerificationIn, IssuedVerificationOut
 
 router = APIRouter(prefix="/v1/internal", tags=["internal"])
 
 
 def _batch_limiter(request: Request) -> SharedWindowLimiter:
-    """Per organisation, requests a minute worth the authenticated budget in credentials when full
-    (60,000 credentials a minute by default = 300 full batches), counted in the database like every
-    limit, so replicas share it. It is not the public budget: anonymous callers never spend it."""
+    """Per organisation, as many requests a minute as the authenticated budget (60,000 by default),
+    each of at most MAX_ISSUED_VERIFICATIONS credentials, counted in the database like every limit, so
+    replicas share it. A webhook's intake asks for one credential a request: counting a request as a
+    full batch would hold it to 300 a minute. Anonymous callers never reach or spend this budget."""
     state = request.app.state
     limiter = getattr(state, "issued_verification_limiter", None)
     if limiter is None:
-        per_minute = max(1, state.settings.authenticated_rate_limit_per_minute // MAX_ISSUED_VERIFICATIONS)
+        per_minute = state.settings.authenticated_rate_limit_per_minute
         limiter = state.issued_verification_limiter = SharedWindowLimiter(per_minute, budget="issued-verification")
     return limiter
 
