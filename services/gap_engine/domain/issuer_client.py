@@ -1,10 +1,7 @@
-"""Asks the issuer's verifier about a credential, so the gap engine never trusts one unchecked.
+"""Asks the issuer's public verifier about a credential, so the gap engine never trusts one unchecked.
 
-A credential shown by someone (an HRIS post, an image) goes to the public `POST /v1/verify` any relying
-party uses: signature, issuer binding, schema, validity window and revocation status, each reported with
-its reason. One the organisation's own issuer announced or listed is read and verified by id through the
-issuer's authenticated batch route (`verify_issued`): the same verifier, one request for up to
-MAX_ISSUED_BATCH credentials, and never through the public rate limit.
+The verifier is the same public `POST /v1/verify` any relying party uses: signature, issuer binding,
+schema, validity window and revocation status, each reported with its reason.
 """
 
 import re
@@ -19,16 +16,6 @@ from shared.errors import ServiceUnavailable
 _CREDENTIAL_PATH = re.compile(r"/v1/public/credentials/([0-9a-fA-F-]{36})/?$")
 MAX_ISSUER_PAGES = 5
 ISSUER_PAGE_SIZE = 200
-MAX_ISSUED_BATCH = 200  # the issuer's bound per request (shared/schemas/issuer.py MAX_ISSUED_VERIFICATIONS)
-
-
-def credential_id_of(url: str) -> uuid.UUID | None:
-    """The credential id in one of the issuer's public credential URLs (what a webhook names)."""
-    match = _CREDENTIAL_PATH.search(url)
-    try:
-        return uuid.UUID(match.group(1)) if match else None
-    except ValueError:  # 36 characters of hex and dashes that are no UUID
-        return None
 
 
 class IssuerVerifier:
@@ -65,38 +52,14 @@ class IssuerVerifier:
             return {"verified": False, "format": "unknown", "failures": [f"format: {detail}"]}
         raise ServiceUnavailable(f"The credential verifier answered {response.status_code}; retry shortly.")
 
-    async def verify_issued(self, ids: list[uuid.UUID], authorization: str) -> dict[str, dict[str, Any]]:
-        """By credential id (as a string): the credential as its public URL serves it (`presented`) and
-        the verifier's result for it (`verification`), read with the organisation's token; an id the
-        organisation's issuer does not have is absent. Batches of MAX_ISSUED_BATCH, one request each."""
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), MAX_ISSUED_BATCH):
-            batch = [str(credential_id) for credential_id in ids[start : start + MAX_ISSUED_BATCH]]
-            try:
-                response = await self.http.post(
-                    "/v1/internal/credentials/verify",
-                    json={"ids": batch},
-                    headers={"Authorization": authorization, "Accept": "application/json"},
-                )
-            except httpx.HTTPError as exc:
-                raise ServiceUnavailable("The credential verifier is unreachable; retry shortly.") from exc
-            if response.status_code != 200:
-                raise ServiceUnavailable(
-                    f"The issuer answered {response.status_code} to the batch verification; retry shortly."
-                )
-            for item in response.json().get("items", []):
-                if item.get("found"):
-                    found[str(item["id"])] = item
-        return found
-
     async def fetch_credential(self, url: str, authorization: str | None = None) -> dict[str, Any] | None:
         """The credential behind a webhook's `credential_url`, as the verifier takes it. Only the
         credential id is taken from the URL and it is read from the configured issuer, so a delivery
         cannot make the gap engine fetch an arbitrary address. None when it is not there (404)."""
-        credential_id = credential_id_of(url)
-        if credential_id is None:
+        match = _CREDENTIAL_PATH.search(url)
+        if match is None:
             return None
-        path = f"/v1/public/credentials/{credential_id}"
+        path = f"/v1/public/credentials/{uuid.UUID(match.group(1))}"
         try:
             headers = {"Accept": "application/ld+json, application/vc+jwt"}
             response = await self.http.get(

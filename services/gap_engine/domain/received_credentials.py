@@ -400,7 +400,6 @@ async def receive_for_learner(
     image: "BakedImage | None" = None,
     verifier_authorization: str | None = None,
     mapper: "SkillMapper | None" = None,
-    verification: dict[str, Any] | None = None,
 ) -> ReceivedCredentialOut:
     """The intake every path shares; the verifier is asked as `verifier_authorization` (the gap
     engine's own token for a webhook) or else the caller; a `mapper` shared by many intakes (one
@@ -408,13 +407,9 @@ async def receive_for_learner(
     learner the HRIS has not sent yet): the credential is verified and kept as awaiting_employee under
     `learner_hint`, and counts when the HRIS creates or updates a matching employee
     (`claim_for_employees`), never lost.
-    Without a caller token (a webhook delivery) our achievements are read from their public JSON.
-    `verification`: the verifier's result for `presented`, when it was already asked (the issuer's batch
-    route, for a credential of the organisation's own issuer); it is not asked again."""
+    Without a caller token (a webhook delivery) our achievements are read from their public JSON."""
     asking_as = verifier_authorization or authorization
-    if verification is not None:
-        result = verification
-    elif image is not None:
+    if image is not None:
         result = await verifier.verify_image(image.data, image.filename, image.content_type, asking_as)
         presented = result.get("extracted") or {}
     else:

@@ -3,8 +3,7 @@ not every webhook arrived.
 
 For each webhook source with an API client, the credentials the issuer issued since the last round
 are listed (GET /v1/credentials?issued_since=…, an authenticated call) and every one the gap engine
-does not hold yet goes through the same intake as a webhook delivery, the page's verified in one
-request to the issuer's batch route; a revoked one it holds stops
+does not hold yet goes through the same intake as a webhook delivery; a revoked one it holds stops
 counting. The listing restarts a little before where the last round ended (LOOKBACK): a credential
 whose transaction committed after a later one was listed is not skipped.
 """
@@ -94,13 +93,9 @@ async def reconcile_source(
     mapper = received_credentials.SkillMapper(session, source.org_id, taxonomy, None, authorization)
     for _ in range(MAX_PAGES_PER_ROUND):
         page = await verifier.credentials_page(authorization, issued_since=since, cursor=cursor, limit=PAGE_SIZE)
-        items = page.get("items", [])
-        wanted = await _to_take_in(session, source.org_id, items)
-        verified = await verifier.verify_issued([uuid.UUID(str(item["id"])) for item in wanted], authorization)
-        for item in items:
+        for item in page.get("items", []):
             outcome.listed += 1
-            issued = verified.get(str(item["id"]))
-            await _reconcile_item(session, source.org_id, item, verifier, mapper, authorization, outcome, issued)
+            await _reconcile_item(session, source.org_id, item, verifier, mapper, authorization, outcome)
             issued_at = datetime.fromisoformat(item["issued_at"])
             if outcome.latest is None or issued_at > outcome.latest:
                 outcome.latest = issued_at
@@ -130,28 +125,6 @@ def _stored_ids(item: dict[str, Any]) -> set[str]:
     return {f"urn:uuid:{item['id']}", str(item["id"]), str(item.get("public_url") or "")} - {""}
 
 
-async def _to_take_in(session: AsyncSession, org_id: uuid.UUID, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The listed credentials intake would verify: not revoked, naming a learner, not held in any form
-    (one query for the page; _reconcile_item looks again per credential)."""
-    candidates = [
-        item
-        for item in items
-        if not (item.get("status") or {}).get("revoked")
-        and received_credentials.learner_hint_of(item.get("learner_hris_id"), item.get("learner_email")) is not None
-    ]
-    if not candidates:
-        return []
-    ids = set().union(*(_stored_ids(item) for item in candidates))
-    held = set(
-        await session.scalars(
-            select(ReceivedCredential.credential_id).where(
-                ReceivedCredential.org_id == org_id, ReceivedCredential.credential_id.in_(ids)
-            )
-        )
-    )
-    return [item for item in candidates if not _stored_ids(item) & held]
-
-
 async def _reconcile_item(
     session: AsyncSession,
     org_id: uuid.UUID,
@@ -160,9 +133,7 @@ async def _reconcile_item(
     mapper: received_credentials.SkillMapper,
     authorization: str,
     outcome: ReconcileOutcome,
-    issued: dict[str, Any] | None = None,
 ) -> None:
-    """`issued`: the issuer's batch answer for this credential (as served, and verified), when asked."""
     held = list(
         await session.scalars(
             select(ReceivedCredential).where(
@@ -185,9 +156,6 @@ async def _reconcile_item(
     if hint is None:
         return
     presented = {"jwt": item["jwt"]} if item.get("jwt") else item["credential"]
-    verification = None
-    if issued is not None:
-        presented, verification = issued["presented"], issued["verification"]
     # Listed by the organisation's own issuer with the organisation's own client: its issuer is theirs.
     received = await webhooks.receive_from_own_issuer(
         session,
@@ -199,7 +167,6 @@ async def _reconcile_item(
         authorization=authorization,
         issuer_ref=uuid.UUID(item["issuer_id"]),
         mapper=mapper,
-        verification=verification,
     )
     if received is not None:
         outcome.received += 1

@@ -2,10 +2,8 @@
 
 An admin registers the secret of the issuer's subscription as a webhook source; each delivery to
 that source is checked against its secret, taken once per webhook-id (the issuer delivers at least
-once), and then goes through the same received-credential flow as an HRIS post: read and verified by
-the issuer's verifier, trust-tiered and mapped to skills. A source with an API client reads and
-verifies in one authenticated request (the issuer's batch route); one without fetches the public URL
-and asks the public POST /v1/verify (held to the anonymous rate limit).
+once), and then goes through the same received-credential flow as an HRIS post: fetched from the
+issuer's public URL, verified by the issuer's verifier, trust-tiered and mapped to skills.
 
 The deliveries come from the organisation's own badge issuer (the subscription's secret proves it),
 so the issuer a credential.issued event names (its UUID there and its DID) is one of the
@@ -22,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.gap_engine.db.tables import Employee, ReceivedCredential, ReceivedWebhook, WebhookSource
 from services.gap_engine.domain import received_credentials, trusted_issuers
 from services.gap_engine.domain.employees import get_employee
-from services.gap_engine.domain.issuer_client import IssuerVerifier, credential_id_of
+from services.gap_engine.domain.issuer_client import IssuerVerifier
 from services.gap_engine.domain.received_credentials import REJECTED, sync_facts
 from services.gap_engine.domain.service_tokens import ServiceTokens
 from services.gap_engine.domain.taxonomy_client import TaxonomyClient
@@ -151,14 +149,7 @@ async def _issued(
         return "ignored: the credential names no learner (HRIS id or email)"
     if not isinstance(url, str):
         return "ignored: the event has no credential_url"
-    verification = None
-    credential_id = credential_id_of(url)
-    if authorization is not None and credential_id is not None:
-        # Signed in: read and verified in one authenticated request, outside the public rate limit.
-        issued = (await verifier.verify_issued([credential_id], authorization)).get(str(credential_id))
-        presented, verification = (issued["presented"], issued["verification"]) if issued else (None, None)
-    else:
-        presented = await verifier.fetch_credential(url, authorization)
+    presented = await verifier.fetch_credential(url, authorization)
     if presented is None:
         return f"ignored: the credential at {url} could not be fetched from the issuer"
     own = _own_issuer(org_id, data)
@@ -172,7 +163,6 @@ async def _issued(
         authorization=authorization,
         issuer_ref=own[0] if own else None,
         own_did=own[1] if own else None,
-        verification=verification,
     )
     if received is None:
         return "ignored: the credential is already recorded for this employee"
@@ -191,7 +181,6 @@ async def receive_from_own_issuer(
     issuer_ref: uuid.UUID | None,
     own_did: str | None = None,
     mapper: received_credentials.SkillMapper | None = None,
-    verification: dict[str, Any] | None = None,
 ) -> ReceivedCredentialOut | None:
     """Intake of a credential the organisation's own issuer announced (a webhook) or listed
     (reconciliation): received for the learner `hint` names (or kept for them), and its issuer trusted
@@ -210,7 +199,6 @@ async def receive_from_own_issuer(
             learner_hint=hint,
             verifier_authorization=authorization,
             mapper=mapper,
-            verification=verification,
         )
     except Conflict:
         return None
