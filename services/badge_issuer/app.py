@@ -10,7 +10,17 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from services.badge_issuer.api import assessments, credentials, issuers, pages, public, verification, wallet, webhooks
+from services.badge_issuer.api import (
+    assessments,
+    credentials,
+    internal,
+    issuers,
+    pages,
+    public,
+    verification,
+    wallet,
+    webhooks,
+)
 from services.badge_issuer.domain import outbox
 from services.badge_issuer.domain.key_vault import KeyVault, master_key_from_settings
 from services.badge_issuer.domain.outbox_lag import register_outbox_gauges
@@ -49,6 +59,7 @@ def create_app(
             credentials.router,
             public.router,
             verification.router,
+            internal.router,
             webhooks.router,
             pages.router,
             wallet.router,

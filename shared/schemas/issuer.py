@@ -363,3 +363,29 @@ class WebhookReplayOut(BaseModel):
 
 class WebhookSubscriptionCreatedOut(WebhookSubscriptionOut):
     secret: str = Field(description="The Standard Webhooks signing secret (whsec_...); shown only this once.")
+
+
+MAX_ISSUED_VERIFICATIONS = 200
+
+
+class IssuedVerificationIn(Schema):
+    """Credentials of the caller's organisation to read and verify, by id (a page of a listing, or one)."""
+
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_ISSUED_VERIFICATIONS)
+
+
+class IssuedVerificationItem(BaseModel):
+    id: uuid.UUID
+    found: bool = Field(description="False when the organisation has no credential with this id (nothing else set).")
+    presented: dict[str, Any] | None = Field(
+        None,
+        description='The credential as its public URL serves it to a verifier: {"jwt": ...} for a VC-JWT, else '
+        "the signed document.",
+    )
+    verification: VerificationOut | None = Field(
+        None, description="What POST /v1/verify answers for `presented`, computed by the same verifier."
+    )
+
+
+class IssuedVerificationOut(BaseModel):
+    items: list[IssuedVerificationItem] = Field(description="One per requested id, in the request's order.")

@@ -46,6 +46,7 @@ async def test_every_authenticated_route_is_scoped_to_the_callers_organisation(
         ("POST", "/v1/issuers/{issuer_id}/keys/{key_id}/revoke"): {"reason": "intruder"},
         ("POST", "/v1/webhook-subscriptions"): {"url": "https://intruder.example/hooks"},
         ("POST", "/v1/wallet-links"): {"learner_hris_id": "E-1001"},
+        ("POST", "/v1/internal/credentials/verify"): {"ids": [credential_id]},
     }
     markers = {str(org), issuer_id, issuer["did"], credential_id, issuer["keys"][0]["kid"], "E-1001"}
     markers |= {subscription_id, "hris.owner.example", delivery["id"], delivery["event_id"]}
