@@ -1,9 +1,10 @@
-"""Taxonomy reads under load (issue 2): GET a role with 20 requirements, 32 concurrent clients, uvicorn
-(1 worker) on PostgreSQL, beside a bare FastAPI endpoint returning the same JSON, rounds interleaved.
+"""Taxonomy reads under load (issues 2 and 16): GET a role with 20 requirements, 32 concurrent clients,
+uvicorn with 1 and with 2 workers on PostgreSQL, beside a bare FastAPI endpoint returning the same JSON
+with the same number of workers, rounds interleaved.
 
-    uv run python bench/taxonomy_reads.py [--rounds 3] [--seconds 8]
+    uv run python bench/taxonomy_reads.py [--rounds 3] [--seconds 8] [--workers 1 2]
 
-Target: taxonomy >= 0.5 x the bare endpoint's requests/s, p99 < 50 ms.
+Targets (issue 16): taxonomy >= 0.6 x the bare endpoint's requests/s, and taxonomy p99 < 50 ms.
 """
 
 import argparse
@@ -50,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="credstack-bench."))
     key_file = work / "auth.pem"
@@ -71,32 +73,50 @@ def main() -> None:
             "CREDSTACK_TAXONOMY_ACCESS_LOG": "false",
             "CREDSTACK_LOG_LEVEL": "WARNING",
         }
-        with uvicorn_server("services.taxonomy_api.app:create_app", env) as taxonomy:
-            import httpx
+        import httpx
 
-            role_json = httpx.get(f"{taxonomy}/v1/roles/{role_id}", headers=headers).json()
-            assert len(role_json["requirements"]) == 20
-            (work / "role.json").write_text(json.dumps(role_json))
-            with uvicorn_server("bench.bare_role_app:create_app", {"BENCH_ROLE_JSON": str(work / "role.json")}) as bare:
-                results: dict[str, list] = {"bare FastAPI": [], "taxonomy GET role": []}
-                for _ in range(args.rounds):
-                    results["bare FastAPI"].append(wrk_load(f"{bare}/role", headers=headers, seconds=args.seconds))
-                    results["taxonomy GET role"].append(
-                        wrk_load(f"{taxonomy}/v1/roles/{role_id}", headers=headers, seconds=args.seconds)
-                    )
-    medians = {name: median_result(runs) for name, runs in results.items()}
-    print(
-        f"\nTaxonomy reads: 32 clients, 1 uvicorn worker, PostgreSQL 15 on loopback, "
-        f"median of {args.rounds} x {args.seconds}s rounds"
-    )
-    print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for name, result in medians.items():
+        all_medians = {}
+        for workers in args.workers:
+            with uvicorn_server("services.taxonomy_api.app:create_app", env, workers=workers) as taxonomy:
+                role_json = httpx.get(f"{taxonomy}/v1/roles/{role_id}", headers=headers).json()
+                assert len(role_json["requirements"]) == 20
+                (work / "role.json").write_text(json.dumps(role_json))
+                bare_env = {"BENCH_ROLE_JSON": str(work / "role.json")}
+                with uvicorn_server("bench.bare_role_app:create_app", bare_env, workers=workers) as bare:
+                    results: dict[str, list] = {"bare FastAPI": [], "taxonomy GET role": []}
+                    for _ in range(args.rounds):
+                        results["bare FastAPI"].append(wrk_load(f"{bare}/role", headers=headers, seconds=args.seconds))
+                        results["taxonomy GET role"].append(
+                            wrk_load(f"{taxonomy}/v1/roles/{role_id}", headers=headers, seconds=args.seconds)
+                        )
+            all_medians[workers] = {name: median_result(runs) for name, runs in results.items()}
+    print(f"\nTaxonomy reads: 32 clients, PostgreSQL 15 on loopback, median of {args.rounds} x {args.seconds}s rounds")
+    print(f"{'workers':<9}{'endpoint':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    for workers, medians in all_medians.items():
+        for name, result in medians.items():
+            print(
+                f"{workers:<9}{name:<22}{result.requests_per_second:>10.0f}{result.p50_ms:>10.2f}"
+                f"{result.p99_ms:>10.2f}{result.errors:>8}"
+            )
+    for workers, medians in all_medians.items():
+        taxonomy_result = medians["taxonomy GET role"]
+        ratio = taxonomy_result.requests_per_second / medians["bare FastAPI"].requests_per_second
         print(
-            f"{name:<22}{result.requests_per_second:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
-            f"{result.errors:>8}"
+            f"{workers} worker(s): ratio taxonomy / bare {ratio:.2f} (target >= {RATIO_TARGET}): "
+            f"{verdict(ratio >= RATIO_TARGET)}"
         )
-    ratio = medians["taxonomy GET role"].requests_per_second / medians["bare FastAPI"].requests_per_second
-    print(f"ratio taxonomy / bare: {ratio:.2f}  (target >= 0.50; p99 target < 50 ms)")
+        print(
+            f"{workers} worker(s): taxonomy p99 {taxonomy_result.p99_ms:.1f} ms (target < {P99_TARGET_MS} ms): "
+            f"{verdict(taxonomy_result.p99_ms < P99_TARGET_MS and taxonomy_result.errors == 0)}"
+        )
+
+
+RATIO_TARGET = 0.6
+P99_TARGET_MS = 50
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
 
 
 if __name__ == "__main__":

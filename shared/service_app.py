@@ -20,6 +20,7 @@ from shared.errors import install_problem_handlers, problem_response
 from shared.middleware import RequestContextMiddleware, RequestDeadlineMiddleware
 from shared.migrations import current_revision, head_revision
 from shared.observability import ServiceMetrics, configure_logging
+from shared.routing import include_routes, index_routes
 from shared.settings import ServiceSettings
 from shared.web.pages import Pages, install_pages
 
@@ -131,11 +132,12 @@ def build_service_app(
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
     install_pages(app, Pages(settings, templates, service_title=title))
-    app.include_router(_operations_router(settings.service_name))
-    app.include_router(_landing_router(description, page_links))
+    index_routes(app)
+    include_routes(app, _operations_router(settings.service_name))
+    include_routes(app, _landing_router(description, page_links))
     install_api_docs(app, token_url=settings.public_token_url or settings.token_service_url.rstrip("/") + TOKEN_PATH)
     for router in routers:
-        app.include_router(router)
+        include_routes(app, router)
     # Inside the request context, so a request cut off by its deadline is counted and logged too.
     app.add_middleware(RequestDeadlineMiddleware, seconds=settings.request_deadline_seconds)
     app.add_middleware(
