@@ -123,3 +123,36 @@ def test_what_json_dumps_refuses_is_refused(sample_credential):
 
     with pytest.raises(TypeError):
         vc_jwt.sign({**sample_credential, "when": datetime.now(UTC)}, keys.generate_private_key())
+
+
+def _outcome(decode, segment: bytes):
+    try:
+        return decode(segment, "payload")
+    except jwt.DecodeError as error:
+        return str(error)
+
+
+def test_the_verifiers_segment_decoder_accepts_and_refuses_what_pyjwts_does():
+    rnd = random.Random(7)
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    junk = b"+/=!. \n\x00\xff"
+    segments = [b"", b"=", b"==", b"===", b"QQ", b"QQ==", b"QUI=", b"QUI", b"QR", b"Q"]
+    for _ in range(20_000):
+        body = bytes(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+        if rnd.random() < 0.3:
+            spot = rnd.randint(0, len(body))
+            body = body[:spot] + bytes([rnd.choice(junk)]) + body[spot:]
+        segments.append(body + b"=" * rnd.choice([0, 0, 1, 2, 3]))
+    ours = vc_jwt._VERIFIER._jws._decode_base64url_segment
+    assert ours is not jwt.PyJWS._decode_base64url_segment
+    differing = [s for s in segments if _outcome(ours, s) != _outcome(jwt.PyJWS._decode_base64url_segment, s)]
+    assert differing == []
+
+
+def test_a_token_with_a_character_outside_base64url_is_refused(sample_credential):
+    private_key = keys.generate_private_key()
+    header, payload, signature = vc_jwt.sign(sample_credential, private_key).split(".")
+    for altered in (f"{header}.{payload[:10]}+{payload[11:]}.{signature}", f"{header}.{payload}.{signature}!"):
+        with pytest.raises(vc_jwt.JwtVerificationError) as raised:
+            vc_jwt.verify(altered, private_key.public_key(), verify_times=False)
+        assert raised.value.code in ("malformed_token", "invalid_signature")
