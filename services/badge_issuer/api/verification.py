@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.api.deps import verify_and_count
@@ -62,7 +62,7 @@ async def _presented(request: Request) -> dict[str, Any]:
         429: {"description": "Rate limited"},
     },
 )
-async def verify_credential(request: Request, session: AsyncSession = Depends(get_session)) -> VerificationOut:
+async def verify_credential(request: Request, session: AsyncSession = Depends(get_session)) -> Response:
     """Public. Checks the signature (this service's keys from its database, did:key and did:jwk offline,
     a JOSE `jwk` header, did:web and https keys / JWKS fetched), that the signer is the issuer, the
     1EdTech schema of the credential's type (OB 3.0, EndorsementCredential, CLR 2.0 with each credential
@@ -80,4 +80,5 @@ async def verify_credential(request: Request, session: AsyncSession = Depends(ge
     result = await verify_and_count(request, session, presented)
     if is_multipart(request):
         result.extracted = presented
-    return result
+    # The model we built, serialised once: FastAPI would validate it against itself again first.
+    return Response(content=result.model_dump_json(), media_type="application/json")

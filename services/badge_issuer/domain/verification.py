@@ -197,6 +197,16 @@ def _method_in_document(document: Any, document_id: str, method_id: str, where: 
     return found[0]
 
 
+_OWN_KEY_COLUMNS = (
+    IssuerKey.kid,
+    IssuerKey.did,
+    IssuerKey.status,
+    IssuerKey.compromised_since,
+    IssuerKey.public_jwk,
+    IssuerKey.issuer_id,
+)
+
+
 class KeyResolver:
     """Finds the key a proof names; this service's own keys first, from its database."""
 
@@ -264,10 +274,20 @@ class KeyResolver:
         raise KeyResolutionError("a key reference must be a did:key, a did:web or an https URL")
 
     async def _own_key(self, reference: str) -> ResolvedKey | None:
-        row = await self.session.scalar(select(IssuerKey).where(IssuerKey.kid == reference))
+        """One of this service's keys, by kid (one statement: the key with its issuer's other keys,
+        whose DIDs it also speaks for) or by a DID only one of our keys has."""
+        issuer_of_kid = select(IssuerKey.issuer_id).where(IssuerKey.kid == reference).scalar_subquery()
+        siblings = list(
+            await self.session.execute(select(*_OWN_KEY_COLUMNS).where(IssuerKey.issuer_id == issuer_of_kid))
+        )
+        row = next((sibling for sibling in siblings if sibling.kid == reference), None)
         if row is None and "#" not in reference:
             rows = list(await self.session.scalars(select(IssuerKey).where(IssuerKey.did == reference).limit(2)))
             row = rows[0] if len(rows) == 1 else None
+            if row is not None:
+                siblings = list(
+                    await self.session.execute(select(IssuerKey.did).where(IssuerKey.issuer_id == row.issuer_id))
+                )
         if row is None:
             return None
         if row.status == "compromised":
@@ -276,8 +296,7 @@ class KeyResolver:
             raise KeyCompromisedError(
                 f"key {row.kid} was revoked by its issuer as compromised{when}: nothing it signed is trusted"
             )
-        siblings = await self.session.scalars(select(IssuerKey.did).where(IssuerKey.issuer_id == row.issuer_id))
-        identities = {did for did in siblings if did}
+        identities = {sibling.did for sibling in siblings if sibling.did}
         if reference.startswith("did:"):
             identities.add(_without_fragment(reference))
         try:
