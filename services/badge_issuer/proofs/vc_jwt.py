@@ -251,6 +251,8 @@ def _unverified_claims(token: str) -> dict[str, Any]:
     payload = segments[1]
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except RecursionError as error:
+        raise JwtVerificationError("malformed_token", "unreadable JWT payload: nested too deeply") from error
     except ValueError as error:
         raise JwtVerificationError("malformed_token", f"unreadable JWT payload: {error}") from error
     if not isinstance(claims, dict):
