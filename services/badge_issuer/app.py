@@ -93,7 +93,9 @@ def create_app(
             # The outbox worker lives with the app: pending events are delivered after a restart.
             stop = asyncio.Event()
             policy = outbox.DeliveryPolicy(
-                concurrency=settings.webhook_concurrency, lease=timedelta(seconds=settings.webhook_lease_seconds)
+                concurrency=settings.webhook_concurrency,
+                lanes=settings.webhook_lanes,
+                lease=timedelta(seconds=settings.webhook_lease_seconds),
             )
             worker = asyncio.create_task(
                 outbox.run_worker(

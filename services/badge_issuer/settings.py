@@ -29,9 +29,11 @@ class IssuerSettings(OutboundSettings):
     # How long a replica trusts its signed status list before re-reading the list's revision: a
     # revocation through another replica shows within this bound (the revoking replica: at once).
     status_revision_ttl_seconds: float = Field(1.0, ge=0, le=60)
-    # Webhook delivery: subscriptions one process sends to at once (each one's events in order), and
-    # how long a claimed delivery stays leased to it (a crashed replica's claims lapse after this).
+    # Webhook delivery: subscriptions one process sends to at once, POSTs in flight to one of them
+    # (different learners' events; each learner's in order), and how long a claimed delivery stays
+    # leased to it (a crashed replica's claims lapse after this).
     webhook_concurrency: int = Field(8, ge=1, le=64)
+    webhook_lanes: int = Field(4, ge=1, le=32)
     webhook_lease_seconds: float = Field(60.0, ge=10, le=3600)
 
     @model_validator(mode="after")

@@ -23,16 +23,19 @@ from services.badge_issuer.domain import outbox
 class Received:
     path: str
     webhook_id: str
-    at: float
+    at: float  # when it was answered
+    arrived: float = 0.0  # when its request had been read
 
 
 @dataclass
 class LoopbackEndpoint:
     """An HTTP/1.1 endpoint on 127.0.0.1. `hang` accepts and reads, then never answers; otherwise
-    it answers `status` after `delay_seconds`. `connections` counts requests that arrived."""
+    it answers `status` after `delay_seconds` (503 from the `fail_from`th request on, when set).
+    `connections` counts requests that arrived."""
 
     hang: bool = False
     status: int = 204
+    fail_from: int | None = None
     delay_seconds: float = 0.0
     received: list[Received] = field(default_factory=list)
     connections: int = 0
@@ -72,7 +75,9 @@ class LoopbackEndpoint:
                         name, value = line.split(":", 1)
                         headers[name.strip().lower()] = value.strip()
                 await reader.readexactly(int(headers.get("content-length", "0")))
+                arrived = time.monotonic()
                 self.connections += 1
+                status = self.status if self.fail_from is None or self.connections < self.fail_from else 503
                 if self.hang:
                     await reader.read()  # until the client gives up and closes
                     return
@@ -82,10 +87,10 @@ class LoopbackEndpoint:
                     await asyncio.sleep(self.delay_seconds)
                 finally:
                     self.in_flight -= 1
-                if 200 <= self.status < 300:
+                if 200 <= status < 300:
                     path = request_line.split(" ")[1]
-                    self.received.append(Received(path, headers.get("webhook-id", ""), time.monotonic()))
-                writer.write(f"HTTP/1.1 {self.status} X\r\nContent-Length: 0\r\n\r\n".encode())
+                    self.received.append(Received(path, headers.get("webhook-id", ""), time.monotonic(), arrived))
+                writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n".encode())
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             return
@@ -105,6 +110,22 @@ async def emit(app: FastAPI, org_id: uuid.UUID, count: int) -> list[str]:
     """Events written the way issuance writes them (outbox.emit in the caller's transaction)."""
     async with app.state.database.sessions() as session:
         ids = [await outbox.emit(session, org_id, "credential.issued", {"n": n}) for n in range(count)]
+        await session.commit()
+    return ids
+
+
+async def emit_for_learners(app: FastAPI, org_id: uuid.UUID, learners: list[str]) -> list[str]:
+    """One credential.issued event per entry, in order, naming that learner as issuance does."""
+    async with app.state.database.sessions() as session:
+        ids = [
+            await outbox.emit(
+                session,
+                org_id,
+                "credential.issued",
+                {"credential_id": str(uuid.uuid4()), "learner": {"hris_id": None, "learner_key": f"email:{learner}"}},
+            )
+            for learner in learners
+        ]
         await session.commit()
     return ids
 

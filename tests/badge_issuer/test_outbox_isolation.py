@@ -1,6 +1,7 @@
 """Webhook deliveries across organisations and replicas, over real loopback sockets: a hanging
 endpoint holds one sending slot for at most the fetch timeout and never another organisation's
-events, a failing subscription is backed off as a whole, deleting one never waits for its sends,
+events, different learners' events to one subscription are in flight together while each learner's
+stay in order, a failing subscription is backed off as a whole, deleting one never waits for its sends,
 two workers on two engines deliver everything exactly once, and a crashed worker's lease lapses."""
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from services.badge_issuer.db.tables import WebhookSubscription
 from services.badge_issuer.domain import outbox
 from shared.db import Database, utcnow
 from shared.safe_fetch import SafeFetcher
 from tests.badge_issuer.conftest import LOOPBACK_FETCH_TIMEOUT_SECONDS, no_names
-from tests.badge_issuer.loopback_endpoints import emit, owed, subscribe, wait_until
+from tests.badge_issuer.loopback_endpoints import emit, emit_for_learners, owed, subscribe, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -105,6 +107,53 @@ async def test_a_failing_subscription_is_backed_off_as_a_whole(loopback_issuer, 
     assert await deliver(start + timedelta(seconds=6)) == 10  # the endpoint is back: all of it goes
     rows = await owed(loopback_issuer, subscription_id)
     assert {row.status for row in rows} == {"delivered"} and len(failing.received) == 10
+
+
+async def test_different_learners_events_are_in_flight_together_and_each_learners_in_order(
+    loopback_issuer, loopback_client, bearer, endpoints
+):
+    endpoint = await endpoints(delay_seconds=0.15)
+    org_id = uuid.uuid4()
+    subscription_id = await subscribe(loopback_client, bearer(org_id), endpoint.url("lanes"))
+    learners = [f"learner{n}@example.org" for n in range(8)]
+    # Each learner's issuance, then a second event about them, as a revocation would follow it.
+    event_ids = await emit_for_learners(loopback_issuer, org_id, learners + learners)
+    state = loopback_issuer.state
+    policy = outbox.DeliveryPolicy()
+    attempted = await outbox.deliver_due(
+        state.database.sessions, state.key_vault, state.webhook_http, policy=policy, limit=len(event_ids)
+    )
+    assert attempted == len(event_ids)
+    assert endpoint.most_in_flight == policy.lanes  # not one POST at a time, and never more than the lanes
+    arrivals = {item.webhook_id: item for item in endpoint.received}
+    for first, second in zip(event_ids[: len(learners)], event_ids[len(learners) :], strict=True):
+        # A learner's second event left only once their first had been answered.
+        assert arrivals[second].arrived >= arrivals[first].at
+    assert {row.status for row in await owed(loopback_issuer, subscription_id)} == {"delivered"}
+
+
+async def test_a_failure_in_one_lane_stops_every_lane_and_gives_the_rest_back(
+    loopback_issuer, loopback_client, bearer, endpoints
+):
+    endpoint = await endpoints(delay_seconds=0.1, fail_from=2)
+    org_id = uuid.uuid4()
+    subscription_id = await subscribe(loopback_client, bearer(org_id), endpoint.url("failing"))
+    await emit_for_learners(loopback_issuer, org_id, [f"learner{n}@example.org" for n in range(12)])
+    state = loopback_issuer.state
+    policy = outbox.DeliveryPolicy(lanes=4)
+    attempted = await outbox.deliver_due(state.database.sessions, state.key_vault, state.webhook_http, policy=policy)
+    # The first POST alone (answered), then four lanes at once, all refused: none starts another.
+    assert attempted == 5 == endpoint.connections
+    rows = await owed(loopback_issuer, subscription_id)
+    assert Counter((row.status, row.attempts) for row in rows) == {
+        ("delivered", 1): 1,
+        ("pending", 1): 4,
+        ("pending", 0): 7,
+    }
+    assert all(row.lease_owner is None for row in rows)
+    async with state.database.sessions() as session:
+        subscription = await session.get(WebhookSubscription, uuid.UUID(subscription_id))
+    assert subscription.consecutive_failures == 1 and subscription.backoff_until is not None
 
 
 async def test_two_workers_on_two_engines_deliver_every_event_exactly_once(

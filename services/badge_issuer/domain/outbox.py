@@ -4,8 +4,10 @@
 together. Delivery never holds a row lock or a transaction across an HTTP call: a short transaction
 claims due deliveries by a lease (owner, expiry), the POSTs go out, and each outcome is recorded in
 another short transaction, only by the lease's owner. Subscriptions are sent to in parallel (a bounded
-number at once), each one's deliveries in order, so a hanging endpoint holds one slot for at most the
-fetch timeout and never another organisation's events; after a failure the whole subscription backs
+number at once), so a hanging endpoint holds one slot for at most the fetch timeout and never another
+organisation's events. Within a subscription a few learners' events are in flight at once (a receiver
+that verifies each credential is latency-bound, one POST at a time), each learner's events in order, so
+a credential's revocation never overtakes its issuance; after a failure the whole subscription backs
 off (one attempt per backoff, not one per owed event). A lease left by a crashed worker lapses; a
 stopping worker clears its own. A delivery counts only after a 2xx, so a crash between the POST and
 the record re-sends (receivers deduplicate on webhook-id). Every POST goes through the outbound policy
@@ -13,6 +15,7 @@ again (DNS can change after registration): a refused URL is a failed attempt.
 """
 
 import asyncio
+import collections
 import contextlib
 import functools
 import json
@@ -50,12 +53,14 @@ RECORD_EVERY_SECONDS = 1.0
 @dataclass(frozen=True, slots=True)
 class DeliveryPolicy:
     """How one worker shares its sending: at most `concurrency` subscriptions at once, at most
-    `per_subscription` of one subscription's deliveries claimed at a time, at most `batch` per claim,
-    each claim a lease of `lease` (longer than the sends it covers: a send starts only while the
-    lease outlasts the fetch timeout, so two workers never send the same delivery at once)."""
+    `per_subscription` of one subscription's deliveries claimed at a time, `lanes` of them in flight
+    at once (one learner's in one lane, in order), at most `batch` per claim, each claim a lease of
+    `lease` (longer than the sends it covers: a send starts only while the lease outlasts the fetch
+    timeout, so two workers never send the same delivery at once)."""
 
     concurrency: int = 8
     per_subscription: int = 25
+    lanes: int = 4
     batch: int = BATCH_SIZE
     lease: timedelta = timedelta(seconds=60)
 
@@ -303,6 +308,13 @@ def _release_statement(worker: str, delivery_ids: Sequence[uuid.UUID] | None) ->
     return statement
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    delivery: ClaimedDelivery
+    error: str | None
+    at: datetime
+
+
 async def send_to_subscription(
     sessions: async_sessionmaker[AsyncSession],
     vault: KeyVault,
@@ -313,48 +325,101 @@ async def send_to_subscription(
     now: datetime | None = None,
     stop: asyncio.Event | None = None,
     metrics: ServiceMetrics | None = None,
+    lanes: int = DEFAULT_POLICY.lanes,
 ) -> int:
-    """Sends one subscription's claimed deliveries in order, no transaction open during a POST;
-    returns how many were attempted. Outcomes are recorded together (one short transaction for the
-    batch, sooner if sending runs past RECORD_EVERY_SECONDS): a crash re-sends at most what was not
-    recorded yet, which receivers deduplicate. The first failure backs the whole subscription off and
-    gives the rest back unsent. `now` fixes the clock (tests); `stop` set means no new send starts."""
-    attempted = 0
-    failures = subscription.consecutive_failures
-    unsent = list(subscription.deliveries)
-    outcomes: list[_Outcome] = []
-    recorded_at = time.monotonic()
+    """Sends one subscription's claimed deliveries, no transaction open during a POST, in up to `lanes`
+    lanes at once, one learner's deliveries in one lane in their order; returns how many were
+    attempted. Outcomes are recorded together (one short transaction for the batch, sooner if sending
+    runs past RECORD_EVERY_SECONDS): a crash re-sends at most what was not recorded yet, which
+    receivers deduplicate. The first failure backs the whole subscription off: no lane starts another
+    send, and what is unsent is given back. `now` fixes the clock (tests); `stop` set means no new
+    send starts."""
     try:
-        secret = vault.open_bytes(subscription.encrypted_secret, secret_binding(subscription.id)).decode()
+        secret: str | None = vault.open_bytes(subscription.encrypted_secret, secret_binding(subscription.id)).decode()
     except MasterKeyError:
         secret = None  # one unreadable secret (a changed master key) must not stop anyone else
-    while unsent and not (stop is not None and stop.is_set()):
-        delivery = unsent[0]
+    waiting = collections.deque(learner_lanes(subscription.deliveries))
+    unsent: list[ClaimedDelivery] = []
+    outcomes: list[_Outcome] = []
+    sent: list[_Outcome] = []  # every outcome of this call, for the subscription's failure count
+    recording = asyncio.Lock()
+    recorded_at = time.monotonic()
+    failed_at: datetime | None = None
+
+    def halted() -> bool:
+        return failed_at is not None or (stop is not None and stop.is_set())
+
+    async def send(owed: collections.deque[ClaimedDelivery]) -> bool:
+        """Sends the head of one learner's deliveries; False (and `owed` given back) when none may start."""
+        nonlocal recorded_at, failed_at
         moment = now or utcnow()
-        if moment + timedelta(seconds=http.policy.timeout_seconds) >= delivery.lease_until:
-            break  # the lease would lapse mid-send: another worker may take it, so give it back
-        unsent.pop(0)
+        if halted() or moment + timedelta(seconds=http.policy.timeout_seconds) >= owed[0].lease_until:
+            unsent.extend(owed)  # stopping, failed, or the lease would lapse mid-send: give it back
+            owed.clear()
+            return False
+        delivery = owed.popleft()
         if secret is None:
             error: str | None = "the subscription secret cannot be decrypted with this master key"
         else:
             error = await _post(http, subscription.url, secret, delivery, moment)
-        attempted += 1
-        failures = 0 if error is None else failures + 1
-        outcomes.append(_Outcome(delivery, error, moment))
-        if error is not None:
-            break
-        if time.monotonic() - recorded_at > RECORD_EVERY_SECONDS:
-            await _record(sessions, worker, subscription, outcomes, failures, (), metrics)
-            outcomes, recorded_at = [], time.monotonic()
-    await _record(sessions, worker, subscription, outcomes, failures, unsent, metrics)
-    return attempted
+        outcome = _Outcome(delivery, error, moment)
+        outcomes.append(outcome)
+        sent.append(outcome)
+        if error is not None and failed_at is None:
+            failed_at = moment
+        if time.monotonic() - recorded_at > RECORD_EVERY_SECONDS and not recording.locked():
+            async with recording:
+                batch = outcomes[:]
+                del outcomes[:]
+                await _record(sessions, worker, subscription, batch, None, (), metrics)
+                recorded_at = time.monotonic()
+        return True
+
+    async def lane() -> None:
+        while waiting:
+            owed = waiting.popleft()
+            while owed and await send(owed):
+                pass
+
+    if waiting:
+        # The first send goes alone, so a failing or hanging endpoint costs one attempt and one socket;
+        # once it has answered, the other lanes open.
+        head = waiting.popleft()
+        await send(head)
+        if head:
+            waiting.appendleft(head)
+        await asyncio.gather(*(lane() for _ in range(max(1, min(lanes, len(waiting))))))
+    async with recording:
+        failures = _failures_after(subscription, sent)
+        await _record(sessions, worker, subscription, outcomes, failures, unsent, metrics, failed_at=failed_at)
+    return len(sent)
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    delivery: ClaimedDelivery
-    error: str | None
-    at: datetime
+def learner_lanes(deliveries: Sequence[ClaimedDelivery]) -> list[collections.deque[ClaimedDelivery]]:
+    """Deliveries grouped by the learner their event is about (else by credential, else alone), each
+    group in claim order, groups by their first delivery: what may be in flight side by side."""
+    groups: dict[str, collections.deque[ClaimedDelivery]] = {}
+    for delivery in deliveries:
+        groups.setdefault(_lane_key(delivery), collections.deque()).append(delivery)
+    return list(groups.values())
+
+
+def _lane_key(delivery: ClaimedDelivery) -> str:
+    data = delivery.payload.get("data") if isinstance(delivery.payload, dict) else None
+    data = data if isinstance(data, dict) else {}
+    learner = data.get("learner") if isinstance(data.get("learner"), dict) else {}
+    for key, value in (("learner", learner.get("learner_key")), ("credential", data.get("credential_id"))):
+        if isinstance(value, str) and value:
+            return f"{key}:{value}"
+    return f"event:{delivery.event_id}"
+
+
+def _failures_after(subscription: ClaimedSubscription, sent: Sequence[_Outcome]) -> int | None:
+    """The subscription's consecutive failures once this batch is recorded: None when it has none to
+    record (nothing failed, nothing was owed); a failure after a success in the batch counts from 1."""
+    if not any(outcome.error is not None for outcome in sent):
+        return 0 if sent else None
+    return 1 if any(outcome.error is None for outcome in sent) else subscription.consecutive_failures + 1
 
 
 async def _post(http: SafeFetcher, url: str, secret: str, delivery: ClaimedDelivery, now: datetime) -> str | None:
@@ -415,27 +480,30 @@ async def _record(
     worker: str,
     subscription: ClaimedSubscription,
     outcomes: Sequence[_Outcome],
-    failures: int,
+    failures: int | None,
     unsent: Sequence[ClaimedDelivery],
     metrics: ServiceMetrics | None,
+    *,
+    failed_at: datetime | None = None,
 ) -> None:
-    """Outcomes, the subscription's backoff (set after a failure, lifted after a success that
-    followed failures) and the release of what was not sent, in one short transaction. A
+    """Outcomes, the subscription's backoff (`failures` > 0: set from `failed_at`; 0: lifted if it had
+    failures; None: left as it is) and the release of what was not sent, in one short transaction. A
     subscription deleted meanwhile simply matches no row."""
-    if not outcomes and not unsent:
+    lifting = failures == 0 and subscription.consecutive_failures > 0
+    if not outcomes and not unsent and not failures and not lifting:
         return
     rows = [{**_outcome_values(outcome), "b_worker": worker} for outcome in outcomes]
     subscriptions = WebhookSubscription.__table__
     async with sessions() as session:
         if rows:
             await session.execute(_outcome_statement(), rows)
-        if outcomes and outcomes[-1].error is not None:
+        if failures:
             await session.execute(
                 update(subscriptions)
                 .where(subscriptions.c.id == subscription.id)
-                .values(consecutive_failures=failures, backoff_until=outcomes[-1].at + backoff(failures))
+                .values(consecutive_failures=failures, backoff_until=(failed_at or utcnow()) + backoff(failures))
             )
-        elif outcomes and subscription.consecutive_failures:
+        elif lifting:
             await session.execute(
                 update(subscriptions)
                 .where(subscriptions.c.id == subscription.id, subscriptions.c.consecutive_failures != 0)
@@ -468,7 +536,9 @@ async def deliver_due(
 
     async def send(subscription: ClaimedSubscription) -> int:
         async with slots:
-            return await send_to_subscription(sessions, vault, http, worker, subscription, now=now, metrics=metrics)
+            return await send_to_subscription(
+                sessions, vault, http, worker, subscription, now=now, metrics=metrics, lanes=policy.lanes
+            )
 
     try:
         return sum(await asyncio.gather(*(send(subscription) for subscription in claimed)))
@@ -498,7 +568,9 @@ async def run_worker(
 
     async def send(subscription: ClaimedSubscription) -> int:
         try:
-            return await send_to_subscription(sessions, vault, http, worker, subscription, stop=stop, metrics=metrics)
+            return await send_to_subscription(
+                sessions, vault, http, worker, subscription, stop=stop, metrics=metrics, lanes=policy.lanes
+            )
         except Exception:  # its leases are given back when the worker stops, or lapse
             logger.exception("webhook deliveries to subscription %s failed", subscription.id)
             return 0
