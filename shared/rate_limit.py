@@ -74,7 +74,8 @@ class SharedWindowLimiter:
         return Spent(count <= self.per_minute, count, retry_after)
 
 
-def _limiter(request: Request, attribute: str, per_minute: int, budget: str) -> SharedWindowLimiter:
+def app_limiter(request: Request, attribute: str, per_minute: int, budget: str) -> SharedWindowLimiter:
+    """The app's limiter for one budget, made on first use (settings are read then, not at import)."""
     state = request.app.state
     limiter = getattr(state, attribute, None)
     if limiter is None:
@@ -93,7 +94,7 @@ async def public_rate_limit(request: Request) -> None:
     authorization = request.headers.get("authorization", "")
     if authorization[:7].lower() == "bearer ":
         principal = state.token_verifier.verify(authorization[7:].strip())
-        limiter = _limiter(
+        limiter = app_limiter(
             request, "authenticated_limiter", state.settings.authenticated_rate_limit_per_minute, "organisation"
         )
         spent = await limiter.spend(state.database, str(principal.org_id))
@@ -103,7 +104,7 @@ async def public_rate_limit(request: Request) -> None:
                 retry_after=spent.retry_after,
             )
         return
-    limiter = _limiter(request, "public_limiter", state.settings.public_rate_limit_per_minute, "public")
+    limiter = app_limiter(request, "public_limiter", state.settings.public_rate_limit_per_minute, "public")
     spent = await limiter.spend(state.database, request.client.host if request.client else "unknown")
     if not spent.allowed:
         raise TooManyRequests(

@@ -7,7 +7,7 @@ from services.badge_issuer.api.deps import ERRORS, CredentialsReader, base_url, 
 from services.badge_issuer.domain import issued_verification
 from shared.db import get_session
 from shared.errors import TooManyRequests
-from shared.rate_limit import SharedWindowLimiter
+from shared.rate_limit import SharedWindowLimiter, app_limiter
 from shared.schemas.issuer import IssuedVerificationIn, IssuedVerificationOut
 
 router = APIRouter(prefix="/v1/internal", tags=["internal"])
@@ -18,12 +18,8 @@ def _batch_limiter(request: Request) -> SharedWindowLimiter:
     each of at most MAX_ISSUED_VERIFICATIONS credentials, counted in the database like every limit, so
     replicas share it. A webhook's intake asks for one credential a request: counting a request as a
     full batch would hold it to 300 a minute. Anonymous callers never reach or spend this budget."""
-    state = request.app.state
-    limiter = getattr(state, "issued_verification_limiter", None)
-    if limiter is None:
-        per_minute = state.settings.authenticated_rate_limit_per_minute
-        limiter = state.issued_verification_limiter = SharedWindowLimiter(per_minute, budget="issued-verification")
-    return limiter
+    per_minute = request.app.state.settings.authenticated_rate_limit_per_minute
+    return app_limiter(request, "issued_verification_limiter", per_minute, "issued-verification")
 
 
 @router.post(
