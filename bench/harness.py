@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,65 @@ def uvicorn_server(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The three services under uvicorn on one throwaway PostgreSQL: their base URLs, their databases,
+    the token authority every service trusts, and the master keys the issuer and gap engine seal with."""
+
+    taxonomy: str
+    issuer: str
+    gap: str
+    databases: dict[str, str]
+    authority: TokenAuthority
+    key_file: Path
+    issuer_master_key: str
+    gap_master_key: str
+
+
+@contextlib.asynccontextmanager
+async def three_services(
+    *, issuer_env: dict[str, str] | None = None, gap_env: dict[str, str] | None = None
+) -> AsyncIterator[Platform]:
+    """taxonomy_api, the badge issuer (its outbox worker in it) and the gap engine, each 1 worker at its
+    defaults plus the given settings (the issuer's and the gap engine's URLs of the others are set)."""
+    key_file = Path(tempfile.mkdtemp(prefix="credstack-bench.")) / "auth.pem"
+    authority = TokenAuthority(
+        load_or_create_private_key(key_file, create=True), issuer="credstack", audience="credstack", ttl_seconds=3600
+    )
+    issuer_key, gap_key = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
+    with temporary_postgres() as admin_url:
+        dbs = {name: await create_database(admin_url, f"{name}_bench") for name in ("taxonomy", "issuer", "gap")}
+        for service, name in (("taxonomy_api", "taxonomy"), ("badge_issuer", "issuer"), ("gap_engine", "gap")):
+            await asyncio.to_thread(upgrade, service, dbs[name])
+        common = {"CREDSTACK_AUTH_PRIVATE_KEY_FILE": str(key_file), "CREDSTACK_LOG_LEVEL": "WARNING"}
+        taxonomy_settings = {
+            **common,
+            "CREDSTACK_TAXONOMY_DATABASE_URL": dbs["taxonomy"],
+            "CREDSTACK_TAXONOMY_ACCESS_LOG": "false",
+        }
+        with uvicorn_server("services.taxonomy_api.app:create_app", taxonomy_settings) as taxonomy:
+            issuer_settings = {
+                **common,
+                "CREDSTACK_ISSUER_DATABASE_URL": dbs["issuer"],
+                "CREDSTACK_ISSUER_ACCESS_LOG": "false",
+                "CREDSTACK_ISSUER_TAXONOMY_URL": taxonomy,
+                "CREDSTACK_ISSUER_MASTER_KEY": issuer_key,
+                **(issuer_env or {}),
+            }
+            with uvicorn_server("services.badge_issuer.app:create_app", issuer_settings) as issuer:
+                gap_settings = {
+                    **common,
+                    "CREDSTACK_GAP_DATABASE_URL": dbs["gap"],
+                    "CREDSTACK_GAP_ACCESS_LOG": "false",
+                    "CREDSTACK_GAP_TAXONOMY_URL": taxonomy,
+                    "CREDSTACK_GAP_ISSUER_URL": issuer,
+                    "CREDSTACK_GAP_MASTER_KEY": gap_key,
+                    **(gap_env or {}),
+                }
+                with uvicorn_server("services.gap_engine.app:create_app", gap_settings) as gap:
+                    yield Platform(taxonomy, issuer, gap, dbs, authority, key_file, issuer_key, gap_key)
 
 
 def ensure_wrk() -> str:

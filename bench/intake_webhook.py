@@ -20,11 +20,9 @@ issuer answered during the round (its /metrics).
 
 import argparse
 import asyncio
-import base64
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,13 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.harness import create_database, seed_organisation, temporary_postgres, uvicorn_server  # noqa: E402
+from bench.harness import seed_organisation, three_services  # noqa: E402
 from bench.issuance_http import server_pid  # noqa: E402
 from bench.status_sweep import Profiler, top_frames  # noqa: E402
 from services.gap_engine.db.tables import ReceivedCredential, ReceivedWebhook  # noqa: E402
-from shared.auth import SCOPES, TokenAuthority, load_or_create_private_key  # noqa: E402
+from shared.auth import SCOPES, TokenAuthority  # noqa: E402
 from shared.db import Database  # noqa: E402
-from shared.migrations import upgrade  # noqa: E402
 
 BULK = 500
 TARGET_INTAKE_RATIO = 0.5
@@ -226,47 +223,20 @@ async def one_round(
 
 
 async def run(args: argparse.Namespace) -> None:
-    work = Path(tempfile.mkdtemp(prefix="credstack-bench."))
-    key_file = work / "auth.pem"
-    authority = TokenAuthority(
-        load_or_create_private_key(key_file, create=True), issuer="credstack", audience="credstack", ttl_seconds=3600
-    )
-    with temporary_postgres() as admin_url:
-        dbs = {name: await create_database(admin_url, f"{name}_bench") for name in ("taxonomy", "issuer", "gap")}
-        for service, name in (("taxonomy_api", "taxonomy"), ("badge_issuer", "issuer"), ("gap_engine", "gap")):
-            await asyncio.to_thread(upgrade, service, dbs[name])
-        shared_env = {"CREDSTACK_AUTH_PRIVATE_KEY_FILE": str(key_file), "CREDSTACK_LOG_LEVEL": "WARNING"}
-        taxonomy_env = {
-            **shared_env,
-            "CREDSTACK_TAXONOMY_DATABASE_URL": dbs["taxonomy"],
-            "CREDSTACK_TAXONOMY_ACCESS_LOG": "false",
+    # Reconciliation is pushed out of the run, so every credential the gap engine holds came by webhook.
+    gap_env = {"CREDSTACK_GAP_STATUS_SWEEP_ENABLED": "false", "CREDSTACK_GAP_RECONCILE_SECONDS": str(10**7)}
+    async with three_services(gap_env=gap_env) as platform:
+        urls = {
+            "taxonomy": platform.taxonomy,
+            "issuer": platform.issuer,
+            "gap": platform.gap,
+            "taxonomy_db": platform.databases["taxonomy"],
         }
-        with uvicorn_server("services.taxonomy_api.app:create_app", taxonomy_env) as taxonomy:
-            issuer_env = {
-                **shared_env,
-                "CREDSTACK_ISSUER_DATABASE_URL": dbs["issuer"],
-                "CREDSTACK_ISSUER_ACCESS_LOG": "false",
-                "CREDSTACK_ISSUER_TAXONOMY_URL": taxonomy,
-                "CREDSTACK_ISSUER_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-            }
-            with uvicorn_server("services.badge_issuer.app:create_app", issuer_env) as issuer:
-                gap_env = {
-                    **shared_env,
-                    "CREDSTACK_GAP_DATABASE_URL": dbs["gap"],
-                    "CREDSTACK_GAP_ACCESS_LOG": "false",
-                    "CREDSTACK_GAP_TAXONOMY_URL": taxonomy,
-                    "CREDSTACK_GAP_ISSUER_URL": issuer,
-                    "CREDSTACK_GAP_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-                    "CREDSTACK_GAP_STATUS_SWEEP_ENABLED": "false",
-                    "CREDSTACK_GAP_RECONCILE_SECONDS": str(10**7),
-                }
-                with uvicorn_server("services.gap_engine.app:create_app", gap_env) as gap:
-                    urls = {"taxonomy": taxonomy, "issuer": issuer, "gap": gap, "taxonomy_db": dbs["taxonomy"]}
-                    gap_db = Database(dbs["gap"])
-                    try:
-                        rows = [await one_round(n, args, urls, authority, gap_db) for n in range(args.rounds)]
-                    finally:
-                        await gap_db.dispose()
+        gap_db = Database(platform.databases["gap"])
+        try:
+            rows = [await one_round(n, args, urls, platform.authority, gap_db) for n in range(args.rounds)]
+        finally:
+            await gap_db.dispose()
     report(args, rows)
     if args.profile:
         for name in ("gap", "issuer"):

@@ -37,7 +37,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 
-from bench.harness import create_database, seed_organisation, temporary_postgres, uvicorn_server, wrk_post_load  # noqa: E402
+from bench.harness import seed_organisation, three_services, wrk_post_load  # noqa: E402
 from bench.issuance_http import _py_spy, server_pid  # noqa: E402
 from services.badge_issuer.app import create_app as create_issuer_app  # noqa: E402
 from services.badge_issuer.domain.verification import verify_presented  # noqa: E402
@@ -59,9 +58,8 @@ from services.gap_engine.db.tables import ReceivedCredential  # noqa: E402
 from services.gap_engine.domain import reconciliation, status_sweep  # noqa: E402
 from services.gap_engine.domain.issuer_client import IssuerVerifier  # noqa: E402
 from services.gap_engine.settings import GapSettings  # noqa: E402
-from shared.auth import SCOPES, TokenAuthority, load_or_create_private_key  # noqa: E402
+from shared.auth import SCOPES, TokenAuthority  # noqa: E402
 from shared.db import utcnow  # noqa: E402
-from shared.migrations import upgrade  # noqa: E402
 
 BULK = 500
 FILL_ORG_SIZE = 9_000  # below reconciliation's 10,000 listed a round (see the report's notes)
@@ -338,46 +336,11 @@ def top_frames(raw: Path, count: int = 8) -> list[tuple[str, float]]:
 
 async def run(args: argparse.Namespace) -> None:
     os.environ["CREDSTACK_LOG_LEVEL"] = "WARNING"  # the in-process apps' loggers too (httpx logs every request)
-    work = Path(tempfile.mkdtemp(prefix="credstack-bench."))
-    key_file = work / "auth.pem"
-    authority = TokenAuthority(
-        load_or_create_private_key(key_file, create=True), issuer="credstack", audience="credstack", ttl_seconds=3600
-    )
-    issuer_key = base64.b64encode(os.urandom(32)).decode()
-    gap_key = base64.b64encode(os.urandom(32)).decode()
     started_run = time.perf_counter()
-    with temporary_postgres() as admin_url:
-        urls = {name: await create_database(admin_url, f"{name}_bench") for name in ("taxonomy", "issuer", "gap")}
-        for service, name in (("taxonomy_api", "taxonomy"), ("badge_issuer", "issuer"), ("gap_engine", "gap")):
-            await asyncio.to_thread(upgrade, service, urls[name])
-        shared_env = {"CREDSTACK_AUTH_PRIVATE_KEY_FILE": str(key_file), "CREDSTACK_LOG_LEVEL": "WARNING"}
-        taxonomy_env = {
-            **shared_env,
-            "CREDSTACK_TAXONOMY_DATABASE_URL": urls["taxonomy"],
-            "CREDSTACK_TAXONOMY_ACCESS_LOG": "false",
-        }
-        with uvicorn_server("services.taxonomy_api.app:create_app", taxonomy_env) as taxonomy:
-            issuer_env = {
-                **shared_env,
-                "CREDSTACK_ISSUER_DATABASE_URL": urls["issuer"],
-                "CREDSTACK_ISSUER_ACCESS_LOG": "false",
-                "CREDSTACK_ISSUER_TAXONOMY_URL": taxonomy,
-                "CREDSTACK_ISSUER_MASTER_KEY": issuer_key,
-                "CREDSTACK_ISSUER_AUTHENTICATED_RATE_LIMIT_PER_MINUTE": str(10**9),
-            }
-            with uvicorn_server("services.badge_issuer.app:create_app", issuer_env) as issuer:
-                gap_env = {
-                    **shared_env,
-                    "CREDSTACK_GAP_DATABASE_URL": urls["gap"],
-                    "CREDSTACK_GAP_ACCESS_LOG": "false",
-                    "CREDSTACK_GAP_TAXONOMY_URL": taxonomy,
-                    "CREDSTACK_GAP_ISSUER_URL": issuer,
-                    "CREDSTACK_GAP_MASTER_KEY": gap_key,
-                    "CREDSTACK_GAP_STATUS_SWEEP_ENABLED": "false",
-                }
-                with uvicorn_server("services.gap_engine.app:create_app", gap_env) as gap:
-                    services = Services(taxonomy, issuer, gap, authority, urls["taxonomy"])
-                    await measure(args, services, urls, key_file, issuer_key, gap_key)
+    issuer_env = {"CREDSTACK_ISSUER_AUTHENTICATED_RATE_LIMIT_PER_MINUTE": str(10**9)}
+    async with three_services(issuer_env=issuer_env, gap_env={"CREDSTACK_GAP_STATUS_SWEEP_ENABLED": "false"}) as p:
+        services = Services(p.taxonomy, p.issuer, p.gap, p.authority, p.databases["taxonomy"])
+        await measure(args, services, p.databases, p.key_file, p.issuer_master_key, p.gap_master_key)
     print(f"\n(whole run {time.perf_counter() - started_run:.0f} s)")
 
 
