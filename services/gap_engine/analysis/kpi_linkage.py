@@ -17,7 +17,7 @@ from typing import Literal
 
 import anyio.to_thread
 import numpy as np
-from sqlalchemy import DateTime, String, and_, cast, exists, func, or_, select
+from sqlalchemy import DateTime, Row, String, Subquery, and_, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -107,8 +107,11 @@ async def observed_holdings(
     return Observed(values=values, held=held, achievements=[row[0] for row in holders])
 
 
-async def _values_and_holders(session: AsyncSession, org_id: uuid.UUID, observed) -> tuple[np.ndarray, list]:
-    """The observed values in employee order, and per achievement its holders' positions."""
+async def _values_and_holders(
+    session: AsyncSession, org_id: uuid.UUID, observed: Subquery
+) -> tuple[np.ndarray, list[Row[tuple[uuid.UUID, str]]]]:
+    """The observed values in employee order (`observed`: employee_id, value, period_start, position),
+    and per achievement its holders' positions, comma-separated."""
     values = np.array(
         (await session.execute(select(observed.c.value).order_by(observed.c.position))).scalars().all(),
         dtype=np.float64,
