@@ -212,15 +212,38 @@ class TokenAuthority:
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 CLIENT_CREDENTIALS_SCHEME = "OAuth2ClientCredentials"
-_bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token, pasted as it is")
-# Declares the grant in OpenAPI, so the docs' Authorize dialog can run it. Its tokenUrl is relative
-# here; each service's OpenAPI document replaces it with the token endpoint's public URL.
-_client_credentials = OAuth2(
+
+
+class _DocumentedBearer(HTTPBearer):
+    """The bearer scheme as OpenAPI states it; the Authenticator reads the header itself."""
+
+    documentation_only = True
+
+
+class _DocumentedClientCredentials(OAuth2):
+    """The client-credentials grant as OpenAPI states it (the docs' Authorize dialog runs it)."""
+
+    documentation_only = True
+
+
+_bearer = _DocumentedBearer(
+    auto_error=False, scheme_name="HTTPBearer", description="An access token from POST /oauth/token, pasted as it is"
+)
+# Its tokenUrl is relative here; each service's OpenAPI document replaces it with the token endpoint's
+# public URL.
+_client_credentials = _DocumentedClientCredentials(
     flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_PATH, scopes=SCOPES)),
     scheme_name=CLIENT_CREDENTIALS_SCHEME,
     description="Client credentials grant at the taxonomy service's token endpoint",
     auto_error=False,
 )
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of `Authorization: Bearer <token>` (scheme in any case), as HTTPBearer reads it."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 # The authenticated caller of the request being served, for code below the routes that records who
@@ -240,12 +263,15 @@ class Authenticator:
     async def __call__(
         self,
         request: Request,
-        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-        _: str | None = Depends(_client_credentials),  # the same header; here for OpenAPI only
+        # Both declare the same header for OpenAPI only: a route built by shared.routing does not even
+        # run them (each dependency costs a request more than the token check), and this reads it itself.
+        _bearer_scheme: HTTPAuthorizationCredentials | None = Depends(_bearer),
+        _grant: str | None = Depends(_client_credentials),
     ) -> Principal:
-        if credentials is None:
+        token = bearer_token(request)
+        if token is None:
             raise Unauthorized("An access token is required (Authorization: Bearer ...).")
-        principal: Principal = request.app.state.token_verifier.verify(credentials.credentials)
+        principal: Principal = request.app.state.token_verifier.verify(token)
         missing = [scope for scope in self.scopes if not principal.has(scope)]
         if missing:
             raise Forbidden(f"The access token lacks the scope(s): {', '.join(missing)}.")

@@ -8,12 +8,14 @@ path start can match the request, in their original order: the first full match 
 would pick. Everything else (405, slash redirects, 404) falls through to FastAPI's own matching.
 """
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, APIRouter, _update_scope
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, APIRouter, _update_scope, request_response, wrap_app_with_body_limit
 from fastapi.telemetry._api import _route_selected
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match
@@ -30,11 +32,22 @@ _Key = tuple[str, ...]
 
 
 class FlatRoute(APIRoute):
-    """An APIRoute that knows the literal start of its path (up to its first parameter)."""
+    """An APIRoute that knows the literal start of its path (up to its first parameter), and whose
+    request handler leaves out the dependencies that are there for OpenAPI only."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         super().__init__(path, endpoint, **options)
         self.literal_prefix = path.split("{", 1)[0]
+        documented = self.dependant
+        served = _without_documentation_only(documented)
+        if served is not documented:
+            # FastAPI builds the handler from self.dependant and OpenAPI reads it later: the handler is
+            # built again from the served tree, the documented one stays for the OpenAPI document.
+            self.dependant = served
+            try:
+                self.app = wrap_app_with_body_limit(request_response(self.get_route_handler()), self.max_body_size)
+            finally:
+                self.dependant = documented
 
     def index_key(self) -> _Key:
         """The leading path segments every path this route matches has: up to two, fewer when a
@@ -42,6 +55,20 @@ class FlatRoute(APIRoute):
         if "{" not in self.path:
             return _request_key(self.path)
         return tuple(self.literal_prefix.split("/")[1:-1][:2])
+
+
+def _without_documentation_only(dependant: Dependant) -> Dependant:
+    """The dependency tree without the security schemes marked `documentation_only` (shared.auth's:
+    its Authenticator reads the header itself); the same object when there are none."""
+    kept = [
+        _without_documentation_only(sub)
+        for sub in dependant.dependencies
+        if not getattr(sub.call, "documentation_only", False)
+    ]
+    unchanged = len(kept) == len(dependant.dependencies)
+    if unchanged and all(a is b for a, b in zip(kept, dependant.dependencies, strict=True)):
+        return dependant
+    return dataclasses.replace(dependant, dependencies=kept)
 
 
 def _request_key(path: str) -> _Key:
