@@ -1,6 +1,9 @@
 """Cached reads never serve data older than the organisation's taxonomy revision allows."""
 
+import asyncio
 import time
+
+import pytest
 
 from services.taxonomy_api.app import create_app
 from services.taxonomy_api.settings import TaxonomySettings
@@ -22,6 +25,53 @@ def test_revisioned_cache_serves_only_the_matching_revision_and_expires_revision
     cache.remember_revision("org", 8)
     cache.forget_revisions(["org"])
     assert cache.known_revision("org") is None
+
+
+async def _turns_until_done(tasks: list[asyncio.Task]) -> int:
+    turns = 0
+    while not all(task.done() for task in tasks):
+        await asyncio.sleep(0)
+        turns += 1
+    return turns
+
+
+async def test_an_expired_revision_is_read_once_and_wakes_every_waiter_together():
+    """32 requests find the revision expired: one query, and once it answers all of them go on in the
+    same event-loop turn (each waking the next, the last waited ~32 turns: a 200 ms p99 under load)."""
+    cache = RevisionedCache(revision_ttl_seconds=60)
+    answer, reads = asyncio.Event(), []
+
+    async def read() -> int:
+        reads.append(1)
+        await answer.wait()
+        return 7
+
+    waiters = [asyncio.create_task(cache.revision("org", read)) for _ in range(32)]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    answer.set()
+    assert await _turns_until_done(waiters) <= 3
+    assert [task.result() for task in waiters] == [7] * 32 and len(reads) == 1
+    assert await cache.revision("org", read) == 7 and len(reads) == 1  # remembered while fresh
+
+
+async def test_a_failed_revision_read_fails_its_waiters_and_the_next_request_reads_again():
+    cache = RevisionedCache(revision_ttl_seconds=60)
+    outcomes = iter([ConnectionError("database gone"), 9])
+
+    async def read() -> int:
+        await asyncio.sleep(0)
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    waiters = [asyncio.create_task(cache.revision("org", read)) for _ in range(4)]
+    await _turns_until_done(waiters)
+    for task in waiters:
+        with pytest.raises(ConnectionError):
+            task.result()
+    assert await cache.revision("org", read) == 9
 
 
 async def test_a_write_through_one_replica_is_seen_by_another(client, headers, demo, service_settings):

@@ -72,17 +72,12 @@ def _drop_pending_changes(session: Session) -> None:
 
 
 async def current_revision(database: Database, cache: RevisionedCache, org_id: uuid.UUID) -> int:
-    """The organisation's taxonomy revision, from the cache while fresh, else one autocommit read."""
-    revision = cache.known_revision(org_id)
-    if revision is not None:
-        return revision
-    # One refresh per organisation at a time: when the revision expires under load, every in-flight
-    # request would otherwise query at once and exhaust the pool (seen as a p99 spike).
-    async with cache.refresh_lock(org_id):
-        revision = cache.known_revision(org_id)
-        if revision is None:
-            async with database.autocommit_engine.connect() as connection:
-                statement = select(Organisation.taxonomy_revision).where(Organisation.id == org_id)
-                revision = await connection.scalar(statement) or 0
-            cache.remember_revision(org_id, revision)
-    return revision
+    """The organisation's taxonomy revision, from the cache while fresh, else one autocommit read
+    shared by every request that finds it expired (one query per expiry, not one per request)."""
+
+    async def read() -> int:
+        async with database.autocommit_engine.connect() as connection:
+            statement = select(Organisation.taxonomy_revision).where(Organisation.id == org_id)
+            return await connection.scalar(statement) or 0
+
+    return await cache.revision(org_id, read)
