@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -89,6 +90,12 @@ def _operations_router(service: str) -> APIRouter:
     return router
 
 
+# The services export Prometheus metrics (/metrics) and JSON logs; FastAPI's native OpenTelemetry,
+# on by default, asked the global tracer, meter and logger providers on every request whether anyone
+# listens.
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def build_service_app(
     settings: ServiceSettings,
     *,
@@ -124,7 +131,13 @@ def build_service_app(
 
     # Docs pages come from install_api_docs: FastAPI's own load their scripts from a CDN.
     app = FastAPI(
-        title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=NO_OPENTELEMETRY,
     )
     app.state.settings = settings
     app.state.database = database
