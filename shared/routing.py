@@ -6,6 +6,9 @@ finding its route among ~100 (profiled with cProfile and py-spy). Here the route
 app itself, as `@app.get` would add them, and the app's router looks only at the routes whose literal
 path start can match the request, in their original order: the first full match is the one FastAPI
 would pick. Everything else (405, slash redirects, 404) falls through to FastAPI's own matching.
+
+A flat route's handler also solves its dependencies by a plan made once (shared.dependency_plan)
+where the route's dependencies allow it; OpenAPI reads the route's own dependency tree, unchanged.
 """
 
 import dataclasses
@@ -15,11 +18,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import _is_async_gen_callable, _is_coroutine_callable, get_dependant
 from fastapi.routing import APIRoute, APIRouter, _update_scope, request_response, wrap_app_with_body_limit
 from fastapi.telemetry._api import _route_selected
 from starlette._utils import get_route_path
-from starlette.routing import BaseRoute, Match
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.dependency_plan import compile_plan, planned_endpoint
 
 # What add_api_route takes, read back from each route of an APIRouter (the router's prefix, tags,
 # dependencies and schema flags are already in its routes when they are declared).
@@ -32,29 +38,30 @@ _Key = tuple[str, ...]
 
 
 class FlatRoute(APIRoute):
-    """An APIRoute that knows the literal start of its path (up to its first parameter), and whose
-    request handler leaves out the dependencies that are there for OpenAPI only."""
+    """An APIRoute whose request handler leaves out the dependencies that are there for OpenAPI only,
+    and solves the others by a plan where it can."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         super().__init__(path, endpoint, **options)
-        self.literal_prefix = path.split("{", 1)[0]
         documented = self.dependant
         served = _without_documentation_only(documented)
-        if served is not documented:
-            # FastAPI builds the handler from self.dependant and OpenAPI reads it later: the handler is
-            # built again from the served tree, the documented one stays for the OpenAPI document.
-            self.dependant = served
-            try:
-                self.app = wrap_app_with_body_limit(request_response(self.get_route_handler()), self.max_body_size)
-            finally:
-                self.dependant = documented
+        # FastAPI builds the handler from self.dependant and OpenAPI reads it later: the handler is
+        # built again from the served tree, the documented one stays for the OpenAPI document.
+        fastapi_solved = self.app if served is documented else self._handler_for(served)
+        plan = compile_plan(served) if _plain_coroutine(served.call) else None
+        if plan is None:
+            self.app = fastapi_solved
+            return
+        planned = get_dependant(path=self.path_format, call=planned_endpoint(plan, served.call))
+        self.app = _unless_overridden(self._handler_for(planned), fastapi_solved, self.dependency_overrides_provider)
 
-    def index_key(self) -> _Key:
-        """The leading path segments every path this route matches has: up to two, fewer when a
-        parameter comes sooner (no segment at all: the route is tried for every path)."""
-        if "{" not in self.path:
-            return _request_key(self.path)
-        return tuple(self.literal_prefix.split("/")[1:-1][:2])
+    def _handler_for(self, dependant: Dependant) -> ASGIApp:
+        documented = self.dependant
+        self.dependant = dependant
+        try:
+            return wrap_app_with_body_limit(request_response(self.get_route_handler()), self.max_body_size)
+        finally:
+            self.dependant = documented
 
 
 def _without_documentation_only(dependant: Dependant) -> Dependant:
@@ -71,6 +78,42 @@ def _without_documentation_only(dependant: Dependant) -> Dependant:
     return dataclasses.replace(dependant, dependencies=kept)
 
 
+def _may_serve(route: BaseRoute, method: str) -> bool:
+    """False only for a route that declares its methods and `method` is not one of them."""
+    methods = getattr(route, "methods", None)
+    return methods is None or method in methods
+
+
+def _plain_coroutine(call: Any) -> bool:
+    return call is not None and _is_coroutine_callable(call) and not _is_async_gen_callable(call)
+
+
+def _unless_overridden(planned: ASGIApp, fastapi_solved: ASGIApp, overrides_provider: Any) -> ASGIApp:
+    """The planned handler, but FastAPI's whenever the app has dependency overrides (a plan holds the
+    dependencies as they were declared)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if overrides_provider is not None and overrides_provider.dependency_overrides:
+            await fastapi_solved(scope, receive, send)
+        else:
+            await planned(scope, receive, send)
+
+    return app
+
+
+def _route_key(route: BaseRoute) -> _Key:
+    """The leading path segments (up to two) of every path `route` matches: fewer when a parameter
+    comes sooner, none for a route of a kind not known here (it is then tried for every path)."""
+    path = getattr(route, "path", None)
+    if not isinstance(path, str) or not isinstance(route, APIRoute | Route | Mount):
+        return ()
+    if isinstance(route, Mount) and "{" not in path:
+        return tuple(path.split("/")[1:3])  # the mount's own path, and everything under it
+    if "{" not in path:
+        return _request_key(path)
+    return tuple(path.split("{", 1)[0].split("/")[1:-1][:2])
+
+
 def _request_key(path: str) -> _Key:
     return tuple(path.split("/")[1:3])
 
@@ -79,38 +122,43 @@ class IndexedRouter(APIRouter):
     """The app's router, with the candidate routes for a path found by its first two segments."""
 
     _index_for: tuple[int, int] | None = None
-    _index: dict[_Key, list[BaseRoute]]
+    _index: dict[_Key, dict[str | None, list[BaseRoute]]]
 
-    def _candidates(self, path: str) -> list[BaseRoute]:
+    def _candidates(self, path: str, method: str) -> list[BaseRoute]:
         if self._index_for != (self._routes_version, len(self.routes)):
             self._build_index()
         key = _request_key(path)
         index = self._index
-        found = index.get(key)
-        if found is None:
-            found = index.get(key[:1])
-            if found is None:
-                found = index[()]
-        return found
+        if key not in index:
+            key = key[:1] if key[:1] in index else ()
+        # Routes of other methods could only match partly (a 405), which FastAPI's routing answers.
+        return index[key].get(method, index[key][None])
 
     def _build_index(self) -> None:
-        keys = {route.index_key() for route in self.routes if isinstance(route, FlatRoute)}
+        keys = {_route_key(route) for route in self.routes}
         keys |= {key[:1] for key in keys} | {()}
-        index: dict[_Key, list[BaseRoute]] = {key: [] for key in keys}
+        by_key: dict[_Key, list[BaseRoute]] = {key: [] for key in keys}
         for route in self.routes:
-            route_key = route.index_key() if isinstance(route, FlatRoute) else ()
-            for key, candidates in index.items():
+            route_key = _route_key(route)
+            for key, candidates in by_key.items():
                 # A request filed under `key` can match the route when the route's segments lead it.
                 if key[: len(route_key)] == route_key:
                     candidates.append(route)
-        self._index = index
+        methods = {method for route in self.routes for method in getattr(route, "methods", None) or ()}
+        self._index = {
+            key: {
+                None: candidates,
+                **{method: [route for route in candidates if _may_serve(route, method)] for method in methods},
+            }
+            for key, candidates in by_key.items()
+        }
         self._index_for = (self._routes_version, len(self.routes))
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if "router" not in scope:
                 scope["router"] = self
-            for route in self._candidates(get_route_path(scope)):
+            for route in self._candidates(get_route_path(scope), scope["method"]):
                 match, child_scope = route.matches(scope)
                 if match == Match.FULL:
                     _update_scope(scope, child_scope)

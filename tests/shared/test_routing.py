@@ -1,6 +1,7 @@
 """The flat, indexed routes (shared/routing.py) answer and document exactly as FastAPI's included routers."""
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
+from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 
 from shared.routing import IndexedRouter, include_routes, index_routes
@@ -52,8 +53,13 @@ def _routers() -> list[APIRouter]:
     return [items, guarded, loose]
 
 
+async def _mounted(scope, receive, send) -> None:
+    await PlainTextResponse(f"mounted {scope['path']}")(scope, receive, send)
+
+
 def _included() -> FastAPI:
     app = FastAPI()
+    app.mount("/mounted", _mounted)
     for router in _routers():
         app.include_router(router)
     return app
@@ -61,6 +67,7 @@ def _included() -> FastAPI:
 
 def _flat() -> FastAPI:
     app = FastAPI()
+    app.mount("/mounted", _mounted)
     index_routes(app)
     for router in _routers():
         include_routes(app, router)
@@ -83,6 +90,9 @@ REQUESTS = [
     ("GET", "/healthz/"),
     ("GET", "/nowhere/at/all"),  # 404
     ("GET", "/"),
+    ("GET", "/mounted/deep/file"),
+    ("POST", "/mounted"),
+    ("GET", "/mountedness"),  # 404: not under the mount
 ]
 
 
@@ -138,12 +148,15 @@ def test_service_openapi_is_unchanged_by_flat_routes(monkeypatch, tmp_path):
 def test_a_path_is_tried_only_against_the_routes_that_can_match_it():
     router = _flat().router
     assert isinstance(router, IndexedRouter)
-    tried = [route.path for route in router._candidates("/v1/items/7") if hasattr(route, "path")]
+    tried = [route.path for route in router._candidates("/v1/items/7", "GET")]
     assert "/v1/items/{item_id}" in tried and "/{anything}/tail" in tried
-    assert "/healthz" not in tried and "/v1/guarded/x" not in tried
+    assert "/healthz" not in tried and "/v1/guarded/x" not in tried and "/mounted" not in tried
     # In declaration order, so the first full match is FastAPI's.
     assert tried.index("/v1/items/{item_id}") < tried.index("/v1/items/special")
-    assert {route.path for route in router._candidates("/v1/tail")} >= {"/{anything}/tail", "/v1"}
+    assert {route.path for route in router._candidates("/v1/tail", "GET")} >= {"/{anything}/tail", "/v1"}
+    # Only routes of the request's method: PUT /v1/items/{item_id} could match a GET only partly.
+    assert [route.path for route in router._candidates("/v1/items/7", "PUT")] == ["/v1/items/{item_id}"]
+    assert [route.path for route in router._candidates("/mounted/deep/file", "GET")] == ["/mounted", "/{anything}/tail"]
 
 
 def _authenticated_app(flat: bool) -> tuple[FastAPI, str]:
