@@ -67,7 +67,7 @@ NO_FETCHER = object()
 
 
 async def _sweep(
-    gap_app, *, now, verifier=None, fetcher=None, holder="test-sweeper", org_id=None
+    gap_app, *, now, verifier=None, fetcher=None, holder="test-sweeper", org_id=None, stop=None
 ) -> status_sweep.SweepOutcome:
     """One round as the sweeper runs it; `fetcher=NO_FETCHER`: every credential on the verifier path."""
     state = gap_app.state
@@ -81,7 +81,19 @@ async def _sweep(
         fetcher=None if fetcher is NO_FETCHER else fetcher or state.status_fetcher,
         now=now,
         org_id=org_id,
+        stop=stop,
     )
+
+
+async def test_a_sweep_told_to_stop_asks_the_verifier_nothing_more_and_leaves_the_credential_due(gap_app, counted, org):
+    """A replica shutting down ends its round after the credential in hand, not after 200 more."""
+    later = utcnow() + POLICY.recheck + timedelta(seconds=1)
+    stop = asyncio.Event()
+    stop.set()
+    stopped = await _sweep(gap_app, now=later, fetcher=NO_FETCHER, org_id=org, stop=stop)
+    assert stopped.leased and stopped.verifier_checked == 0
+    going = await _sweep(gap_app, now=later, fetcher=NO_FETCHER, org_id=org)
+    assert going.verifier_checked == 1  # still due: the stopped round did not mark it checked
 
 
 def _refusing() -> httpx.MockTransport:

@@ -133,11 +133,13 @@ async def sweep_once(
     now: datetime | None = None,
     limit: int = BATCH_SIZE,
     org_id: uuid.UUID | None = None,
+    stop: asyncio.Event | None = None,
 ) -> SweepOutcome:
     """One round: the due status lists (at most LIST_BATCH) and the credentials on them, then up to
     `limit` credentials due on the verifier path, oldest first (of one organisation when `org_id` is
     given; then other organisations' credentials on a shared list wait for that list's next round).
-    Without a `fetcher` every credential goes the verifier path."""
+    Without a `fetcher` every credential goes the verifier path. Once `stop` is set the verifier path
+    ends after the credential in hand: a replica shutting down does not first ask 200 more."""
     now = now or utcnow()
     outcome = SweepOutcome()
     async with sessions() as session:
@@ -149,7 +151,7 @@ async def sweep_once(
         await _read_status_entries(sessions, org_id)
         await _sweep_lists(sessions, fetcher, verifier, authorizations, policy, now, org_id, outcome)
     await _sweep_verifier_path(
-        sessions, verifier, authorizations, policy, now, org_id, outcome, limit, every=fetcher is None
+        sessions, verifier, authorizations, policy, now, org_id, outcome, limit, every=fetcher is None, stop=stop
     )
     return outcome
 
@@ -407,8 +409,10 @@ async def _sweep_verifier_path(
     limit: int,
     *,
     every: bool,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Credentials due on the verifier path, one by one: read, asked (no transaction open), written."""
+    """Credentials due on the verifier path, one by one: read, asked (no transaction open), written;
+    until `stop` is set (the rest stay due, for the next round or another replica)."""
     path = [] if every else [ReceivedCredential.status_path == VERIFIER]
     async with sessions() as session:
         due = list(
@@ -424,6 +428,8 @@ async def _sweep_verifier_path(
             )
         )
     for received_id in due:
+        if stop is not None and stop.is_set():
+            break
         async with sessions() as session:
             row = await session.get(ReceivedCredential, received_id)
             if row is None or row.status not in SWEPT:
@@ -541,12 +547,15 @@ async def run_sweeper(
         while not stop.is_set():
             try:
                 outcome = await sweep_once(
-                    sessions, verifier, tokens, secret_box, policy, holder=holder, fetcher=fetcher
+                    sessions, verifier, tokens, secret_box, policy, holder=holder, fetcher=fetcher, stop=stop
                 )
                 if outcome.leased:
-                    reconciled = await reconciliation.reconcile_due(
-                        sessions, verifier, taxonomy, tokens, secret_box, every=reconcile_every
-                    )
+                    # Not begun once stopping: it is due again on the next replica's round.
+                    reconciled = reconciliation.ReconcileOutcome()
+                    if not stop.is_set():
+                        reconciled = await reconciliation.reconcile_due(
+                            sessions, verifier, taxonomy, tokens, secret_box, every=reconcile_every
+                        )
                     if metrics is not None:
                         for event, amount in (
                             ("status_recheck", outcome.checked),
