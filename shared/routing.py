@@ -104,13 +104,11 @@ def _unless_overridden(planned: ASGIApp, fastapi_solved: ASGIApp, overrides_prov
 def _route_key(route: BaseRoute) -> _Key:
     """The leading path segments (up to two) of every path `route` matches: fewer when a parameter
     comes sooner, none for a route of a kind not known here (it is then tried for every path)."""
-    path = getattr(route, "path", None)
-    if not isinstance(path, str) or not isinstance(route, APIRoute | Route | Mount):
+    if not isinstance(route, Route | Mount):  # an APIRoute is a Route
         return ()
-    if isinstance(route, Mount) and "{" not in path:
-        return tuple(path.split("/")[1:3])  # the mount's own path, and everything under it
+    path = route.path
     if "{" not in path:
-        return _request_key(path)
+        return _request_key(path)  # a mount's own segments lead every path under it too
     return tuple(path.split("{", 1)[0].split("/")[1:-1][:2])
 
 
