@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.base import Executable
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -212,6 +213,18 @@ class Database:
         await self.engine.dispose()
         if self.side_engine is not None:
             await self.side_engine.dispose()
+
+
+async def scalar_outside_transaction(session: AsyncSession, statement: Executable) -> Any:
+    """One value read for a session that has no transaction open, on PostgreSQL on an autocommit
+    connection: one round trip, and the session stays without a transaction, so its commit costs
+    nothing either. Inside a transaction (or on SQLite, one writer) the session reads it itself."""
+    engine = session.bind
+    if session.info.get("side_engine") is None or session.in_transaction() or not isinstance(engine, AsyncEngine):
+        return await session.scalar(statement)
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return await connection.scalar(statement)
 
 
 async def allow_long_statements(session: AsyncSession, *, statement_ms: int, idle_ms: int) -> None:

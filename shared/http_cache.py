@@ -79,7 +79,13 @@ class SingleFlight:
             future.set_result(value)
             return value
         finally:
-            del self._running[key]
+            if self._running.get(key) is future:
+                del self._running[key]
+
+    def abandon(self, key: Hashable) -> None:
+        """Callers from now on start a new `produce()`: the one running began before what they must
+        see (its own waiters still get its outcome)."""
+        self._running.pop(key, None)
 
 
 class ETagReadCache:

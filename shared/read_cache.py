@@ -1,4 +1,4 @@
-"""Serialised read responses, valid while their owner's revision is unchanged.
+"""Values (serialised read responses, looked-up keys) valid while their owner's revision is unchanged.
 
 Each replica keeps its own; a replica that misses rebuilds from the database, so nothing here is
 needed by another replica. A body is filed under the owner's revision, which is bumped in the same
@@ -12,17 +12,21 @@ within that bound. Zero re-reads it on every request.
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Generic, TypeVar
 
 from shared.http_cache import SingleFlight
 
+V = TypeVar("V")
 
-class RevisionedCache:
+
+class RevisionedCache(Generic[V]):
     def __init__(self, *, max_entries: int = 10_000, revision_ttl_seconds: float = 0.2) -> None:
         self.max_entries = max_entries
         self.revision_ttl_seconds = revision_ttl_seconds
-        self._entries: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[int, V]] = OrderedDict()
         self._revisions: dict[Hashable, tuple[float, int]] = {}
         self._refreshes = SingleFlight()
+        self._forgets = 0  # moves with every forget_revisions
 
     async def revision(self, owner: Hashable, read: Callable[[], Awaitable[int]]) -> int:
         """The owner's revision: remembered while fresh, else `read()` once for every request waiting.
@@ -35,8 +39,10 @@ class RevisionedCache:
         return await self._refreshes.run(owner, lambda: self._refresh(owner, read))
 
     async def _refresh(self, owner: Hashable, read: Callable[[], Awaitable[int]]) -> int:
+        forgets = self._forgets
         revision = await read()
-        self.remember_revision(owner, revision)
+        if self._forgets == forgets:  # else it may predate a local write: used, not kept
+            self.remember_revision(owner, revision)
         return revision
 
     def known_revision(self, owner: Hashable) -> int | None:
@@ -51,19 +57,22 @@ class RevisionedCache:
         self._revisions[owner] = (time.monotonic(), revision)
 
     def forget_revisions(self, owners: Iterable[Hashable]) -> None:
-        """After a local write: the next read asks the database for the new revision."""
+        """After a local write: the next request asks the database for the new revision, even while
+        a read begun before the write is still on its way (its answer is not remembered)."""
         for owner in owners:
             self._revisions.pop(owner, None)
+            self._refreshes.abandon(owner)
+        self._forgets += 1
 
-    def get(self, key: Hashable, revision: int) -> bytes | None:
+    def get(self, key: Hashable, revision: int) -> V | None:
         entry = self._entries.get(key)
         if entry is None or entry[0] != revision:
             return None
         self._entries.move_to_end(key)
         return entry[1]
 
-    def put(self, key: Hashable, revision: int, body: bytes) -> None:
-        self._entries[key] = (revision, body)
+    def put(self, key: Hashable, revision: int, value: V) -> None:
+        self._entries[key] = (revision, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

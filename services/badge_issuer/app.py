@@ -21,6 +21,7 @@ from services.badge_issuer.api import (
     wallet,
     webhooks,
 )
+from services.badge_issuer.db.key_revision import SESSION_KEY, IssuerSession, OwnKeyCache
 from services.badge_issuer.domain import outbox
 from services.badge_issuer.domain.key_vault import KeyVault, master_key_from_settings
 from services.badge_issuer.domain.outbox_lag import register_outbox_gauges
@@ -44,11 +45,14 @@ def create_app(
     transport, the outbound policy (settings.fetch_*) vets every URL first."""
     settings = settings or IssuerSettings()
     vault = KeyVault(master_key_from_settings(settings))  # refuses to start without a key in production
+    own_key_cache: OwnKeyCache[object] = OwnKeyCache(revision_ttl_seconds=settings.key_revision_ttl_seconds)
     app = build_service_app(
         settings,
+        session_class=IssuerSession,
         session_info={
             "status_index_block_size": settings.status_index_block_size,
             "status_revision_ttl_seconds": settings.status_revision_ttl_seconds,
+            SESSION_KEY: own_key_cache,
         },
         title="CredStack badge issuer",
         description="Issues, serves and verifies Open Badges 3.0 credentials: issuer profiles and keys, "
@@ -76,6 +80,7 @@ def create_app(
         ],
     )
     app.state.key_vault = vault
+    app.state.own_key_cache = own_key_cache
     register_outbox_gauges(app.state.metrics)
     taxonomy_http = httpx.AsyncClient(
         base_url=settings.taxonomy_url, transport=taxonomy_transport, timeout=settings.taxonomy_timeout_seconds

@@ -29,6 +29,10 @@ class IssuerSettings(OutboundSettings):
     # How long a replica trusts its signed status list before re-reading the list's revision: a
     # revocation through another replica shows within this bound (the revoking replica: at once).
     status_revision_ttl_seconds: float = Field(1.0, ge=0, le=60)
+    # How long a replica trusts what it knows of its own keys before re-reading the issuer key revision:
+    # a key compromised through another replica stops verifying here within this bound (the replica
+    # that revoked it: at once). 0 re-reads the revision at every verification.
+    key_revision_ttl_seconds: float = Field(0.2, ge=0, le=60)
     # Webhook delivery: subscriptions one process sends to at once, POSTs in flight to one of them
     # (different learners' events; each learner's in order), and how long a claimed delivery stays
     # leased to it (a crashed replica's claims lapse after this).

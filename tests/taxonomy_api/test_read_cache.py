@@ -74,6 +74,31 @@ async def test_a_failed_revision_read_fails_its_waiters_and_the_next_request_rea
     assert await cache.revision("org", read) == 9
 
 
+async def test_a_read_begun_before_a_local_write_is_neither_joined_nor_remembered_after_it():
+    """A request that comes after this replica's write must see the write's revision, even while a
+    revision read begun before the write is still on its way (it would answer the old one)."""
+    cache = RevisionedCache(revision_ttl_seconds=60)
+    in_database, answers = 7, {}
+
+    async def read() -> int:
+        seen = in_database
+        gate = answers.setdefault(seen, asyncio.Event())
+        await gate.wait()
+        return seen
+
+    before_write = asyncio.create_task(cache.revision("org", read))
+    await asyncio.sleep(0)
+    in_database = 8  # the write commits, and this replica forgets what it knew
+    cache.forget_revisions(["org"])
+    after_write = asyncio.create_task(cache.revision("org", read))
+    await asyncio.sleep(0)
+    answers[7].set()
+    answers[8].set()
+    assert await before_write == 7  # it began before the write: the old revision is a fair answer
+    assert await after_write == 8
+    assert await cache.revision("org", read) == 8  # and 7 was not remembered over it
+
+
 async def test_a_write_through_one_replica_is_seen_by_another(client, headers, demo, service_settings):
     """Replica B (revision re-read on every request) sees replica A's change at once."""
     replica_b = create_app(service_settings(TaxonomySettings, "taxonomy_api", read_cache_revision_ttl_ms=0))

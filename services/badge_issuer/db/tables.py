@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -87,6 +88,18 @@ class IssuerKey(IdMixin, TenantMixin, Base):
     # From when the key is distrusted: what it signed since then is revoked.
     compromised_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revocation_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IssuerKeyRevision(Base):
+    """One row: a number that moves with every change to issuer_keys (insert, status change, delete).
+
+    Database triggers bump it (see migration f2b7c4d9e113), so no write path can forget to, and a
+    replica's cache of its own public keys is valid while the number it was read under still holds."""
+
+    __tablename__ = "issuer_key_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class StatusList(IdMixin, TenantMixin, Base):

@@ -27,6 +27,7 @@ from services.badge_issuer.status_list import (
     build_status_list_credential,
     build_status_list_entry,
 )
+from shared.db import scalar_outside_transaction
 from shared.errors import NotFound
 
 PUBLIC_PATH = "/v1/public/status-lists/"
@@ -327,13 +328,5 @@ def _remember_signed(
 
 
 async def _current_revision(session: AsyncSession, status_list_id: uuid.UUID) -> int | None:
-    """The list's revision now. On PostgreSQL, when the session has no transaction open, read on an
-    autocommit connection: one round trip, and the request's session stays without a transaction, so
-    its commit costs nothing either."""
-    statement = select(StatusList.revision).where(StatusList.id == status_list_id)
-    engine = session.bind
-    if session.info.get("side_engine") is None or session.in_transaction() or not isinstance(engine, AsyncEngine):
-        return await session.scalar(statement)
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        return await connection.scalar(statement)
+    """The list's revision now, without opening a transaction on the request's session."""
+    return await scalar_outside_transaction(session, select(StatusList.revision).where(StatusList.id == status_list_id))

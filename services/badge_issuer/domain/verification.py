@@ -28,7 +28,7 @@ MAX_NESTED_CREDENTIALS) is verified and reported in `credentials`; one that fail
 in :func:`verify_presented`, before the VC path.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.badge_issuer.db.key_revision import own_key_cache
 from services.badge_issuer.db.tables import IssuerKey
 from services.badge_issuer.domain import status_lists
 from services.badge_issuer.domain.key_vault import KeyVault
@@ -207,6 +208,27 @@ _OWN_KEY_COLUMNS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _OwnKeyOutcome:
+    """What looking a reference up among our keys gave: the key, None (not ours), or a refusal."""
+
+    key: ResolvedKey | None
+    refusal: type[KeyResolutionError] | None = None
+    reason: str = ""
+
+    @classmethod
+    async def of(cls, lookup: Awaitable[ResolvedKey | None]) -> "_OwnKeyOutcome":
+        try:
+            return cls(await lookup)
+        except KeyResolutionError as error:
+            return cls(None, type(error), str(error))
+
+    def replay(self) -> ResolvedKey | None:
+        if self.refusal is not None:
+            raise self.refusal(self.reason)
+        return self.key
+
+
 class KeyResolver:
     """Finds the key a proof names; this service's own keys first, from its database."""
 
@@ -274,6 +296,19 @@ class KeyResolver:
         raise KeyResolutionError("a key reference must be a did:key, a did:web or an https URL")
 
     async def _own_key(self, reference: str) -> ResolvedKey | None:
+        """One of this service's keys (None: not ours), from the replica's cache while the issuer key
+        revision it was looked up under still holds."""
+        cache = own_key_cache(self.session)
+        if cache is None:
+            return await self._own_key_from_database(reference)
+        revision = await cache.revision(self.session)
+        outcome = cache.get(reference, revision)
+        if outcome is None:
+            outcome = await _OwnKeyOutcome.of(self._own_key_from_database(reference))
+            cache.put(reference, revision, outcome)
+        return outcome.replay()
+
+    async def _own_key_from_database(self, reference: str) -> ResolvedKey | None:
         """One of this service's keys, by kid (one statement: the key with its issuer's other keys,
         whose DIDs it also speaks for) or by a DID only one of our keys has."""
         issuer_of_kid = select(IssuerKey.issuer_id).where(IssuerKey.kid == reference).scalar_subquery()
