@@ -1,9 +1,20 @@
 """Per-client rate limits for public routes, counted in the service's database.
 
 Every replica of a service shares its database, so a budget counted there is one budget however many
-replicas answer (DESIGN.md §2: nothing a second replica needs is held in process memory). Each request
-spends one unit with a single upsert in its own autocommit transaction, before the request's session
+replicas answer (DESIGN.md §2: nothing a second replica needs is held in process memory). A replica
+claims units with a single upsert in its own autocommit transaction, before the request's session
 opens, so it holds a row lock only for that statement and never waits behind the request's own work.
+
+A large budget is claimed in blocks: a replica's first claim for a client in a window is one unit, and
+each further claim doubles, up to 1/64 of the budget (`LEASE_FRACTION`). The replica spends a block
+from memory and asks the database again when it is gone, so a verification burst costs one upsert per
+block, not per request, while a client seen once claims one unit (short-lived processes waste little).
+The database never grants more than the budget, so replicas together never allow more than it. A block
+a replica has not spent when the client turns to another replica (or when it stops) is lost for that
+window: each further replica may allow up to one block less (at most 1/64 of the budget, and never
+more than it had already spent on that client). A budget under 128 is claimed one unit at a time.
+Once every unit of a window is claimed, the replica refuses that client from memory until the window
+ends: a refused flood costs the database nothing.
 
 Windows are fixed and aligned to the wall clock (one minute), so every replica agrees on where a window
 ends and the 429's Retry-After says how many seconds remain of it. Each service has the table
@@ -25,10 +36,12 @@ from shared.errors import TooManyRequests
 WINDOW_SECONDS = 60
 MAX_BUCKET_LENGTH = 120
 TABLE = "rate_limit_windows"
+LEASE_FRACTION = 64
+MAX_LEASES = 100_000  # clients with a block in hand; past it they are all dropped (unspent units lost)
 
-_SPEND = text(
-    f"INSERT INTO {TABLE} (bucket, window_start, count) VALUES (:bucket, :window_start, 1) "  # noqa: S608 - a constant
-    f"ON CONFLICT (bucket, window_start) DO UPDATE SET count = {TABLE}.count + 1 RETURNING count"
+_CLAIM = text(
+    f"INSERT INTO {TABLE} (bucket, window_start, count) VALUES (:bucket, :window_start, :units) "  # noqa: S608 - a constant
+    f"ON CONFLICT (bucket, window_start) DO UPDATE SET count = {TABLE}.count + :units RETURNING count"
 )
 _PRUNE = text(f"DELETE FROM {TABLE} WHERE window_start < :window_start")  # noqa: S608 - a constant
 
@@ -59,19 +72,47 @@ class SharedWindowLimiter:
     def __init__(self, per_minute: int, *, budget: str = "public") -> None:
         self.per_minute = per_minute
         self.budget = budget
+        self.block = max(1, per_minute // LEASE_FRACTION)
         self._pruned_before = 0
+        # (bucket, window_start) -> [units granted and not yet spent, count claimed, size of the next claim]
+        self._leases: dict[tuple[str, int], list[int]] = {}
 
     async def spend(self, database: Database, client: str, now: float | None = None) -> Spent:
+        """`count` is the units claimed from the database in this window, by every replica, when this
+        one last asked (with blocks, more than the requests answered so far)."""
         moment = time.time() if now is None else now
         window_start = int(moment // WINDOW_SECONDS) * WINDOW_SECONDS
+        retry_after = max(1, math.ceil(window_start + WINDOW_SECONDS - moment))
         bucket = f"{self.budget}:{client}"[:MAX_BUCKET_LENGTH]
+        lease = self._leases.get((bucket, window_start))
+        if lease is not None:
+            if lease[0] > 0:
+                lease[0] -= 1
+                return Spent(True, lease[1], retry_after)
+            if lease[1] >= self.per_minute:  # every unit of the window is claimed: nothing left to ask
+                return Spent(False, lease[1], retry_after)
+        units = lease[2] if lease is not None else 1
+        count = await self._claim(database, bucket, window_start, units)
+        granted = max(0, min(units, self.per_minute - (count - units)))
+        self._keep_lease((bucket, window_start), max(0, granted - 1), count, min(self.block, 2 * units))
+        return Spent(granted > 0, count, retry_after)
+
+    async def _claim(self, database: Database, bucket: str, window_start: int, units: int) -> int:
         async with database.autocommit_engine.connect() as connection:
             if window_start > self._pruned_before:
                 self._pruned_before = window_start
                 await connection.execute(_PRUNE, {"window_start": window_start})
-            count = (await connection.execute(_SPEND, {"bucket": bucket, "window_start": window_start})).scalar_one()
-        retry_after = max(1, math.ceil(window_start + WINDOW_SECONDS - moment))
-        return Spent(count <= self.per_minute, count, retry_after)
+                self._leases = {key: lease for key, lease in self._leases.items() if key[1] >= window_start}
+            values = {"bucket": bucket, "window_start": window_start, "units": units}
+            return (await connection.execute(_CLAIM, values)).scalar_one()
+
+    def _keep_lease(self, key: tuple[str, int], units: int, count: int, next_claim: int) -> None:
+        if len(self._leases) >= MAX_LEASES:
+            self._leases.clear()
+        lease = self._leases.setdefault(key, [0, count, next_claim])
+        lease[0] += units
+        lease[1] = max(lease[1], count)
+        lease[2] = max(lease[2], next_claim)
 
 
 def app_limiter(request: Request, attribute: str, per_minute: int, budget: str) -> SharedWindowLimiter:
