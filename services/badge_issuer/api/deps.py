@@ -47,6 +47,7 @@ async def verify_and_count(request: Request, session: AsyncSession, presented: d
     result = await verification.verify_presented(
         session, presented, vault=key_vault(request), base_url=base_url(request), fetcher=request.app.state.fetcher
     )
-    await session.commit()  # a status list re-signed while checking is kept
+    if session.in_transaction():  # a status list re-signed while checking is kept; else nothing to end
+        await session.commit()
     metrics(request).observe_verification(result.format, result.verified, time.perf_counter() - started)
     return result
