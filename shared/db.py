@@ -11,6 +11,7 @@ import orjson
 from fastapi import Request
 from sqlalchemy import JSON, DateTime, TypeDecorator, Uuid, event, make_url, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.pool import NullPool
@@ -254,5 +255,21 @@ async def hash_joins_only(session: AsyncSession) -> AsyncIterator[None]:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The one session dependency: a session per request, rolled back if not committed."""
-    async with request.app.state.database.sessions() as session:
+    session = request.app.state.database.sessions()
+    try:
         yield session
+    finally:
+        await close_session(session)
+
+
+async def close_session(session: AsyncSession) -> None:
+    """Close, rolling back what was not committed. A request's session closes after its response has
+    gone out, so a connection lost by then (the database restarting) must not raise: its transaction
+    went with it, and an error there makes uvicorn drop the client's keep-alive connection, whose next
+    request then gets no answer at all. The dead connection is discarded; anything else still raises."""
+    try:
+        await session.close()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        await session.invalidate()
