@@ -55,6 +55,10 @@ class _Entry:
     fresh_until: float
 
 
+class _LeaderCancelled(Exception):
+    """A flight's leader was cancelled (its client went away): its followers elect a new one."""
+
+
 class SingleFlight:
     """One `produce()` per key at a time: concurrent callers of the same key wait for the same outcome."""
 
@@ -62,16 +66,23 @@ class SingleFlight:
         self._running: dict[Hashable, asyncio.Future[Any]] = {}
 
     async def run(self, key: Hashable, produce: Callable[[], Awaitable[T]]) -> T:
-        running = self._running.get(key)
-        if running is not None:
-            return await asyncio.shield(running)
+        while (running := self._running.get(key)) is not None:
+            try:
+                return await asyncio.shield(running)
+            except _LeaderCancelled:
+                continue  # the first follower to wake leads now, the others follow it
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._running[key] = future
         try:
             value = await produce()
         except BaseException as error:
-            # Followers get the same problem; a cancelled leader must not cancel them.
-            shared = error if isinstance(error, Exception) else ServiceUnavailable("The read was cancelled; retry.")
+            # Followers get the same problem; a cancelled leader hands the read over instead.
+            if isinstance(error, Exception):
+                shared: Exception = error
+            elif isinstance(error, asyncio.CancelledError):
+                shared = _LeaderCancelled()
+            else:
+                shared = ServiceUnavailable("The read was interrupted; retry.")
             future.set_exception(shared)
             future.exception()  # retrieved: no "never retrieved" warning when nobody was waiting
             raise

@@ -167,20 +167,45 @@ async def test_a_body_that_is_not_json_is_refused_and_not_kept(server_and_http):
     assert server.statuses("/items/a") == [200, 200]
 
 
-async def test_a_cancelled_leader_does_not_cancel_its_followers():
+async def test_a_cancelled_leader_hands_the_read_to_one_of_its_followers():
+    # A leader cancelled (its client went away) used to fail every follower with a 503 "retry": the
+    # followers now elect one of themselves, which reads once for all of them.
     flights = SingleFlight()
     release = asyncio.Event()
+    reads = 0
 
     async def slow() -> int:
+        nonlocal reads
+        reads += 1
         await release.wait()
-        return 1
+        return reads
 
     leader = asyncio.create_task(flights.run("key", slow))
     await asyncio.sleep(0)
-    follower = asyncio.create_task(flights.run("key", slow))
+    followers = [asyncio.create_task(flights.run("key", slow)) for _ in range(3)]
     await asyncio.sleep(0)
     leader.cancel()
-    with pytest.raises(ServiceUnavailable):
-        await follower
-    assert leader.cancelled()
-    assert await flights.run("key", lambda: asyncio.sleep(0, result=2)) == 2
+    for _ in range(3):  # the leader ends; the followers wake, one leads and waits, the others follow it
+        await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*followers) == [2, 2, 2]
+    assert leader.cancelled() and reads == 2
+    assert await flights.run("key", lambda: asyncio.sleep(0, result=3)) == 3
+
+
+async def test_a_failed_leader_fails_its_followers_with_the_same_error():
+    flights = SingleFlight()
+    release = asyncio.Event()
+
+    async def failing() -> int:
+        await release.wait()
+        raise ServiceUnavailable("The taxonomy service is unreachable.")
+
+    leader = asyncio.create_task(flights.run("key", failing))
+    await asyncio.sleep(0)
+    follower = asyncio.create_task(flights.run("key", failing))
+    await asyncio.sleep(0)
+    release.set()
+    for task in (leader, follower):
+        with pytest.raises(ServiceUnavailable, match="unreachable"):
+            await task
