@@ -3,10 +3,11 @@ a key used twice in one batch issues once, and groups after the first see what t
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from services.badge_issuer.db.tables import AssessmentResult, Credential, IdempotencyRecord
-from services.badge_issuer.domain import bulk_issuance
+from services.badge_issuer.domain import bulk_issuance, capstones, credentials
+from shared.errors import ServiceUnavailable
 
 
 def _item(assessment, key: str, **overrides) -> dict:
@@ -77,3 +78,88 @@ async def test_a_key_committed_meanwhile_by_another_request_settles_the_group_it
     # w-0, w-1, and w-a and w-b once each: the group's first attempt left nothing behind.
     assert await _count(issuer_app, Credential, org) == 4
     assert await _count(issuer_app, IdempotencyRecord, org) == 4
+
+
+async def test_a_group_writes_its_issuances_in_one_statement_without_a_savepoint_per_item(
+    client, issuer_app, headers, assessment, org
+):
+    """On PostgreSQL a group's credentials (with their results, audit entries, events and deliveries)
+    go to the database in one pipelined statement at the group's end, not an INSERT and two savepoint
+    round trips per item; SQLite keeps one transaction per item (one writer: no commit to share)."""
+    warm = await client.post("/v1/assessment-results/bulk", json={"items": [_item(assessment, "s-0")]}, headers=headers)
+    assert warm.status_code == 200 and warm.json()["issued"] == 1
+    seen: list[str] = []
+    engine = issuer_app.state.database.engine.sync_engine
+
+    def remember(_connection, _cursor, statement, *_):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        items = [_item(assessment, f"s-{number}") for number in range(1, 11)]
+        report = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert report["issued"] == 10, report
+    assert await _count(issuer_app, Credential, org) == 11
+    inserts = [statement for statement in seen if "INSERT INTO" in statement]
+    savepoints = [statement for statement in seen if statement.lstrip().upper().startswith("SAVEPOINT")]
+    if issuer_app.state.database.engine.dialect.name == "postgresql":
+        assert len(inserts) == 2, inserts  # the issuances, then the idempotency records
+        assert savepoints == []
+    else:
+        assert len(inserts) >= 10
+
+
+async def test_an_item_failing_after_its_rows_were_kept_leaves_none_of_them(
+    client, issuer_app, headers, assessment, org, monkeypatch
+):
+    """The item fails once its credential is signed and its rows kept (here: its pathway check fails):
+    what it kept is forgotten, and the items beside it in the group are kept."""
+    real_award = capstones.award_completed_pathways
+
+    async def fails_for_one_learner(session, org_id, profile, issued, subject, context):
+        if subject.hris_id == "E-FAIL":
+            raise ServiceUnavailable("The taxonomy did not answer the pathway check.")
+        return await real_award(session, org_id, profile, issued, subject, context)
+
+    monkeypatch.setattr(capstones, "award_completed_pathways", fails_for_one_learner)
+    items = [
+        _item(assessment, "f-1"),
+        _item(assessment, "f-2", learner={"hris_id": "E-FAIL", "email": "fail@example.com"}),
+        _item(assessment, "f-3", learner={"hris_id": "E-1002", "email": "bo@example.com"}),
+    ]
+    report = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    assert [item["status"] for item in report["items"]] == [201, 503, 201]
+    assert await _count(issuer_app, Credential, org) == 2
+    assert await _count(issuer_app, AssessmentResult, org) == 2
+    assert await _count(issuer_app, IdempotencyRecord, org) == 2
+
+
+async def test_an_item_failing_after_the_group_wrote_its_rows_early_settles_the_group_item_by_item(
+    client, issuer_app, headers, assessment, demo, org, monkeypatch
+):
+    """The second step completes a pathway, so the group's rows are written before its capstone's steps
+    are read; the capstone then fails. Only a rollback can undo the step's written rows: the group is
+    rolled back and each item settled alone, so the failing item leaves nothing and the others stand."""
+    real_sign = credentials.sign_and_store
+
+    async def capstones_fail(*args, **kwargs):
+        if kwargs.get("capstone_pathway_id") is not None:
+            raise ServiceUnavailable("The capstone could not be signed.")
+        return await real_sign(*args, **kwargs)
+
+    monkeypatch.setattr(credentials, "sign_and_store", capstones_fail)
+    items = [
+        _item(assessment, "e-1"),
+        _item(assessment, "e-2", achievement_id=str(demo["badge:Conflict navigation"])),
+        _item(assessment, "e-3", learner={"hris_id": "E-1002", "email": "bo@example.com"}),
+    ]
+    report = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    assert [item["status"] for item in report["items"]] == [201, 503, 201]
+    assert await _count(issuer_app, Credential, org) == 2
+    assert await _count(issuer_app, AssessmentResult, org) == 2
+    monkeypatch.setattr(credentials, "sign_and_store", real_sign)
+    again = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    assert [item["replayed"] for item in again["items"]] == [True, False, True]
+    assert again["items"][1]["status"] == 201 and len(again["items"][1]["capstone_ids"]) == 1

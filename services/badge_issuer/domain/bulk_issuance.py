@@ -1,10 +1,14 @@
 """Bulk issuance: a batch of assessment results, each issued or refused on its own.
 
 Every item has its own idempotency key, in the same key space as the single POST (a result sent once
-alone and once in a batch yields one credential), and is all-or-nothing: it runs in its own savepoint,
-so a failing item rolls back only itself. Items are committed in groups of COMMIT_GROUP (one
-transaction, one commit, one read of the stored keys per group) instead of one transaction each:
-that commit and the read before every item were most of what an item cost beyond issuing itself. An
+alone and once in a batch yields one credential), and is all-or-nothing. Items are committed in
+groups of COMMIT_GROUP (one transaction, one commit, one read of the stored keys per group) instead
+of one transaction each: that commit and the read before every item were most of what an item cost
+beyond issuing itself. A group's credentials are kept in memory (issuance_rows.DeferredIssuances)
+and written in one pipelined statement before its commit, so a failing item is undone by forgetting
+what it kept, with no savepoint pair per item; should an item fail after a read had to write the
+group's rows early (a capstone's steps are read from the database), the group is rolled back and
+settled item by item. An
 item whose key meets the unique constraint (the same key earlier in the group, or committed meanwhile
 by another request) is settled after its group's commit, on its own, as before. Groups are
 PostgreSQL's; on SQLite (one writer) each item keeps its own transaction. The report says, per
@@ -22,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import IdempotencyRecord
-from services.badge_issuer.domain import credentials, issuance
+from services.badge_issuer.domain import credentials, issuance, issuance_rows
 from services.badge_issuer.domain.issuance_metrics import record_answer
 from shared.db import utcnow
 from shared.errors import ProblemError, problem_body, validation_detail, validation_errors
@@ -34,6 +38,10 @@ SINGLE_PATH = "/v1/assessment-results"
 # Items per transaction: long enough to share a commit, short enough that a capstone's per-learner lock
 # (held to the commit) and the transaction itself stay well within the lock and idle bounds.
 COMMIT_GROUP = 50
+
+
+class _RedoItemByItem(Exception):
+    """The group cannot be kept as it stands: roll it back and settle its items one at a time."""
 
 
 @dataclass(slots=True)
@@ -69,8 +77,8 @@ async def issue_batch(
 async def _issue_group(
     session: AsyncSession, org_id: uuid.UUID, raws: list[dict[str, Any]], context: "credentials.IssuanceContext"
 ) -> list[_Item]:
-    """Answer every item of the group: replays and invalid items first, then the new ones, each in its
-    savepoint of one transaction, their idempotency records in one statement, committed together.
+    """Answer every item of the group: replays and invalid items first, then the new ones in one
+    transaction, their rows and then their idempotency records in one statement each, committed together.
     A key seen earlier in the group is settled after the commit, alone (it replays, or is refused as
     reused). Should a record meet a key committed meanwhile by another request, nothing of the group
     is kept and its items are settled one at a time instead, as they were before groups."""
@@ -82,33 +90,45 @@ async def _issue_group(
     records: list[dict[str, Any]] = []
     keys_in_group: set[str] = set()
     profiles: dict[uuid.UUID, credentials.IssuingProfile] = {}
-    for item, raw in zip(group, raws, strict=True):
-        if item.answer is not None:
-            continue
-        if item.key in stored:
-            item.answer = (*_stored_answer(stored[item.key], item.fingerprint), True)
-            continue
-        assert item.result is not None and item.key is not None
-        if item.key in keys_in_group:
-            deferred.append((item, raw))
-            continue
-        keys_in_group.add(item.key)
-        item.started = time.perf_counter()
-        try:
-            async with session.begin_nested():
+    rows = issuance_rows.DeferredIssuances()
+    rows.start(session)
+    redo = False
+    try:
+        for item, raw in zip(group, raws, strict=True):
+            if item.answer is not None:
+                continue
+            if item.key in stored:
+                item.answer = (*_stored_answer(stored[item.key], item.fingerprint), True)
+                continue
+            assert item.result is not None and item.key is not None
+            if item.key in keys_in_group:
+                deferred.append((item, raw))
+                continue
+            keys_in_group.add(item.key)
+            item.started = time.perf_counter()
+            mark = rows.mark()
+            try:
                 status, body = await issuance.issue_from_assessment(
                     session, org_id, item.result, context, profiles=profiles
                 )
-            item.answer = (status, body, False)
-            records.append(_record(org_id, item, status, body))
-        except ProblemError as error:
-            problem = problem_body(error.status, error.title, error.detail, error.type_slug, **error.extensions)
-            item.answer = (error.status, problem, False)
+                item.answer = (status, body, False)
+                records.append(_record(org_id, item, status, body))
+            except ProblemError as error:
+                if not rows.rollback_to(mark):  # some of its rows were written already: only a rollback undoes them
+                    redo = True
+                    break
+                problem = problem_body(error.status, error.title, error.detail, error.type_slug, **error.extensions)
+                item.answer = (error.status, problem, False)
+    finally:
+        issuance_rows.DeferredIssuances.stop(session)
     try:
+        if redo:
+            raise _RedoItemByItem
+        await rows.send(session)
         if records:
             await session.execute(insert(IdempotencyRecord.__table__), records)
         await session.commit()
-    except IntegrityError:  # a key committed meanwhile by another request: redo the group item by item
+    except (IntegrityError, _RedoItemByItem):  # e.g. a key committed meanwhile by another request
         await session.rollback()
         deferred = [(item, raw) for item, raw in zip(group, raws, strict=True) if item.key not in stored]
     for item, raw in deferred:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import Credential
-from services.badge_issuer.domain import credentials
+from services.badge_issuer.domain import credentials, issuance_rows
 from services.badge_issuer.ob3 import credential as ob3_credential
 
 # A capstone can itself be a step of another pathway; the chain is followed this deep at most.
@@ -48,7 +48,11 @@ async def held_achievements(
     parameters = {"org_id": org_id, "learner_key": learner_key, "among": sorted(set(among), key=str)}
     if besides is not None:
         parameters["besides"] = besides
-    return set(await session.scalars(_held_statement(besides is not None), parameters))
+    held = set(await session.scalars(_held_statement(besides is not None), parameters))
+    deferred = issuance_rows.DeferredIssuances.of(session)
+    if deferred is not None:  # a bulk group's credentials not written yet are held all the same
+        held |= deferred.held_by(learner_key, set(among), besides)
+    return held
 
 
 @functools.cache
@@ -118,6 +122,11 @@ async def award_completed_pathways(
 
 async def _one_transaction_per_learner(session: AsyncSession, org_id: uuid.UUID, learner_key: str) -> None:
     """Until this transaction ends, another one checking this learner's pathways waits here."""
+    deferred = issuance_rows.DeferredIssuances.of(session)
+    if deferred is not None:  # a bulk group takes each learner's lock once
+        if learner_key in deferred.locked_learners:
+            return
+        deferred.locked_learners.add(learner_key)
     if session.bind.dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
@@ -150,6 +159,9 @@ async def _award_if_due(
         return None
     capstone_id = uuid.UUID(progress["capstone_achievement_id"])
     achievement = await context.taxonomy.achievement(capstone_id, context.authorization)
+    deferred = issuance_rows.DeferredIssuances.of(session)
+    if deferred is not None:  # the steps are read from the database: the group's own must be there
+        await deferred.send(session)
     steps = await session.scalars(
         select(Credential).where(
             Credential.org_id == org_id,

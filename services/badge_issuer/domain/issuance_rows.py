@@ -7,10 +7,16 @@ once with bound parameters: one round trip, no ORM unit of work, no statement co
 them). Foreign keys are checked at the end of the statement, when every row exists. SQLite runs the
 same rows as Core inserts, one a table, then the outbox's own path. Either way nothing is committed:
 the caller's transaction holds the credential, its status index, audit entry and event together.
+
+A bulk group defers them further (DeferredIssuances): each issuance's parameters are kept, and the
+group sends them as one pipelined executemany before its commit, instead of an INSERT and a savepoint
+pair per item. What an issuance reads about the learner's earlier credentials (capstones.py) looks at
+the kept rows too, so a group sees its own items as a sequence of single POSTs would.
 """
 
 import functools
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import CTE, Insert, Table, bindparam, insert
@@ -79,7 +85,11 @@ async def write_issuance(
         parameters = dict(event)
         for part, row in rows.items():
             parameters.update({f"{part}_{name}": value for name, value in row.items()})
-        await session.execute(_issuance_statement(assessment_result is not None), parameters)
+        deferred = DeferredIssuances.of(session)
+        if deferred is not None:
+            deferred.keep(assessment_result is not None, parameters, credential)
+        else:
+            await session.execute(_issuance_statement(assessment_result is not None), parameters)
         return event["id"]
     if assessment_result is not None:
         await session.execute(insert(AssessmentResult.__table__), assessment_result)
@@ -102,3 +112,62 @@ def _issuance_statement(with_result: bool) -> Insert:
 def _insert_cte(table: Table, part: str) -> CTE:
     values = {name: bindparam(f"{part}_{name}", type_=table.c[name].type) for name in _PARTS[part]}
     return insert(table).values(values).returning(table.c.id).cte(f"{part}_row")
+
+
+@dataclass(eq=False)
+class DeferredIssuances:
+    """The issuances of one bulk group not yet sent (PostgreSQL only): their statement parameters, and
+    per learner what they hold, for the reads that must see them before they are written."""
+
+    SESSION_KEY = "deferred_issuances"
+
+    waiting: list[tuple[bool, dict[str, Any]]] = field(default_factory=list)
+    # (learner_key, achievement_id, credential_id) of every credential kept, sent or not.
+    held: list[tuple[str, uuid.UUID, uuid.UUID]] = field(default_factory=list)
+    sent: int = 0  # how many of `held` went out in an earlier send of this transaction
+    locked_learners: set[str] = field(default_factory=set)  # their capstone lock is this transaction's
+
+    @classmethod
+    def of(cls, session: AsyncSession) -> "DeferredIssuances | None":
+        return session.info.get(cls.SESSION_KEY)
+
+    def start(self, session: AsyncSession) -> None:
+        session.info[self.SESSION_KEY] = self
+
+    @classmethod
+    def stop(cls, session: AsyncSession) -> None:
+        session.info.pop(cls.SESSION_KEY, None)
+
+    def keep(self, with_result: bool, parameters: dict[str, Any], credential: dict[str, Any]) -> None:
+        self.waiting.append((with_result, parameters))
+        self.held.append((credential["learner_key"], credential["achievement_id"], credential["id"]))
+
+    def held_by(self, learner_key: str, among: set[uuid.UUID], besides: uuid.UUID | None) -> set[uuid.UUID]:
+        return {
+            achievement
+            for learner, achievement, credential_id in self.held
+            if learner == learner_key and achievement in among and credential_id != besides
+        }
+
+    def mark(self) -> int:
+        """Where an item starts: rollback_to(mark) forgets what it kept, unless it was already sent."""
+        return len(self.held)
+
+    def rollback_to(self, mark: int) -> bool:
+        """Forget what was kept since `mark`; False when some of it was sent (only a rollback of the
+        transaction can take it back)."""
+        if self.sent > mark:
+            return False
+        del self.held[mark:]
+        del self.waiting[mark - self.sent :]
+        return True
+
+    async def send(self, session: AsyncSession) -> None:
+        """Write everything kept, one executemany per statement shape (asyncpg pipelines it: one round
+        trip), so a read after it sees the rows."""
+        for with_result in (True, False):
+            batch = [parameters for shaped, parameters in self.waiting if shaped is with_result]
+            if batch:
+                await session.execute(_issuance_statement(with_result), batch)
+        self.waiting.clear()
+        self.sent = len(self.held)
