@@ -6,8 +6,9 @@ import uuid
 from sqlalchemy import event, func, select
 
 from services.badge_issuer.db.tables import AssessmentResult, Credential, IdempotencyRecord
-from services.badge_issuer.domain import bulk_issuance, capstones, credentials
+from services.badge_issuer.domain import bulk_issuance, capstones, credentials, issuance_rows
 from shared.errors import ServiceUnavailable
+from tests.badge_issuer.conftest import idempotent
 
 
 def _item(assessment, key: str, **overrides) -> dict:
@@ -163,3 +164,24 @@ async def test_an_item_failing_after_the_group_wrote_its_rows_early_settles_the_
     again = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
     assert [item["replayed"] for item in again["items"]] == [True, False, True]
     assert again["items"][1]["status"] == 201 and len(again["items"][1]["capstone_ids"]) == 1
+
+
+async def test_a_group_reads_a_learner_again_once_it_takes_their_lock(
+    client, issuer_app, headers, assessment, demo, org
+):
+    """A group answers a learner's held achievements from its first read, but the read after it takes
+    the learner's capstone lock is fresh: a step another transaction committed before the lock counts."""
+    first = await client.post("/v1/assessment-results", json=assessment(), headers=idempotent(headers, "h-1"))
+    assert first.status_code == 201
+    listening, conflict = demo["badge:Active listening"], demo["badge:Conflict navigation"]
+    among = {listening, conflict}
+    async with issuer_app.state.database.sessions() as session:
+        issuance_rows.DeferredIssuances().start(session)
+        assert await capstones.held_achievements(session, org, "hris:E-1001", among=among) == {listening}
+        body = assessment(achievement_id=str(conflict))
+        other = await client.post("/v1/assessment-results", json=body, headers=idempotent(headers, "h-2"))
+        assert other.status_code == 201  # committed by another transaction
+        assert await capstones.held_achievements(session, org, "hris:E-1001", among=among) == {listening}
+        await capstones._one_transaction_per_learner(session, org, "hris:E-1001")
+        assert await capstones.held_achievements(session, org, "hris:E-1001", among=among) == among
+        await session.rollback()

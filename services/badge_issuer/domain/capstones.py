@@ -45,14 +45,32 @@ async def held_achievements(
     Only the achievements of the pathways in question are asked for, each once (DISTINCT): a learner who
     holds thousands of credentials (one achievement earned again and again) costs one row per
     achievement that matters, not one per credential, on every issuance."""
+    deferred = issuance_rows.DeferredIssuances.of(session)
+    if deferred is None:
+        return await _held_in_database(session, org_id, learner_key, among, besides)
+    # A bulk group reads a learner's rows once, and adds what it holds in memory. Taking the learner's
+    # lock forgets that read (_one_transaction_per_learner), so the read after the lock is fresh, and
+    # from then on no other transaction adds a step of theirs until the group commits. A step committed
+    # by another transaction before that is its own to complete a pathway with (it read under the lock),
+    # as beside a single POST; a revocation committed meanwhile is seen by the next group.
+    cache_key = (learner_key, frozenset(among))
+    stored = deferred.read_cache.get(cache_key)
+    if stored is None:
+        stored = deferred.read_cache[cache_key] = await _held_in_database(session, org_id, learner_key, among, None)
+    return stored | deferred.held_by(learner_key, set(among), besides)
+
+
+async def _held_in_database(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    learner_key: str,
+    among: Collection[uuid.UUID],
+    besides: uuid.UUID | None,
+) -> set[uuid.UUID]:
     parameters = {"org_id": org_id, "learner_key": learner_key, "among": sorted(set(among), key=str)}
     if besides is not None:
         parameters["besides"] = besides
-    held = set(await session.scalars(_held_statement(besides is not None), parameters))
-    deferred = issuance_rows.DeferredIssuances.of(session)
-    if deferred is not None:  # a bulk group's credentials not written yet are held all the same
-        held |= deferred.held_by(learner_key, set(among), besides)
-    return held
+    return set(await session.scalars(_held_statement(besides is not None), parameters))
 
 
 @functools.cache
@@ -127,6 +145,7 @@ async def _one_transaction_per_learner(session: AsyncSession, org_id: uuid.UUID,
         if learner_key in deferred.locked_learners:
             return
         deferred.locked_learners.add(learner_key)
+        deferred.forget_reads_of(learner_key)
     if session.bind.dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),

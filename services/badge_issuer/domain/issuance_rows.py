@@ -126,6 +126,8 @@ class DeferredIssuances:
     held: list[tuple[str, uuid.UUID, uuid.UUID]] = field(default_factory=list)
     sent: int = 0  # how many of `held` went out in an earlier send of this transaction
     locked_learners: set[str] = field(default_factory=set)  # their capstone lock is this transaction's
+    # capstones.held_achievements' database answers, per (learner, achievements asked), until a send.
+    read_cache: dict[tuple[str, frozenset[uuid.UUID]], set[uuid.UUID]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, session: AsyncSession) -> "DeferredIssuances | None":
@@ -149,6 +151,10 @@ class DeferredIssuances:
             if learner == learner_key and achievement in among and credential_id != besides
         }
 
+    def forget_reads_of(self, learner_key: str) -> None:
+        for cache_key in [cache_key for cache_key in self.read_cache if cache_key[0] == learner_key]:
+            del self.read_cache[cache_key]
+
     def mark(self) -> int:
         """Where an item starts: rollback_to(mark) forgets what it kept, unless it was already sent."""
         return len(self.held)
@@ -171,3 +177,4 @@ class DeferredIssuances:
                 await session.execute(_issuance_statement(with_result), batch)
         self.waiting.clear()
         self.sent = len(self.held)
+        self.read_cache.clear()
