@@ -8,6 +8,7 @@ from sqlalchemy import event, func, select
 
 from services.badge_issuer.db.tables import AssessmentResult, AuditEvent, Credential, Issuer, OutboxEvent
 from services.badge_issuer.domain import capstones
+from shared.schemas.issuer import CredentialOut, IssuanceOut
 from tests.badge_issuer.conftest import idempotent
 
 
@@ -68,3 +69,21 @@ async def test_held_achievements_reads_each_achievement_once_and_only_those_aske
         assert held == {held_badge}
         assert await capstones.held_achievements(session, org_id, "hris:E-1001", among={other}) == set()
     assert "DISTINCT" in seen[0]
+
+
+async def test_an_issuance_answers_its_response_model_exactly(client, headers, assessment, demo):
+    """The body is built as JSON without dumping the documents again: it must still be what the route's
+    response model (IssuanceOut) gives, field for field, capstones included."""
+    first = await client.post("/v1/assessment-results", json=assessment(), headers=idempotent(headers, "m-1"))
+    body = assessment(achievement_id=str(demo["badge:Conflict navigation"]), proof_format="vc-jwt")
+    second = await client.post("/v1/assessment-results", json=body, headers=idempotent(headers, "m-2"))
+    for issued in (first, second):
+        assert issued.status_code == 201, issued.text
+        answer = issued.json()
+        assert IssuanceOut.model_validate(answer).model_dump(mode="json") == answer
+        assert list(answer) == list(IssuanceOut.model_fields)
+        assert list(answer["credential"]) == list(CredentialOut.model_fields)
+    assert len(second.json()["capstones"]) == 1
+    listed = await client.get("/v1/credentials", headers=headers)
+    for item in listed.json()["items"]:
+        assert CredentialOut.model_validate(item).model_dump(mode="json") == item

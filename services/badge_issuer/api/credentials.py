@@ -42,7 +42,7 @@ async def list_credentials(
     rows, next_cursor = await credentials.credential_page(
         session, caller.org_id, learner, issued_since=issued_since, cursor=cursor, limit=limit
     )
-    items = [credentials.describe_credential(row, base_url(request)).model_dump(mode="json") for row in rows]
+    items = [credentials.credential_json(row, base_url(request)) for row in rows]
     return json_with_etag(request, {"items": items, "next_cursor": next_cursor})
 
 

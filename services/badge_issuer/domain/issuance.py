@@ -15,7 +15,7 @@ from services.badge_issuer.domain import audit, capstones, credentials, criteria
 from services.badge_issuer.ob3 import credential as ob3_credential
 from shared.db import utcnow
 from shared.errors import problem_body
-from shared.schemas.issuer import AssessmentResultIn, IssuanceOut
+from shared.schemas.issuer import AssessmentResultIn
 
 
 async def issue_from_assessment(
@@ -90,10 +90,11 @@ async def issue_from_assessment(
         ),
     )
     awarded = await capstones.award_completed_pathways(session, org_id, profile, credential, subject, context)
-    issued = IssuanceOut(
-        assessment_result_id=result["id"],
-        outcome="issued",
-        credential=credentials.describe_credential(credential, context.base_url),
-        capstones=[credentials.describe_credential(capstone, context.base_url) for capstone in awarded],
-    )
-    return 201, issued.model_dump(mode="json")
+    # IssuanceOut, built as JSON: the credential documents are JSON already (credential_json).
+    issued: dict[str, Any] = {
+        "assessment_result_id": str(result["id"]),
+        "outcome": "issued",
+        "credential": credentials.credential_json(credential, context.base_url),
+        "capstones": [credentials.credential_json(capstone, context.base_url) for capstone in awarded],
+    }
+    return 201, issued
