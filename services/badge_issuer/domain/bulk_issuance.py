@@ -177,9 +177,14 @@ def _parse(raw: dict[str, Any]) -> _Item:
         item.answer = (422, problem, False)
         return item
     item.key = parsed.idempotency_key
-    item.result = AssessmentResultIn.model_validate(parsed.model_dump(exclude={"idempotency_key"}))
-    item.fingerprint = request_fingerprint("POST", SINGLE_PATH, item.result.model_dump(mode="json"))
+    item.result, item.fingerprint = _as_single_post(parsed)
     return item
+
+
+def _as_single_post(item: BulkAssessmentItemIn) -> tuple[AssessmentResultIn, str]:
+    """The item as the single POST's body (it is one: the bulk model only adds the key) and the
+    fingerprint that POST would have, without validating and dumping it a second time."""
+    return item, request_fingerprint("POST", SINGLE_PATH, item.model_dump(mode="json", exclude={"idempotency_key"}))
 
 
 async def _stored_many(session: AsyncSession, org_id: uuid.UUID, items: list[_Item]) -> dict[str, IdempotencyRecord]:
@@ -205,8 +210,7 @@ async def _issue_item(
         problem = problem_body(422, "Invalid request", validation_detail(errors), "validation", errors=errors)
         return key, 422, problem, False
     key = item.idempotency_key
-    result = AssessmentResultIn.model_validate(item.model_dump(exclude={"idempotency_key"}))
-    fingerprint = request_fingerprint("POST", SINGLE_PATH, result.model_dump(mode="json"))
+    result, fingerprint = _as_single_post(item)
     stored = await _stored(session, org_id, key, fingerprint)
     if stored is not None:
         return key, *stored, True
