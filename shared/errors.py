@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from shared.secret_box import MasterKeyError
 from shared.web.negotiation import prefers_html
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -266,6 +267,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             return _answer(request, 422, "Invalid request", "A value in the request cannot be stored.", "validation")
         logger.exception("database error")
         return _answer(request, 500, "Internal error", "An internal error occurred.", "internal")
+
+    @app.exception_handler(MasterKeyError)
+    async def _master_key(request: Request, exc: MasterKeyError) -> Response:
+        # A secret stored under another master key (a service started with the wrong one): nothing the
+        # caller can fix, and no bug to hide behind a 500. The message names no secret.
+        logger.error("a stored secret cannot be opened with this master key: %s", exc)
+        return _answer(
+            request,
+            503,
+            "Service unavailable",
+            "The service cannot open its stored keys with the master key it was started with; an "
+            "operator must restart it with the original master key. Nothing was changed.",
+            "master-key",
+            headers={"Retry-After": str(DEFAULT_RETRY_AFTER_SECONDS)},
+        )
 
     @app.exception_handler(OSError)
     async def _os(request: Request, exc: OSError) -> Response:

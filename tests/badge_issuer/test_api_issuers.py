@@ -98,3 +98,27 @@ def test_dev_mode_creates_a_master_key_file_once(issuer_settings, tmp_path):
     assert len(decode_master_key(first)) == 32 and oct(path.stat().st_mode & 0o777) == "0o600"
     create_app(issuer_settings(master_key=None, master_key_file=path))
     assert path.read_text() == first
+
+
+async def test_a_service_started_with_another_master_key_answers_503_not_500(
+    client, issuer_app, headers, issuer, assessment
+):
+    """Its stored private keys cannot be opened: every signing request says so as a problem (503, for
+    the operator to restore the key it was started with), and nothing of the issuance is kept."""
+    started_with = issuer_app.state.key_vault
+    issuer_app.state.key_vault = KeyVault(os.urandom(32))
+    try:
+        response = await client.post(
+            "/v1/assessment-results", json=assessment(), headers={**headers, "Idempotency-Key": "mk-1"}
+        )
+    finally:
+        issuer_app.state.key_vault = started_with
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"].endswith("/master-key") and "master key" in problem["detail"]
+    assert "Traceback" not in response.text
+    again = await client.post(
+        "/v1/assessment-results", json=assessment(), headers={**headers, "Idempotency-Key": "mk-1"}
+    )
+    assert again.status_code == 201, again.text  # the failed attempt stored no answer under its key
