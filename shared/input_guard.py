@@ -44,8 +44,8 @@ def json_problem(body: bytes, where: str = "the request body") -> str | None:
     if b"\x00" in body:
         return f"{_opening(where)} contains a NUL byte, which no field accepts."
     if _ESCAPED_NUL.search(body) is None:
-        if _SUSPECT_NUMBER.search(body) is None and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
-            return None  # nothing suspect even inside strings, and too few openings to nest too deep
+        if _SUSPECT_NUMBER.search(body) is None and _too_few_openings_to_nest_too_deep(body):
+            return None  # nothing suspect even inside strings
         outside_strings = _STRINGS.sub(b'""', body)
         if _SUSPECT_NUMBER.search(outside_strings) is None and _shallow_enough(outside_strings):
             return None
@@ -65,8 +65,8 @@ def _scanned_problem(body: bytes, where: str) -> str | None:
                 return f"A number in {where} ({text[:40].decode()}) is beyond the range of a double."
         elif len(text.lstrip(b"-")) > MAX_INTEGER_DIGITS and text.lstrip(b"-").isdigit():
             return f"A number in {where} has more than {MAX_INTEGER_DIGITS} digits; integers must fit in 64 bits."
-    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
-        return None  # not enough openings to nest that deep, inside strings or out
+    if _too_few_openings_to_nest_too_deep(body):
+        return None
     depth = 0
     for token in _STRINGS_AND_BRACKETS.finditer(body):
         bracket = token.group()
@@ -77,6 +77,11 @@ def _scanned_problem(body: bytes, where: str) -> str | None:
         elif bracket in (b"]", b"}"):
             depth -= 1
     return None
+
+
+def _too_few_openings_to_nest_too_deep(body: bytes) -> bool:
+    """Counted inside strings or out: fewer openings than the bound cannot nest past it."""
+    return body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH
 
 
 def _shallow_enough(outside_strings: bytes) -> bool:

@@ -40,10 +40,6 @@ SINGLE_PATH = "/v1/assessment-results"
 COMMIT_GROUP = 50
 
 
-class _RedoItemByItem(Exception):
-    """The group cannot be kept as it stands: roll it back and settle its items one at a time."""
-
-
 @dataclass(slots=True)
 class _Item:
     """One item on its way: its key, its parsed result and fingerprint, and its answer once known."""
@@ -121,14 +117,15 @@ async def _issue_group(
                 item.answer = (error.status, problem, False)
     finally:
         issuance_rows.DeferredIssuances.stop(session)
-    try:
-        if redo:
-            raise _RedoItemByItem
-        await rows.send(session)
-        if records:
-            await session.execute(insert(IdempotencyRecord.__table__), records)
-        await session.commit()
-    except (IntegrityError, _RedoItemByItem):  # e.g. a key committed meanwhile by another request
+    if not redo:
+        try:
+            await rows.send(session)
+            if records:
+                await session.execute(insert(IdempotencyRecord.__table__), records)
+            await session.commit()
+        except IntegrityError:  # e.g. a key committed meanwhile by another request
+            redo = True
+    if redo:  # nothing of the group is kept: each item is settled alone
         await session.rollback()
         deferred = [(item, raw) for item, raw in zip(group, raws, strict=True) if item.key not in stored]
     for item, raw in deferred:

@@ -264,14 +264,14 @@ async def credential_page(
     return rows[:limit], encode_cursor([last.issued_at.isoformat(), last.id])
 
 
+_CREDENTIAL_OUT_FIELDS = tuple(CredentialOut.model_fields)
+
+
 def credential_json(credential: Credential, base_url: str) -> dict[str, Any]:
     """describe_credential as JSON, with the stored document as it is: it is JSON already (it is what
     was signed and stored), and dumping it again walked every node of it, a tenth of an issuance."""
     described = describe_credential(credential, base_url).model_dump(mode="json", exclude={"credential"})
     return {name: credential.document if name == "credential" else described[name] for name in _CREDENTIAL_OUT_FIELDS}
-
-
-_CREDENTIAL_OUT_FIELDS = tuple(CredentialOut.model_fields)
 
 
 def describe_credential(credential: Credential, base_url: str) -> CredentialOut:

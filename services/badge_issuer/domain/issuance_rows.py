@@ -124,10 +124,14 @@ class DeferredIssuances:
     waiting: list[tuple[bool, dict[str, Any]]] = field(default_factory=list)
     # (learner_key, achievement_id, credential_id) of every credential kept, sent or not.
     held: list[tuple[str, uuid.UUID, uuid.UUID]] = field(default_factory=list)
-    sent: int = 0  # how many of `held` went out in an earlier send of this transaction
     locked_learners: set[str] = field(default_factory=set)  # their capstone lock is this transaction's
     # capstones.held_achievements' database answers, per (learner, achievements asked), until a send.
     read_cache: dict[tuple[str, frozenset[uuid.UUID]], set[uuid.UUID]] = field(default_factory=dict)
+
+    @property
+    def sent(self) -> int:
+        """How many of `held` went out in an earlier send of this transaction (the rest are waiting)."""
+        return len(self.held) - len(self.waiting)
 
     @classmethod
     def of(cls, session: AsyncSession) -> "DeferredIssuances | None":
@@ -162,10 +166,11 @@ class DeferredIssuances:
     def rollback_to(self, mark: int) -> bool:
         """Forget what was kept since `mark`; False when some of it was sent (only a rollback of the
         transaction can take it back)."""
-        if self.sent > mark:
+        sent = self.sent
+        if sent > mark:
             return False
+        del self.waiting[mark - sent :]
         del self.held[mark:]
-        del self.waiting[mark - self.sent :]
         return True
 
     async def send(self, session: AsyncSession) -> None:
@@ -176,5 +181,4 @@ class DeferredIssuances:
             if batch:
                 await session.execute(_issuance_statement(with_result), batch)
         self.waiting.clear()
-        self.sent = len(self.held)
         self.read_cache.clear()
