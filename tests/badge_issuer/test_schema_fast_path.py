@@ -120,3 +120,52 @@ def test_a_schema_with_an_unknown_keyword_is_not_compiled():
     assert schema_validation._compile({"enum": [1, True]}) is None
     assert schema_validation._compile({"$ref": "https://example.com/remote.json"}) is None
     assert schema_validation._compile({"type": "object", "required": ["a"]}) is not None
+
+
+def _counted(check):
+    calls = []
+
+    def counted(value):
+        calls.append(value)
+        return check(value)
+
+    return counted, calls
+
+
+def test_a_recurring_value_is_judged_once_and_judged_again_once_edited():
+    counted, calls = _counted(lambda value: value.get("name") != "bad")
+    remembered = schema_validation._remembering(counted)
+    achievement = {"id": "urn:example:a", "name": "good", "alignment": [{"targetName": "SQL"}]}
+    assert remembered(achievement) and remembered(copy.deepcopy(achievement)) and remembered(achievement)
+    assert len(calls) == 1, "an equal value is not judged again"
+    achievement["name"] = "bad"  # edited in place after it was remembered
+    assert not remembered(achievement) and not remembered(achievement)
+    assert len(calls) == 3, "an invalid value is never remembered"
+
+
+def test_values_whose_json_text_could_hide_a_difference_are_always_judged():
+    counted, calls = _counted(lambda value: value.get("score") is None or value.get("score") == value.get("score"))
+    remembered = schema_validation._remembering(counted)
+    assert remembered({"score": None}) and remembered({"score": None})
+    assert not remembered({"score": float("nan")}), "orjson writes NaN as null: null is not remembered"
+    assert remembered({1: "a non-str key"}) and remembered({1: "a non-str key"})
+    assert len(calls) == 5
+
+
+def test_the_memory_of_one_definition_is_bounded(monkeypatch):
+    monkeypatch.setattr(schema_validation, "_REMEMBERED_PER_DEFINITION", 3)
+    counted, calls = _counted(lambda value: True)
+    remembered = schema_validation._remembering(counted)
+    for number in range(4):
+        remembered({"id": number})
+    remembered({"id": 0})  # forgotten when the fourth value filled the memory
+    remembered({"id": 3})
+    assert len(calls) == 5
+
+
+def test_a_remembered_achievement_edited_inside_a_credential_is_refused(sample_credential):
+    document = {**copy.deepcopy(sample_credential), "proof": [PROOF]}
+    assert validate_achievement_credential(document) == []
+    document["credentialSubject"]["achievement"]["criteria"] = "not an object"
+    assert not achievement_credential_check()(document)
+    assert validate_achievement_credential(document), "jsonschema reports what the check refused"

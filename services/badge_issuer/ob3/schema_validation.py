@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from jsonschema import Draft201909Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
@@ -192,7 +193,8 @@ class _SchemaCompiler:
             raise _NotCompilable(f"$ref {ref}")
         if name not in self.definitions:
             self.definitions[name] = _always  # a placeholder while compiling, for recursive definitions
-            self.definitions[name] = self.compile(self.root["$defs"][name])
+            compiled = self.compile(self.root["$defs"][name])
+            self.definitions[name] = _remembering(compiled) if name in _RECURRING_DEFINITIONS else compiled
         definitions = self.definitions
         return lambda value: definitions[name](value)
 
@@ -285,6 +287,45 @@ class _SchemaCompiler:
             return contains is None or any(contains(item) for item in value)
 
         return check
+
+
+# Definitions whose values recur from document to document: every credential of one badge carries the
+# same Achievement (about a third of a credential's check) and every credential of one issuer the same
+# Profile. Their valid values are remembered by their JSON text, so an issuer judges each achievement
+# once per shape it is issued in rather than once per credential, and the rest of the credential is
+# still checked every time. An equal text is an equal JSON value, so the answer cannot differ: a value
+# edited in place has another text and is judged again. Text holding `null` is not remembered, because
+# orjson writes NaN and the infinities as null too; anything orjson will not write as JSON would
+# (non-str keys, subclasses, dates) is judged without the memory.
+_RECURRING_DEFINITIONS = frozenset({"Achievement", "Profile"})
+_REMEMBERED_PER_DEFINITION = 1024
+_JSON_ONLY = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _remembering(check: Check) -> Check:
+    valid_texts: set[bytes] = set()
+
+    def remembered(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return check(value)
+        try:
+            text = orjson.dumps(value, default=_not_json, option=_JSON_ONLY)
+        except TypeError:
+            return check(value)
+        if text in valid_texts:
+            return True
+        valid = check(value)
+        if valid and b"null" not in text:
+            if len(valid_texts) >= _REMEMBERED_PER_DEFINITION:
+                valid_texts.clear()  # bounded: a verifier shown endless distinct achievements starts over
+            valid_texts.add(text)
+        return valid
+
+    return remembered
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _always(_: Any) -> bool:
