@@ -18,7 +18,9 @@ SCHEMA_VALIDATOR_TYPE = "1EdTechJsonSchemaValidator2019"
 
 
 def xsd_datetime(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The moment in UTC to the second, as RFC 3339 / xsd:dateTime writes it. isoformat, not strftime:
+    strftime leaves a year before 1000 unpadded (``999-01-01``, not a date-time) and costs more."""
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def hashed_identity(identity_type: str, value: str, salt: str | None = None) -> dict[str, Any]:
