@@ -24,8 +24,12 @@ _STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'  # a JSON string, unrolled: no alternatio
 _TOKENS = re.compile(_STRING + rb"|-?\d[\d.eE+\-]*")
 _STRINGS_AND_BRACKETS = re.compile(_STRING + rb"|[\[\]{}]")
 _ESCAPED_NUL = re.compile(rb"\\u0000", re.IGNORECASE)
-# A number the scan could refuse has one of these (a false alarm, as in a word, only costs the scan).
-_SUSPECT_NUMBER = re.compile(rb"\d{20}|[eE][+\-]?\d{3}")
+# A number the scan could refuse has a run of 20 digits or an exponent of three ([eE][+-]?\d{3}); a
+# false alarm, as in a word, only costs the scan. Found as literals in the body's number shapes (every
+# digit 0, E as e, - as +): a regular expression looking for them tried every position of a body in
+# Python's engine, about 200 us for a 4.6 KB VC-JWT, where bytes.find is in C.
+_NUMBER_SHAPES = bytes.maketrans(b"0123456789E-", b"0000000000e+")
+_SUSPECT_SHAPES = (b"0" * (MAX_INTEGER_DIGITS + 1), b"e000", b"e+000")
 _STRINGS = re.compile(_STRING)
 _NOT_BRACKET = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _AS_PAIRS = bytes.maketrans(b"[{]}", b"(())")
@@ -44,10 +48,10 @@ def json_problem(body: bytes, where: str = "the request body") -> str | None:
     if b"\x00" in body:
         return f"{_opening(where)} contains a NUL byte, which no field accepts."
     if _ESCAPED_NUL.search(body) is None:
-        if _SUSPECT_NUMBER.search(body) is None and _too_few_openings_to_nest_too_deep(body):
+        if not _may_hold_a_refused_number(body) and _too_few_openings_to_nest_too_deep(body):
             return None  # nothing suspect even inside strings
         outside_strings = _STRINGS.sub(b'""', body)
-        if _SUSPECT_NUMBER.search(outside_strings) is None and _shallow_enough(outside_strings):
+        if not _may_hold_a_refused_number(outside_strings) and _shallow_enough(outside_strings):
             return None
     return _scanned_problem(body, where)
 
@@ -77,6 +81,11 @@ def _scanned_problem(body: bytes, where: str) -> str | None:
         elif bracket in (b"]", b"}"):
             depth -= 1
     return None
+
+
+def _may_hold_a_refused_number(data: bytes) -> bool:
+    shapes = data.translate(_NUMBER_SHAPES)
+    return any(shape in shapes for shape in _SUSPECT_SHAPES)
 
 
 def _too_few_openings_to_nest_too_deep(body: bytes) -> bool:

@@ -5,10 +5,11 @@ made to sit on the bounds."""
 
 import json
 import random
+import re
 
 import pytest
 
-from shared.input_guard import MAX_JSON_DEPTH, _scanned_problem, json_problem
+from shared.input_guard import MAX_JSON_DEPTH, _may_hold_a_refused_number, _scanned_problem, json_problem
 
 _ALPHABET = 'ab[]{}",:\\01e9E.+-u '
 
@@ -80,3 +81,17 @@ def test_the_quick_answer_is_the_scans_answer(seed: int) -> None:
 def test_nesting_at_its_bound_and_inside_strings(body: bytes, refused: bool) -> None:
     assert (json_problem(body) is not None) is refused
     assert json_problem(body) == _scanned_problem(body, "the request body")
+
+
+def test_the_number_shapes_find_what_the_suspect_pattern_finds() -> None:
+    """The literal search over number shapes answers as the pattern it replaced, byte string by byte string."""
+    suspect = re.compile(rb"\d{20}|[eE][+\-]?\d{3}")
+    rng = random.Random(16)
+    pieces = [b"0", b"7", b"9" * 19, b"e", b"E", b"+", b"-", b"x", b'"', b"5" * 3]
+    found = 0
+    for _ in range(20_000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        expected = suspect.search(data) is not None
+        assert _may_hold_a_refused_number(data) == expected, data
+        found += expected
+    assert 2_000 < found < 18_000, found
