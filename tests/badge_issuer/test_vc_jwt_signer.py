@@ -156,3 +156,108 @@ def test_a_token_with_a_character_outside_base64url_is_refused(sample_credential
         with pytest.raises(vc_jwt.JwtVerificationError) as raised:
             vc_jwt.verify(altered, private_key.public_key(), verify_times=False)
         assert raised.value.code in ("malformed_token", "invalid_signature")
+
+
+_WORDS = ["Zoë", "naïve", "日本語", "😀", "\u2028", "\x7f", "\x00", 'quote " back \\ slash', "null", "1e-5]", "ok"]
+
+
+def _value(rnd: random.Random, depth: int) -> object:
+    """A JSON value of the kinds a credential holds, with the ones orjson writes unlike json.dumps."""
+    kind = rnd.randrange(9 if depth < 3 else 6)
+    if kind == 0:
+        return rnd.choice(_WORDS) + str(rnd.randrange(100))
+    if kind == 1:
+        return rnd.choice([0.0, -0.0, 2.5, 1e16, 1e-4]) or rnd.uniform(-1, 1) * 10.0 ** rnd.randint(-12, 20)
+    if kind == 2:
+        return rnd.choice([0, -1, 2**63 - 1, 2**64, -(2**70), rnd.randrange(10**6)])
+    if kind == 3:
+        return rnd.choice([True, False, None])
+    if kind == 4:
+        return f"urn:uuid:{rnd.getrandbits(128):032x}-e-{rnd.random()}"
+    if kind == 5:
+        return rnd.choice([float("nan"), float("inf"), 1e-7, 0.00001]) if rnd.random() < 0.2 else "plain"
+    if kind in (6, 7):
+        return {rnd.choice(_WORDS) + str(i): _value(rnd, depth + 1) for i in range(rnd.randrange(4))}
+    return [_value(rnd, depth + 1) for _ in range(rnd.randrange(4))]
+
+
+def _generated_credential(sample: dict, rnd: random.Random) -> dict:
+    """The sample with generated members, and now and then the claims already present (their place in
+    the credential kept, their value overwritten), a string issuer, no subject id or no dates."""
+    credential = copy.deepcopy(sample)
+    credential["name"] = rnd.choice(_WORDS) * rnd.randrange(1, 4)
+    credential["credentialSubject"]["extra"] = _value(rnd, 0)
+    for name in rnd.sample(["iss", "sub", "jti", "nbf", "exp", "iat", "aud"], rnd.randrange(3)):
+        credential[name] = _value(rnd, 2) if name not in ("iss",) else "https://other.example"
+    if rnd.random() < 0.3:
+        credential["issuer"] = credential["issuer"]["id"]
+    if rnd.random() < 0.3:
+        credential["credentialSubject"]["id"] = f"did:example:{rnd.randrange(10**9)}"
+    if rnd.random() < 0.3:
+        credential["validUntil"] = "2030-06-30T23:59:59+02:00"
+    if rnd.random() < 0.2:
+        del credential["validFrom"]
+    return credential
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_generated_credentials_sign_to_pyjwts_token_byte_for_byte(sample_credential, seed):
+    rnd = random.Random(seed)
+    signing_keys = [keys.generate_private_key("Ed25519"), keys.generate_private_key("RSA")]
+    ec_key = keys.generate_private_key("P-256")
+    for _ in range(150):
+        credential = _generated_credential(sample_credential, rnd)
+        kid = f"did:example:issuer#{rnd.choice(_WORDS)}"
+        for private_key in signing_keys:
+            assert vc_jwt.sign(credential, private_key, kid) == _pyjwt_token(credential, private_key, kid)
+        ours, theirs = vc_jwt.sign(credential, ec_key, kid), _pyjwt_token(credential, ec_key, kid)
+        assert ours.rsplit(".", 1)[0] == theirs.rsplit(".", 1)[0]
+        jwt.PyJWS().decode(ours, ec_key.public_key(), algorithms=["ES256"])  # the signature alone
+
+
+def test_each_key_signs_with_itself_however_the_calls_interleave(sample_credential):
+    """The per-key signer is remembered: a cache that mixed keys up would sign with another key."""
+    signing_keys = [keys.generate_private_key(kind) for kind in ("Ed25519", "Ed25519", "P-256", "RSA", "Ed25519")]
+    for _ in range(3):
+        for private_key in signing_keys:
+            token = vc_jwt.sign(sample_credential, private_key)
+            public_key = private_key.public_key()
+            assert jwt.get_unverified_header(token)["kid"] == keys.key_id(public_key)
+            assert vc_jwt.verify(token, public_key, verify_times=False).credential == sample_credential
+            for other in signing_keys:
+                if other is not private_key and keys.key_type_of(other) == keys.key_type_of(private_key):
+                    with pytest.raises(vc_jwt.JwtVerificationError):
+                        vc_jwt.verify(token, other.public_key(), verify_times=False)
+
+
+def test_a_key_loaded_again_signs_as_the_first_object_did(sample_credential):
+    first = keys.generate_private_key()
+    again = keys.private_key_from_pem(keys.private_key_to_pem(first))
+    assert vc_jwt.sign(sample_credential, first) == vc_jwt.sign(sample_credential, again)
+
+
+def test_base64url_is_the_standard_libraries_for_every_length():
+    rnd = random.Random(3)
+    for length in range(200):
+        data = rnd.randbytes(length)
+        assert vc_jwt._base64url(data) == base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def test_registered_claims_read_mappings_that_are_not_dicts(sample_credential):
+    from types import MappingProxyType
+
+    sample_credential["credentialSubject"]["id"] = "did:example:learner"
+    wrapped = {
+        **sample_credential,
+        "issuer": MappingProxyType(sample_credential["issuer"]),
+        "credentialSubject": MappingProxyType(sample_credential["credentialSubject"]),
+    }
+    expected = {"iss": sample_credential["issuer"]["id"], "jti": sample_credential["id"], "sub": "did:example:learner"}
+    assert vc_jwt.registered_claims(wrapped) == {**expected, "nbf": 1768469400}
+    assert list(vc_jwt.registered_claims({**wrapped, "validUntil": "2027-01-15T09:30:00Z"})) == [
+        "iss",
+        "jti",
+        "sub",
+        "nbf",
+        "exp",
+    ]
