@@ -261,3 +261,16 @@ def test_registered_claims_read_mappings_that_are_not_dicts(sample_credential):
         "nbf",
         "exp",
     ]
+
+
+def test_libsodiums_ed25519_signatures_are_cryptographys_byte_for_byte():
+    """EdDSA tokens are signed by libsodium: RFC 8032 signatures are deterministic, so they must be
+    exactly what cryptography's Ed25519 (PyJWT's primitive) writes, for any key and message."""
+    rnd = random.Random(25519)
+    for _ in range(40):
+        private_key = keys.generate_private_key("Ed25519")
+        sign = vc_jwt._libsodium_ed25519(private_key)
+        for length in (0, 1, 63, 64, 65, rnd.randrange(2, 6000)):
+            message = rnd.randbytes(length)
+            assert sign(message) == private_key.sign(message)
+            private_key.public_key().verify(sign(message), message)
