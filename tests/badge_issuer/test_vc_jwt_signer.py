@@ -274,3 +274,29 @@ def test_libsodiums_ed25519_signatures_are_cryptographys_byte_for_byte():
             message = rnd.randbytes(length)
             assert sign(message) == private_key.sign(message)
             private_key.public_key().verify(sign(message), message)
+
+
+def test_es256_signatures_are_pyjwts_raw_r_and_s():
+    """ES256 signatures are randomised, so each is checked two ways: PyJWT's own verifier accepts it,
+    and PyJWT's DER-to-raw conversion of the same DER signature gives the same 64 bytes."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+    from jwt.utils import der_to_raw_signature
+
+    rnd = random.Random(256)
+    pyjwt_es256 = vc_jwt._SIGNERS["ES256"]
+    for _ in range(20):
+        private_key = keys.generate_private_key("P-256")
+        sign = vc_jwt._signer_for(private_key).sign
+        for length in (0, 1, rnd.randrange(2, 5000)):
+            message = rnd.randbytes(length)
+            signature = sign(message)
+            assert len(signature) == 64
+            assert pyjwt_es256.verify(message, private_key.public_key(), signature)
+            r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            assert der_to_raw_signature(encode_dss_signature(r, s), private_key.curve) == signature
+            der = private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+            assert der_to_raw_signature(der, private_key.curve) == b"".join(
+                n.to_bytes(32, "big") for n in decode_dss_signature(der)
+            )

@@ -31,7 +31,9 @@ from typing import Any
 import jwt
 import nacl.bindings
 import orjson
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwt.algorithms import get_default_algorithms
 
 from . import keys
@@ -227,6 +229,18 @@ def _libsodium_ed25519(private_key: ed25519.Ed25519PrivateKey) -> Callable[[byte
     return lambda message: crypto_sign(message, secret)[:signature_bytes]  # signature, then the message
 
 
+def _es256(private_key: ec.EllipticCurvePrivateKey) -> Callable[[bytes], bytes]:
+    """PyJWT's ES256 signature (r and s, 32 bytes each, big-endian, RFC 7518 §3.4) without rebuilding
+    the ECDSA(SHA-256) parameters per call or PyJWT's hex round trip from DER: about 3.5 us of ~33."""
+    algorithm = ec.ECDSA(hashes.SHA256())
+
+    def sign(message: bytes) -> bytes:
+        r, s = decode_dss_signature(private_key.sign(message, algorithm))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    return sign
+
+
 @functools.lru_cache(maxsize=1024)
 def _signer_for(private_key: keys.PrivateKey) -> _KeySigner:
     """Per key object (they hash by identity; the cache holds each one it names, so an id is never
@@ -235,6 +249,8 @@ def _signer_for(private_key: keys.PrivateKey) -> _KeySigner:
     kid = keys.key_id(private_key.public_key())
     if algorithm == "EdDSA":
         return _KeySigner(algorithm, kid, _libsodium_ed25519(private_key))  # type: ignore[arg-type]
+    if algorithm == "ES256":
+        return _KeySigner(algorithm, kid, _es256(private_key))  # type: ignore[arg-type]
     primitive = _SIGNERS[algorithm]
     return _KeySigner(algorithm, kid, lambda message: primitive.sign(message, private_key))
 
