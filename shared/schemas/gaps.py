@@ -3,7 +3,7 @@
 import base64
 import binascii
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -106,6 +106,20 @@ class RoleSnapshotOut(Schema):
 # --- skill facts -------------------------------------------------------------------------------
 
 
+def _storable_in_utc(value: datetime) -> datetime:
+    """A moment must still be a datetime once turned to UTC, as it is stored: 0001-01-01T00:00+00:30 is
+    not (it falls before year 1), and reached the database as an OverflowError, a 500."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError as error:
+            raise PydanticCustomError("datetime_range", "The moment falls outside years 1 to 9999 in UTC.") from error
+    return value
+
+
+StorableDatetime = Annotated[datetime, AfterValidator(_storable_in_utc)]
+
+
 class SkillFactIn(Schema):
     """A verified skill level. Posted by an admin for now; credential webhooks will derive these."""
 
@@ -114,8 +128,8 @@ class SkillFactIn(Schema):
     level: int = Field(ge=0, le=100)
     credential_id: Annotated[str, Field(min_length=1, max_length=500)]
     issuer_id: Annotated[str, Field(min_length=1, max_length=500)]
-    earned_at: datetime
-    expires_at: datetime | None = None
+    earned_at: StorableDatetime
+    expires_at: StorableDatetime | None = None
     revoked: bool = False
 
 
