@@ -3,13 +3,14 @@
 import base64
 import binascii
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.schemas.taxonomy import Name, Schema
+from shared.timestamps import StorableDatetime
 
 HrisId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^/\s][^/]*$")]
 Label = Annotated[str, Field(min_length=1, max_length=200)]
@@ -104,20 +105,6 @@ class RoleSnapshotOut(Schema):
 
 
 # --- skill facts -------------------------------------------------------------------------------
-
-
-def _storable_in_utc(value: datetime) -> datetime:
-    """A moment must still be a datetime once turned to UTC, as it is stored: 0001-01-01T00:00+00:30 is
-    not (it falls before year 1), and reached the database as an OverflowError, a 500."""
-    if value.tzinfo is not None:
-        try:
-            value.astimezone(UTC)
-        except OverflowError as error:
-            raise PydanticCustomError("datetime_range", "The moment falls outside years 1 to 9999 in UTC.") from error
-    return value
-
-
-StorableDatetime = Annotated[datetime, AfterValidator(_storable_in_utc)]
 
 
 class SkillFactIn(Schema):

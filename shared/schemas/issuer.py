@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator, model_validator
 
+from shared.timestamps import StorableDatetime
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 ProofFormat = Literal["data-integrity", "vc-jwt"]
@@ -46,7 +48,7 @@ class IssuerIn(Schema):
 
 class KeyRevocationIn(Schema):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-    compromised_since: datetime | None = Field(
+    compromised_since: StorableDatetime | None = Field(
         None,
         description="From when the key is distrusted; credentials it signed since then are revoked. "
         "Defaults to the key's creation (everything it signed).",
@@ -146,7 +148,7 @@ class AssessmentResultIn(Schema):
     )
     evidence: EvidenceIn = Field(default_factory=EvidenceIn)
     assessor: Annotated[str, StringConstraints(max_length=200)] | None = None
-    completed_at: datetime
+    completed_at: StorableDatetime
     proof_format: ProofFormat | None = Field(None, description="Defaults to the issuer's default (data-integrity).")
 
     @model_validator(mode="after")

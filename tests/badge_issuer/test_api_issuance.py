@@ -229,6 +229,19 @@ async def test_the_achievement_can_be_named_by_its_public_url(client, headers, a
         assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_a_result_completed_before_year_1_in_utc_is_refused_naming_completed_at(client, headers, assessment):
+    """0001-01-01T00:00:00+00:30 is before year 1 once stored in UTC: it reached the database as a 500."""
+    response = await client.post(
+        "/v1/assessment-results",
+        json=assessment(completed_at="0001-01-01T00:00:00+00:30"),
+        headers=idempotent(headers),
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == "body.completed_at", error
+    assert "outside years 1 to 9999" in error["message"]
+
+
 async def test_a_result_completed_in_the_future_is_refused_naming_completed_at(client, headers, assessment):
     """Issue 15: a completed_at in 2030 was issued. Up to five minutes ahead is clock skew, no more."""
     for moment in ("2030-01-01T00:00:00Z", (datetime.now(UTC) + timedelta(minutes=6)).isoformat()):

@@ -1,5 +1,5 @@
-"""A skill fact's moments must survive the turn to UTC in which they are stored (found by the OpenAPI fuzz:
-0001-01-01T00:00:00+00:30 reached the database as an OverflowError, a 500)."""
+"""The moments an API accepts must survive the turn to UTC in which they are stored (found by the OpenAPI
+fuzz: a skill fact's 0001-01-01T00:00:00+00:30 reached the database as an OverflowError, a 500)."""
 
 import uuid
 
@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.schemas.gaps import SkillFactIn
+from shared.schemas.issuer import KeyRevocationIn
 
 BASE = {"hris_id": "E1", "skill_id": str(uuid.uuid4()), "level": 1, "credential_id": "c", "issuer_id": "i"}
 
@@ -22,3 +23,8 @@ def test_a_moment_outside_the_utc_range_is_refused(moment):
 def test_moments_at_the_edges_of_the_range_are_kept():
     fact = SkillFactIn.model_validate({**BASE, "earned_at": "0001-01-01T00:00:00-00:30"})
     assert fact.earned_at.year == 1
+
+
+def test_a_key_compromised_before_year_1_in_utc_is_refused():
+    with pytest.raises(ValidationError, match="outside years 1 to 9999"):
+        KeyRevocationIn.model_validate({"reason": "leaked", "compromised_since": "0001-01-01T00:00:00+00:30"})
