@@ -3,10 +3,10 @@ a key used twice in one batch issues once, and groups after the first see what t
 
 import uuid
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from services.badge_issuer.db.tables import AssessmentResult, Credential, IdempotencyRecord
-from services.badge_issuer.domain import bulk_issuance, capstones, credentials, issuance_rows
+from services.badge_issuer.domain import bulk_issuance, capstones, credentials, issuance, issuance_rows
 from shared.errors import ServiceUnavailable
 from tests.badge_issuer.conftest import idempotent
 
@@ -185,3 +185,76 @@ async def test_a_group_reads_a_learner_again_once_it_takes_their_lock(
         await capstones._one_transaction_per_learner(session, org, "hris:E-1001")
         assert await capstones.held_achievements(session, org, "hris:E-1001", among=among) == among
         await session.rollback()
+
+
+def _pathway_statement(statement: str) -> bool:
+    """A read of what a learner holds for their pathways, or a learner's pathway lock."""
+    return "pg_advisory_xact_lock" in statement or ("credentials.learner_key" in statement and "DISTINCT" in statement)
+
+
+async def test_a_group_checks_its_learners_pathways_in_three_statements_not_three_an_item(
+    client, issuer_app, headers, assessment, org
+):
+    """Ten learners each earn a step of a pathway: on PostgreSQL their held achievements are read once
+    before the group's lock, once after it, and the ten locks taken in one statement; SQLite has no
+    groups (one transaction an item) and reads per item."""
+    seen: list[str] = []
+    engine = issuer_app.state.database.engine.sync_engine
+
+    def remember(_connection, _cursor, statement, *_):
+        seen.append(statement)
+
+    items = [
+        _item(assessment, f"p-{n}", learner={"hris_id": f"E-20{n:02d}", "email": f"p{n}@example.com"})
+        for n in range(10)
+    ]
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        report = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert report["issued"] == 10, report
+    checks = [statement for statement in seen if _pathway_statement(statement)]
+    if issuer_app.state.database.engine.dialect.name == "postgresql":
+        assert len(checks) == 3, checks
+    else:
+        assert len(checks) >= 10
+
+
+async def test_a_group_holds_every_new_steps_learner_lock_before_its_first_item(
+    client, issuer_app, headers, assessment, demo, org, monkeypatch
+):
+    """The locks the items would take one by one are taken together, before the first item: while the
+    first is issued, another transaction can take none of the group's learners' locks; a learner whose
+    item is no new step (the achievement is held already) is not locked."""
+    held_first = await client.post("/v1/assessment-results", json=assessment(), headers=idempotent(headers, "k-0"))
+    assert held_first.status_code == 201  # E-1001 holds Active listening: issuing it again is no new step
+    postgres = issuer_app.state.database.engine.dialect.name == "postgresql"
+    learners = ["hris:E-3001", "hris:E-3002", "hris:E-1001"]
+    lockable: list[dict[str, bool]] = []
+    real_issue = issuance.issue_from_assessment
+
+    async def first_checks_the_locks(session, org_id, data, context, **kwargs):
+        if not lockable and postgres:
+            async with issuer_app.state.database.engine.connect() as other:
+                free = {}
+                for learner in learners:
+                    name = f"capstones:{org}:{learner}"
+                    statement = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0))")
+                    free[learner] = (await other.execute(statement, {"name": name})).scalar_one()
+                await other.rollback()
+            lockable.append(free)
+        return await real_issue(session, org_id, data, context, **kwargs)
+
+    monkeypatch.setattr(issuance, "issue_from_assessment", first_checks_the_locks)
+    items = [
+        _item(assessment, "k-1", learner={"hris_id": "E-3001", "email": "k1@example.com"}),
+        _item(assessment, "k-2", learner={"hris_id": "E-3002", "email": "k2@example.com"}),
+        _item(assessment, "k-3"),
+    ]
+    report = (await client.post("/v1/assessment-results/bulk", json={"items": items}, headers=headers)).json()
+    assert report["issued"] == 3, report
+    if postgres:
+        assert lockable == [{"hris:E-3001": False, "hris:E-3002": False, "hris:E-1001": True}]
+    else:
+        assert lockable == []  # one writer: no locks to take

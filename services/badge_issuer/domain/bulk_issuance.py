@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.badge_issuer.db.tables import IdempotencyRecord
-from services.badge_issuer.domain import credentials, issuance, issuance_rows
+from services.badge_issuer.domain import capstones, credentials, issuance, issuance_rows
 from services.badge_issuer.domain.issuance_metrics import record_answer
 from shared.db import utcnow
 from shared.errors import ProblemError, problem_body, validation_detail, validation_errors
@@ -86,21 +86,25 @@ async def _issue_group(
     records: list[dict[str, Any]] = []
     keys_in_group: set[str] = set()
     profiles: dict[uuid.UUID, credentials.IssuingProfile] = {}
+    issuing: list[_Item] = []
+    for item, raw in zip(group, raws, strict=True):
+        if item.answer is not None:
+            continue
+        if item.key in stored:
+            item.answer = (*_stored_answer(stored[item.key], item.fingerprint), True)
+        elif item.key in keys_in_group:
+            deferred.append((item, raw))
+        else:
+            assert item.result is not None and item.key is not None
+            keys_in_group.add(item.key)
+            issuing.append(item)
     rows = issuance_rows.DeferredIssuances()
     rows.start(session)
     redo = False
     try:
-        for item, raw in zip(group, raws, strict=True):
-            if item.answer is not None:
-                continue
-            if item.key in stored:
-                item.answer = (*_stored_answer(stored[item.key], item.fingerprint), True)
-                continue
-            assert item.result is not None and item.key is not None
-            if item.key in keys_in_group:
-                deferred.append((item, raw))
-                continue
-            keys_in_group.add(item.key)
+        await _prepare_pathway_checks(session, org_id, issuing, context)
+        for item in issuing:
+            assert item.result is not None
             item.started = time.perf_counter()
             mark = rows.mark()
             try:
@@ -133,6 +137,22 @@ async def _issue_group(
         _key, status, body, replayed = await _issue_item(session, org_id, raw, context)
         item.answer = (status, body, replayed)
     return group
+
+
+async def _prepare_pathway_checks(
+    session: AsyncSession, org_id: uuid.UUID, issuing: list[_Item], context: "credentials.IssuanceContext"
+) -> None:
+    """The group's pathway reads and learner locks, taken together (capstones.prepare_group). Should the
+    taxonomy not say which pathways there are, nothing is prepared: each item asks on its own and is
+    answered as alone (a 503 for that item, not for the whole request)."""
+    intended = []
+    for item in issuing:
+        assert item.result is not None
+        intended.append((credentials.Subject.of(item.result.learner).key, item.result.achievement_id))
+    try:
+        await capstones.prepare_group(session, org_id, intended, context)
+    except ProblemError:
+        return
 
 
 async def _issue_one_by_one(

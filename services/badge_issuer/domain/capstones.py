@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, Uuid, bindparam, select, text
+from sqlalchemy import Select, String, TextClause, Uuid, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,6 +91,82 @@ def _held_statement(besides: bool) -> Select:
     return statement.where(Credential.id != bindparam("besides", type_=Uuid)) if besides else statement
 
 
+async def prepare_group(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    intended: Sequence[tuple[str, uuid.UUID]],
+    context: "credentials.IssuanceContext",
+) -> None:
+    """A bulk group's pathway reads and learner locks for all its (learner key, achievement) issuances
+    at once, before the first: one read of what the learners hold, one statement locking those for
+    whom an achievement is a new step (in lock order, so two groups never wait on each other in a
+    cycle), and one read after it. Each item then finds its answers in the group's read cache and
+    takes no lock of its own: 3 round trips a group, not 3 an item. The reads and locks are the ones
+    the items would make (award_completed_pathways), so what each item sees is unchanged.
+
+    PostgreSQL bulk groups only (DeferredIssuances); elsewhere there is nothing to prepare."""
+    deferred = issuance_rows.DeferredIssuances.of(session)
+    if deferred is None or session.bind.dialect.name != "postgresql":
+        return
+    steps_of: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
+    for achievement_id in dict.fromkeys(achievement for _, achievement in intended):
+        pathways = await context.taxonomy.pathways_containing(achievement_id, context.authorization)
+        steps_of[achievement_id] = frozenset(pathway_achievements(pathways)) if pathways else frozenset()
+    wanted = [(learner, achievement, steps_of[achievement]) for learner, achievement in intended]
+    wanted = [(learner, achievement, steps) for learner, achievement, steps in wanted if steps]
+    if not wanted:
+        return
+    among = frozenset().union(*(steps for _, _, steps in wanted))
+    held = await _held_by_learners(session, org_id, {learner for learner, _, _ in wanted}, among)
+    new_step = {learner for learner, achievement, _ in wanted if achievement not in held[learner]}
+    to_lock = new_step - deferred.locked_learners
+    if to_lock:
+        await session.execute(_locks_statement(), {"keys": [_lock_key(org_id, learner) for learner in to_lock]})
+        deferred.locked_learners.update(to_lock)
+        held.update(await _held_by_learners(session, org_id, to_lock, among))
+    for learner, _, steps in wanted:
+        deferred.read_cache[(learner, steps)] = held[learner] & steps
+
+
+async def _held_by_learners(
+    session: AsyncSession, org_id: uuid.UUID, learners: Collection[str], among: Collection[uuid.UUID]
+) -> dict[str, set[uuid.UUID]]:
+    """held_achievements of many learners in one read: per learner, which of `among` they hold."""
+    held: dict[str, set[uuid.UUID]] = {learner: set() for learner in learners}
+    parameters = {"org_id": org_id, "learners": sorted(learners), "among": sorted(set(among), key=str)}
+    for learner, achievement in await session.execute(_held_by_learners_statement(), parameters):
+        held[learner].add(achievement)
+    return held
+
+
+@functools.cache
+def _held_by_learners_statement() -> Select:
+    return (
+        select(Credential.learner_key, Credential.achievement_id)
+        .distinct()
+        .where(
+            Credential.org_id == bindparam("org_id", type_=Uuid),
+            Credential.learner_key.in_(bindparam("learners", expanding=True)),
+            Credential.revoked_at.is_(None),
+            Credential.achievement_id.in_(bindparam("among", expanding=True, type_=Uuid)),
+        )
+    )
+
+
+def _lock_key(org_id: uuid.UUID, learner_key: str) -> str:
+    """The advisory lock's name for one learner's pathway checks (hashed to the lock's number)."""
+    return f"capstones:{org_id}:{learner_key}"
+
+
+@functools.cache
+def _locks_statement() -> TextClause:
+    """Locks taken in the order of their numbers, the subquery keeping the lock calls to its rows."""
+    return text(
+        "SELECT pg_advisory_xact_lock(lock) FROM "
+        "(SELECT DISTINCT hashtextextended(name, 0) AS lock FROM unnest(:keys) AS name ORDER BY lock) AS locks"
+    ).bindparams(bindparam("keys", type_=ARRAY(String)))
+
+
 def pathway_achievements(pathways: Sequence[dict]) -> set[uuid.UUID]:
     """Every step and capstone of `pathways`: all that deciding whether one is due looks at."""
     found = {uuid.UUID(str(step["achievement_id"])) for pathway in pathways for step in pathway["steps"]}
@@ -148,8 +225,7 @@ async def _one_transaction_per_learner(session: AsyncSession, org_id: uuid.UUID,
         deferred.forget_reads_of(learner_key)
     if session.bind.dialect.name == "postgresql":
         await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"capstones:{org_id}:{learner_key}"},
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": _lock_key(org_id, learner_key)}
         )
 
 

@@ -22,7 +22,7 @@ from shared.errors import Conflict, NotFound, Unprocessable
 from shared.observability import ServiceMetrics
 from shared.pagination import decode_cursor, encode_cursor
 from shared.repository import TenantRepository
-from shared.schemas.issuer import CredentialOut, CredentialStatusOut
+from shared.schemas.issuer import CredentialOut, CredentialStatusOut, LearnerIn
 
 
 class IssuedCredentialInvalid(RuntimeError):
@@ -56,6 +56,10 @@ class Subject:
     email: str | None
     hris_id: str | None
     did: str | None
+
+    @classmethod
+    def of(cls, learner: LearnerIn) -> "Subject":
+        return cls(email=learner.email, hris_id=learner.hris_id, did=learner.did)
 
     @property
     def key(self) -> str:

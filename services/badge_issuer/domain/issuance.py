@@ -72,7 +72,7 @@ async def issue_from_assessment(
         )
         return 422, body
 
-    subject = credentials.Subject(email=data.learner.email, hris_id=data.learner.hris_id, did=data.learner.did)
+    subject = credentials.Subject.of(data.learner)
     credential = await credentials.sign_and_store(
         session,
         org_id,
