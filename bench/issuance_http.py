@@ -164,9 +164,15 @@ class BulkResult:
         return max(self.request_seconds) / self.median_seconds if self.request_seconds else 0.0
 
 
+def _bulk_item(body: dict, name: str) -> dict:
+    """One item of a bulk award: its own key and its own learner, as an LMS syncing a cohort sends them
+    (one learner for all would let the issuer read and lock that learner's pathways once a group)."""
+    return {**body, "idempotency_key": name, "learner": {"hris_id": name, "email": f"{name}@example.com"}}
+
+
 def bulk_load(issuer: str, headers: dict[str, str], body: dict, seconds: int, prefix: str) -> BulkResult:
     """Each client posts batches back to back until `seconds` have passed (at least two each); every
-    item has its own new idempotency_key and must come back issued."""
+    item has its own new idempotency_key and learner and must come back issued."""
     lock = threading.Lock()
     request_seconds: list[float] = []
     issued, not_issued, failures = [0], [0], []
@@ -176,7 +182,7 @@ def bulk_load(issuer: str, headers: dict[str, str], body: dict, seconds: int, pr
         with httpx.Client(headers=headers, timeout=300) as http:
             sent = 0
             while sent < 2 or time.monotonic() < deadline:
-                items = [{**body, "idempotency_key": f"{prefix}-{number}-{sent}-{item}"} for item in range(BULK_ITEMS)]
+                items = [_bulk_item(body, f"{prefix}-{number}-{sent}-{item}") for item in range(BULK_ITEMS)]
                 started = time.perf_counter()
                 response = http.post(f"{issuer}/v1/assessment-results/bulk", json={"items": items})
                 elapsed = time.perf_counter() - started
