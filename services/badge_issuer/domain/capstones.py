@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, String, TextClause, Uuid, bindparam, select, text
+from sqlalchemy import Select, String, TextClause, Uuid, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -141,14 +141,16 @@ async def _held_by_learners(
 
 @functools.cache
 def _held_by_learners_statement() -> Select:
+    """Arrays (= ANY), not expanding IN lists: a group's hundreds of learners are one parameter, with no
+    statement rewritten per call for their number."""
     return (
         select(Credential.learner_key, Credential.achievement_id)
         .distinct()
         .where(
             Credential.org_id == bindparam("org_id", type_=Uuid),
-            Credential.learner_key.in_(bindparam("learners", expanding=True)),
+            Credential.learner_key == any_(bindparam("learners", type_=ARRAY(String))),
             Credential.revoked_at.is_(None),
-            Credential.achievement_id.in_(bindparam("among", expanding=True, type_=Uuid)),
+            Credential.achievement_id == any_(bindparam("among", type_=ARRAY(Uuid))),
         )
     )
 
