@@ -10,11 +10,13 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import orjson
 import pytest
 
 from services.gap_engine.analysis import gaps
 from shared.schemas.gaps import GapReport
+from tests.conftest import POSTGRES_URL
 from tests.gap_engine.conftest import employee, fact
 
 
@@ -293,3 +295,29 @@ async def test_a_team_or_department_whose_name_has_a_slash_is_reachable(client, 
     department = await client.get("/v1/reports/departments/Ops%2FEMEA", headers=headers)
     assert department.status_code == 200, department.text
     assert (await client.get("/v1/reports/teams/Support%20%2F%20South", headers=headers)).status_code == 404
+
+
+async def test_a_gap_read_on_a_connection_the_server_ended_is_a_503_and_the_connection_goes(
+    client, headers, gap_app, people
+):
+    """On PostgreSQL the read runs on the driver's connection, past SQLAlchemy's own error handling:
+    a pooled connection the server ended (a restart, an administrator) must answer 503 and be
+    discarded, not go back to the pool and fail every request it is handed to (a 500 each). SQLite
+    has no server to end a connection; its reads are SQLAlchemy's and keep answering."""
+    assert (await client.get("/v1/employees/A/gap", headers=headers)).status_code == 200
+    engine = gap_app.state.database.engine
+    pooled = 0  # SQLite: no pool (a connection per use)
+    if engine.dialect.name == "postgresql":
+        pooled = engine.pool.checkedin()
+        admin = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+        try:
+            ended = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1", engine.url.database
+            )
+        finally:
+            await admin.close()
+        assert ended >= 1
+    statuses = [(await client.get("/v1/employees/A/gap", headers=headers)).status_code for _ in range(pooled + 3)]
+    served = statuses.index(200)
+    assert set(statuses[:served]) <= {503} and served <= pooled, statuses
+    assert set(statuses[served:]) == {200}, statuses

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Float, Select, String, Uuid, and_, bindparam, case, cast, func, literal, or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ColumnElement, Subquery
 
@@ -149,9 +150,17 @@ async def _role_gap_rows(connection: AsyncSession | AsyncConnection, parameters:
         and connection.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
     ):
         sql, order, constants = _asyncpg_role_gap(connection.dialect)
-        raw = await connection.get_raw_connection()
+        driver = (await connection.get_raw_connection()).driver_connection
         arguments = {**constants, **parameters}
-        return await raw.driver_connection.fetch(sql, *(arguments[name] for name in order))
+        try:
+            return await driver.fetch(sql, *(arguments[name] for name in order))
+        except Exception as error:
+            if not driver.is_closed():
+                raise
+            # What SQLAlchemy does on its own path: a connection the server ended is discarded, not
+            # handed to the next read, and its error is the DBAPIError the problem handlers answer 503.
+            await connection.invalidate()
+            raise DBAPIError.instance(None, None, error, Exception, connection_invalidated=True) from error
     return list((await connection.execute(_role_gap_statement(), parameters)).all())
 
 
