@@ -112,8 +112,9 @@ async def prepare_group(
     for achievement_id in dict.fromkeys(achievement for _, achievement in intended):
         pathways = await context.taxonomy.pathways_containing(achievement_id, context.authorization)
         steps_of[achievement_id] = frozenset(pathway_achievements(pathways)) if pathways else frozenset()
-    wanted = [(learner, achievement, steps_of[achievement]) for learner, achievement in intended]
-    wanted = [(learner, achievement, steps) for learner, achievement, steps in wanted if steps]
+    wanted = [
+        (learner, achievement, steps_of[achievement]) for learner, achievement in intended if steps_of[achievement]
+    ]
     if not wanted:
         return
     among = frozenset().union(*(steps for _, _, steps in wanted))
@@ -121,7 +122,7 @@ async def prepare_group(
     new_step = {learner for learner, achievement, _ in wanted if achievement not in held[learner]}
     to_lock = new_step - deferred.locked_learners
     if to_lock:
-        await session.execute(_locks_statement(), {"keys": [_lock_key(org_id, learner) for learner in to_lock]})
+        await _lock_learners(session, org_id, to_lock)
         deferred.locked_learners.update(to_lock)
         held.update(await _held_by_learners(session, org_id, to_lock, among))
     for learner, _, steps in wanted:
@@ -155,14 +156,17 @@ def _held_by_learners_statement() -> Select:
     )
 
 
-def _lock_key(org_id: uuid.UUID, learner_key: str) -> str:
-    """The advisory lock's name for one learner's pathway checks (hashed to the lock's number)."""
-    return f"capstones:{org_id}:{learner_key}"
+async def _lock_learners(session: AsyncSession, org_id: uuid.UUID, learner_keys: Collection[str]) -> None:
+    """Each learner's pathway lock until this transaction ends. One statement for a single POST's one
+    learner and a bulk group's many, so both name and hash a learner's lock the same way."""
+    keys = [f"capstones:{org_id}:{learner_key}" for learner_key in learner_keys]
+    await session.execute(_locks_statement(), {"keys": keys})
 
 
 @functools.cache
 def _locks_statement() -> TextClause:
-    """Locks taken in the order of their numbers, the subquery keeping the lock calls to its rows."""
+    """Locks taken in the order of their numbers (two groups never wait on each other in a cycle), the
+    subquery keeping the lock calls to its rows."""
     return text(
         "SELECT pg_advisory_xact_lock(lock) FROM "
         "(SELECT DISTINCT hashtextextended(name, 0) AS lock FROM unnest(:keys) AS name ORDER BY lock) AS locks"
@@ -226,9 +230,7 @@ async def _one_transaction_per_learner(session: AsyncSession, org_id: uuid.UUID,
         deferred.locked_learners.add(learner_key)
         deferred.forget_reads_of(learner_key)
     if session.bind.dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": _lock_key(org_id, learner_key)}
-        )
+        await _lock_learners(session, org_id, [learner_key])
 
 
 def _may_be_due(pathway: dict, held: set[uuid.UUID]) -> bool:
